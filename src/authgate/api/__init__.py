@@ -1,0 +1,1 @@
+"""REST adapters: the public user-pool API and the admin API."""

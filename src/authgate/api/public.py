@@ -1,0 +1,256 @@
+"""The public user-pool API (`/v1/...`), in plain Starlette: these are hot paths."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from authgate.api.requests import bearer_token, caller_of, field, read_body
+from authgate.bootstrap import Services
+from authgate.errors import InvalidRequest
+from authgate.store.records import UserRecord
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+ACCEPTED = {"message": "If the account exists and needs it, a code has been sent."}
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def profile(user: UserRecord) -> dict[str, Any]:
+    """The user as they may see themselves."""
+    return {
+        "sub": user.sub,
+        "username": user.username,
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "pending_email": user.pending_email,
+        "status": user.status,
+        "groups": user.groups,
+        "attributes": user.attributes,
+        "created_at": int(user.created_at),
+        "updated_at": int(user.updated_at),
+    }
+
+
+async def signup(request: Request) -> Response:
+    """
+    summary: Register an account and mail it a confirmation code.
+    description: A taken username answers exactly like a new one (the owner gets a notice).
+    responses:
+      201: {description: "{sub, confirmed: false}"}
+      400: {description: "invalid_request, invalid_password (with rules), invalid_attribute"}
+      429: {description: "too_many_requests"}
+    """
+    body = await read_body(request)
+    attributes = body.get("attributes")
+    if attributes is not None and not isinstance(attributes, dict):
+        raise InvalidRequest("attributes must be an object.", field="attributes")
+    sub = await _services(request).users.signup(
+        field(body, "email"),
+        field(body, "password"),
+        body.get("username"),
+        attributes,
+        caller_of(request),
+    )
+    return JSONResponse({"sub": sub, "confirmed": False}, status_code=201, headers=NO_STORE)
+
+
+async def confirm_signup(request: Request) -> Response:
+    """
+    summary: Confirm an account with the mailed code.
+    responses:
+      200: {description: "{confirmed: true}"}
+      400: {description: invalid_code}
+    """
+    body = await read_body(request)
+    await _services(request).users.confirm_signup(
+        field(body, "username"), field(body, "code"), caller_of(request)
+    )
+    return JSONResponse({"confirmed": True}, headers=NO_STORE)
+
+
+async def resend_code(request: Request) -> Response:
+    """
+    summary: Mail a new confirmation code to an unconfirmed account.
+    responses:
+      202: {description: Always, whether or not the account exists.}
+    """
+    body = await read_body(request)
+    await _services(request).users.resend_code(field(body, "username"), caller_of(request))
+    return JSONResponse(ACCEPTED, status_code=202, headers=NO_STORE)
+
+
+async def login(request: Request) -> Response:
+    """
+    summary: Sign in with username and password.
+    description: With a confidential client, secret_hash is Cognito's SECRET_HASH.
+    responses:
+      200: {description: "{access_token, id_token, refresh_token, token_type, expires_in}"}
+      401: {description: "invalid_credentials, invalid_client"}
+      403: {description: "user_not_confirmed, user_disabled, new_password_required"}
+      429: {description: too_many_requests}
+    """
+    body = await read_body(request)
+    tokens = await _services(request).users.login(
+        field(body, "username"),
+        field(body, "password"),
+        body.get("client_id"),
+        body.get("secret_hash"),
+        caller_of(request),
+        new_password=body.get("new_password"),
+    )
+    return JSONResponse(tokens.as_json(), headers=NO_STORE)
+
+
+async def refresh(request: Request) -> Response:
+    """
+    summary: Trade a refresh token for new tokens; the old refresh token is spent.
+    responses:
+      200: {description: "{access_token, id_token, refresh_token, token_type, expires_in}"}
+      401: {description: "invalid_token (a reused token also revokes its sign-in)"}
+    """
+    body = await read_body(request)
+    token = field(body, "refresh_token")
+    if not isinstance(token, str):
+        raise InvalidRequest("refresh_token must be a string.", field="refresh_token")
+    tokens = await _services(request).tokens.refresh(token, caller_of(request))
+    return JSONResponse(tokens.as_json(), headers=NO_STORE)
+
+
+async def logout(request: Request) -> Response:
+    """
+    summary: Revoke the sign-in a refresh token belongs to.
+    responses:
+      200: {description: Done (also for unknown tokens).}
+    """
+    body = await read_body(request)
+    token = field(body, "refresh_token")
+    if not isinstance(token, str):
+        raise InvalidRequest("refresh_token must be a string.", field="refresh_token")
+    await _services(request).tokens.revoke_family_of(token, caller_of(request))
+    return JSONResponse({"revoked": True}, headers=NO_STORE)
+
+
+async def _me(request: Request) -> UserRecord:
+    user, _ = await _services(request).users.authenticate(bearer_token(request))
+    return user
+
+
+async def logout_all(request: Request) -> Response:
+    """
+    summary: Revoke every sign-in of the caller; earlier access tokens stop working.
+    security: [{bearer: []}]
+    responses:
+      200: {description: Done.}
+      401: {description: invalid_token}
+    """
+    await _services(request).users.sign_out_everywhere(await _me(request), caller_of(request))
+    return JSONResponse({"revoked": True}, headers=NO_STORE)
+
+
+async def forgot_password(request: Request) -> Response:
+    """
+    summary: Mail a password reset code.
+    responses:
+      202: {description: Always the same answer, whether or not the account exists.}
+    """
+    body = await read_body(request)
+    await _services(request).users.forgot_password(field(body, "username"), caller_of(request))
+    return JSONResponse(ACCEPTED, status_code=202, headers=NO_STORE)
+
+
+async def reset_password(request: Request) -> Response:
+    """
+    summary: Set a new password with a reset code; every sign-in is revoked.
+    responses:
+      200: {description: Done.}
+      400: {description: "invalid_code (also for unknown users), invalid_password"}
+    """
+    body = await read_body(request)
+    await _services(request).users.reset_password(
+        field(body, "username"),
+        field(body, "code"),
+        field(body, "new_password"),
+        caller_of(request),
+    )
+    return JSONResponse({"reset": True}, headers=NO_STORE)
+
+
+async def me(request: Request) -> Response:
+    """
+    summary: The signed-in user (GET), attribute update (PATCH), deletion (DELETE, needs password).
+    security: [{bearer: []}]
+    responses:
+      200: {description: The profile.}
+      204: {description: Deleted.}
+      401: {description: invalid_token}
+    """
+    services = _services(request)
+    user = await _me(request)
+    if request.method == "GET":
+        return JSONResponse(profile(user), headers=NO_STORE)
+    body = await read_body(request, allow_form=False)
+    if request.method == "DELETE":
+        await services.users.delete_account(user, field(body, "password"), caller_of(request))
+        return Response(status_code=204)
+    changes = body.get("attributes", body)
+    if not isinstance(changes, dict):
+        raise InvalidRequest("attributes must be an object.", field="attributes")
+    updated = await services.users.update_profile(user, changes, caller_of(request))
+    return JSONResponse(profile(updated), headers=NO_STORE)
+
+
+async def change_password(request: Request) -> Response:
+    """
+    summary: Change the password; needs the current one.
+    security: [{bearer: []}]
+    responses:
+      200: {description: Done.}
+      401: {description: "invalid_token, invalid_credentials"}
+    """
+    user = await _me(request)
+    body = await read_body(request, allow_form=False)
+    await _services(request).users.change_password(
+        user, field(body, "current_password"), field(body, "new_password"), caller_of(request)
+    )
+    return JSONResponse({"changed": True}, headers=NO_STORE)
+
+
+async def verify_email(request: Request) -> Response:
+    """
+    summary: Verify a new email address with the mailed code.
+    security: [{bearer: []}]
+    responses:
+      200: {description: The profile, with the new email.}
+      400: {description: invalid_code}
+    """
+    user = await _me(request)
+    body = await read_body(request, allow_form=False)
+    updated = await _services(request).users.verify_email(
+        user, field(body, "code"), caller_of(request)
+    )
+    return JSONResponse(profile(updated), headers=NO_STORE)
+
+
+routes = [
+    Route("/v1/signup", signup, methods=["POST"]),
+    Route("/v1/signup/confirm", confirm_signup, methods=["POST"]),
+    Route("/v1/signup/resend", resend_code, methods=["POST"]),
+    Route("/v1/login", login, methods=["POST"]),
+    Route("/v1/token/refresh", refresh, methods=["POST"]),
+    Route("/v1/logout", logout, methods=["POST"]),
+    Route("/v1/logout/all", logout_all, methods=["POST"]),
+    Route("/v1/password/forgot", forgot_password, methods=["POST"]),
+    Route("/v1/password/reset", reset_password, methods=["POST"]),
+    Route("/v1/me", me, methods=["GET", "PATCH", "DELETE"]),
+    Route("/v1/me/password", change_password, methods=["POST"]),
+    Route("/v1/me/verify-email", verify_email, methods=["POST"]),
+]

@@ -1,0 +1,80 @@
+"""Reading requests safely: bounded bodies, JSON or form, bearer tokens, the caller."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from authgate.audit import Caller
+from authgate.errors import InvalidRequest, Unauthorized
+
+MAX_BODY_BYTES = 64 * 1024
+_BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+
+
+class BodyTooLarge(InvalidRequest):
+    code = "body_too_large"
+    message = f"The request body exceeds {MAX_BODY_BYTES} bytes."
+
+
+async def read_body(request: Request, *, allow_form: bool = True) -> dict[str, Any]:
+    """A JSON object or a form, never more than MAX_BODY_BYTES read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise BodyTooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/x-www-form-urlencoded" and allow_form:
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise InvalidRequest("The form is not valid UTF-8.") from None
+        form: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in form:
+                raise InvalidRequest(f"{key} is given more than once.", field=key)
+            form[key] = value
+        return form
+    if media not in ("application/json", "") and not media.endswith("+json"):
+        raise InvalidRequest("Send application/json" + (" or a form." if allow_form else "."))
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        raise InvalidRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return body
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("A bearer access token is required.")
+    match = _BEARER.fullmatch(header.strip())
+    if not match:
+        raise Unauthorized("The Authorization header must be `Bearer <token>`.")
+    return match.group(1)
+
+
+def caller_of(request: Request) -> Caller:
+    """The direct peer; forwarding headers are not believed (no trusted proxies yet)."""
+    ip = request.client.host if request.client else None
+    return Caller(ip=ip, user_agent=request.headers.get("user-agent"))
+
+
+def field(body: dict[str, Any], name: str, *, required: bool = True) -> Any:
+    value = body.get(name)
+    if required and (value is None or value == ""):
+        raise InvalidRequest(f"{name} is required.", field=name)
+    return value

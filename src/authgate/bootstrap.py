@@ -1,0 +1,183 @@
+"""Turning settings into running services: data directory, secrets, storage, keys.
+
+First start on a fresh machine generates what the dev defaults refer to: the
+key-encryption key and the admin token, each a 0600 file inside `data_dir` (0700).
+Only references that point inside `data_dir` are generated; any other missing secret is a
+start-up error naming its key, because authgate does not own that place.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from authgate.config import ConfigError, Settings, resolve_secret
+from authgate.identity.admin import UserAdmin
+from authgate.identity.clients import ClientRegistry
+from authgate.identity.codes import CodeBook, CodeHasher
+from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSender, Templates
+from authgate.identity.notify import Postman
+from authgate.identity.passwords import Argon2Params, PasswordHasher, PasswordPolicy
+from authgate.identity.throttle import LoginThrottle, RateLimiter
+from authgate.identity.users import Limits, UserPool
+from authgate.store import Store
+from authgate.store.migrate import is_current, upgrade
+from authgate.tokens.jwt import TokenCodec
+from authgate.tokens.keys import KeyEncryptor, decode_kek, encode_kek, new_key_encryption_key
+from authgate.tokens.keystore import KeyManager
+from authgate.tokens.service import TokenService
+
+CLIENT_TTL_MAX = 86400.0
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    return path.resolve().is_relative_to(directory.resolve())
+
+
+def ensure_data_dir(settings: Settings) -> None:
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+
+
+def _generate_if_owned(reference: str, settings: Settings, content: str) -> str | None:
+    """Create a missing `file:` secret inside data_dir; return the new value or None."""
+    if not reference.startswith("file:"):
+        return None
+    path = Path(reference[5:])
+    if path.exists() or not _inside(path, settings.data_dir):
+        return None
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(content + "\n")
+    return content
+
+
+def load_kek(settings: Settings) -> bytes:
+    reference = settings.secrets.key_encryption_key
+    _generate_if_owned(reference, settings, encode_kek(new_key_encryption_key()))
+    value = resolve_secret(reference, "secrets.key_encryption_key") or ""
+    try:
+        return decode_kek(value)
+    except ValueError as exc:
+        raise ConfigError("secrets", [f"secrets.key_encryption_key: {exc}"]) from None
+
+
+def load_admin_token(settings: Settings) -> tuple[str, bool]:
+    """The admin token, and whether it was generated just now (then it is shown once)."""
+    created = _generate_if_owned(settings.admin.token, settings, secrets.token_urlsafe(32))
+    token = resolve_secret(settings.admin.token, "admin.token") or ""
+    if len(token) < 16:
+        raise ConfigError("secrets", ["admin.token: must be at least 16 characters"])
+    return token, created is not None
+
+
+def build_mail_sender(settings: Settings) -> MailSender:
+    mail = settings.mail
+    if mail.sender == "file":
+        return FileSender(mail.outbox_dir, mail.from_)
+    if mail.sender == "console":
+        return ConsoleSender(mail.from_)
+    return SmtpSender(
+        host=mail.smtp.host,
+        port=mail.smtp.port,
+        security=mail.smtp.security,
+        username=mail.smtp.username,
+        password=resolve_secret(mail.smtp.password, "mail.smtp.password"),
+        from_addr=mail.from_,
+        timeout=mail.smtp.timeout,
+    )
+
+
+@dataclass
+class Services:
+    """Everything the adapters call, built once per process."""
+
+    settings: Settings
+    store: Store
+    keys: KeyManager
+    tokens: TokenService
+    clients: ClientRegistry
+    users: UserPool
+    admin: UserAdmin
+    hasher: PasswordHasher
+    admin_token: str
+    admin_token_created: bool
+
+    async def close(self) -> None:
+        await self.users.postman.drain()
+        await self.hasher.close()
+        await self.store.close()
+
+
+async def open_store(settings: Settings, migrate: bool) -> Store:
+    store = Store(settings.database.url, settings.database.pool_size)
+    if migrate:
+        await upgrade(store)
+    elif not await is_current(store):
+        await store.close()
+        raise ConfigError(
+            "database", ["database: schema is not current; run `authgate migrate` first"]
+        )
+    return store
+
+
+async def build_services(settings: Settings) -> Services:
+    ensure_data_dir(settings)
+    kek = load_kek(settings)
+    encryptor = KeyEncryptor(kek)
+    admin_token, admin_created = load_admin_token(settings)
+    store = await open_store(settings, settings.database.migrate_on_start)
+    tok = settings.tokens
+    keys = KeyManager(
+        store,
+        encryptor,
+        tok.signing_alg,
+        max_token_lifetime=max(tok.access_ttl, tok.id_ttl, CLIENT_TTL_MAX),
+    )
+    await keys.load()
+    codec = TokenCodec(lambda: keys.ring, settings.issuer, leeway=tok.leeway)
+    tokens = TokenService(store, codec, settings.issuer, tok)
+    clients = ClientRegistry(store, encryptor)
+    await clients.ensure_default()
+    pw = settings.passwords
+    hasher = PasswordHasher(
+        Argon2Params(pw.argon2.memory_kib, pw.argon2.time_cost, pw.argon2.parallelism),
+        max_concurrency=pw.max_concurrency,
+    )
+    policy = PasswordPolicy(
+        min_length=pw.min_length,
+        max_length=pw.max_length,
+        require_uppercase=pw.require_uppercase,
+        require_lowercase=pw.require_lowercase,
+        require_digit=pw.require_digit,
+        require_symbol=pw.require_symbol,
+        block_common=pw.block_common,
+    )
+    th = settings.throttle
+    limits = Limits(
+        login=LoginThrottle(th.login_failures, th.login_window, th.lockout_base, th.lockout_max),
+        signup=RateLimiter(th.signup_per_ip.count, th.signup_per_ip.period),
+        resend=RateLimiter(th.resend_per_ip.count, th.resend_per_ip.period),
+        forgot=RateLimiter(th.forgot_per_ip.count, th.forgot_per_ip.period),
+    )
+    codes = CodeBook(CodeHasher(kek), th.code_attempts, time.time)
+    postman = Postman(
+        build_mail_sender(settings), Templates(settings.mail.templates_dir), settings.user_pool.name
+    )
+    users = UserPool(store, settings, hasher, policy, codes, postman, tokens, clients, limits)
+    admin = UserAdmin(store, users, codes, tokens, settings.user_pool.reset_code_ttl)
+    return Services(
+        settings=settings,
+        store=store,
+        keys=keys,
+        tokens=tokens,
+        clients=clients,
+        users=users,
+        admin=admin,
+        hasher=hasher,
+        admin_token=admin_token,
+        admin_token_created=admin_created,
+    )

@@ -1,0 +1,366 @@
+"""The `authgate` command: serve, migrate, and day-to-day administration.
+
+Tables are for people (rich); `--json` prints machine-readable output for scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from authgate.audit import Caller
+from authgate.bootstrap import Services, build_services, ensure_data_dir, open_store
+from authgate.config import ConfigError, Settings, json_schema, load_settings
+from authgate.errors import DomainError
+
+app = typer.Typer(
+    help="authgate: identity and access for containerized APIs.", no_args_is_help=True
+)
+config_app = typer.Typer(help="Check or describe the configuration.", no_args_is_help=True)
+keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts of the user pool.", no_args_is_help=True)
+clients_app = typer.Typer(help="App clients.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
+app.add_typer(clients_app, name="clients")
+
+out = Console()
+err = Console(stderr=True)
+CLI = Caller(ip=None, user_agent="authgate-cli")
+T = TypeVar("T")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML file (default: $AUTHGATE_CONFIG).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]config error[/red] {exc.source}: {problem}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _with_services(config: Path | None, work: Callable[[Services], Awaitable[T]]) -> T:
+    settings = _settings(config)
+
+    async def run() -> T:
+        services = await build_services(settings)
+        try:
+            return await work(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(run())
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red] {problem}", highlight=False)
+        raise typer.Exit(1) from None
+    except DomainError as exc:
+        err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    out.print(table)
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Run the public and admin listeners."""
+    from authgate.server import serve as run_server
+
+    settings = _settings(config)
+
+    async def run() -> None:
+        services = await build_services(settings)
+        if services.admin_token_created:
+            err.print(
+                f"Generated admin token (shown once, stored in {settings.admin.token[5:]}):\n"
+                f"  {services.admin_token}",
+                highlight=False,
+            )
+        err.print(
+            f"authgate public on http://{settings.public.listen}, "
+            f"admin on http://{settings.admin.listen}",
+            highlight=False,
+        )
+        await run_server(settings, services)
+
+    try:
+        asyncio.run(run())
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red] {problem}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Bring the database schema to the newest revision."""
+    settings = _settings(config)
+
+    async def run() -> None:
+        ensure_data_dir(settings)
+        store = await open_store(settings, migrate=True)
+        await store.close()
+
+    asyncio.run(run())
+    out.print("database is at the newest revision")
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the configuration; exit 1 listing every error with its key."""
+    settings = _settings(config)
+    out.print(f"configuration is valid (issuer {settings.issuer})", highlight=False)
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the configuration's JSON schema."""
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+
+
+def _key_rows(services: Services) -> list[dict[str, Any]]:
+    return [
+        {
+            "kid": k.kid,
+            "alg": k.alg,
+            "active": k.retired_at is None,
+            "created_at": int(k.created_at),
+            "verify_until": int(k.verify_until) if k.verify_until else None,
+        }
+        for k in services.keys.list()
+    ]
+
+
+@keys_app.command("list")
+def keys_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """List signing keys, newest first."""
+    rows = _with_services(config, lambda s: _async(_key_rows(s)))
+    _emit(rows, ["kid", "alg", "active", "created_at", "verify_until"], as_json, "signing keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Make a new signing key; old keys verify until their tokens expire."""
+
+    async def work(services: Services) -> list[dict[str, Any]]:
+        key = await services.keys.rotate()
+        return [{"kid": key.kid, "alg": key.alg}]
+
+    _emit(_with_services(config, work), ["kid", "alg"], as_json, "new signing key")
+
+
+async def _async(value: T) -> T:
+    return value
+
+
+def _user_row(user: Any) -> dict[str, Any]:
+    return {
+        "sub": user.sub,
+        "username": user.username,
+        "email": user.email,
+        "status": user.status,
+        "enabled": user.enabled,
+        "groups": ",".join(user.groups),
+    }
+
+
+USER_COLUMNS = ["sub", "username", "email", "status", "enabled", "groups"]
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Email address.")],
+    password: Annotated[
+        str | None, typer.Option(help="Password; omit to invite with a temporary one.")
+    ] = None,
+    username: Annotated[str | None, typer.Option(help="Username (default: the email).")] = None,
+    send_invite: Annotated[bool, typer.Option(help="Mail an invitation.")] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an account."""
+
+    async def work(services: Services) -> list[dict[str, Any]]:
+        user = await services.admin.create_user(
+            email, password, username, {}, send_invite, False, CLI
+        )
+        return [_user_row(user)]
+
+    _emit(_with_services(config, work), USER_COLUMNS, as_json, "created")
+
+
+@users_app.command("list")
+def users_list(
+    username_prefix: Annotated[str | None, typer.Option()] = None,
+    email_prefix: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[str | None, typer.Option()] = None,
+    group: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List accounts."""
+
+    async def work(services: Services) -> list[dict[str, Any]]:
+        found = await services.admin.list_users(
+            None,
+            limit,
+            username_prefix=username_prefix,
+            email_prefix=email_prefix,
+            status=status,
+            group=group,
+        )
+        return [_user_row(u) for u in found.items]
+
+    _emit(_with_services(config, work), USER_COLUMNS, as_json, "users")
+
+
+@users_app.command("disable")
+def users_disable(
+    username: Annotated[str, typer.Argument(help="Username of the account.")],
+    config: ConfigOption = None,
+) -> None:
+    """Disable an account and revoke its sign-ins."""
+
+    async def work(services: Services) -> None:
+        user = await services.admin.get_by_username(username)
+        await services.admin.set_enabled(user.sub, False, CLI)
+
+    _with_services(config, work)
+    out.print(f"disabled {username}", highlight=False)
+
+
+@users_app.command("export")
+def users_export(config: ConfigOption = None) -> None:
+    """Write every account as JSON Lines to stdout (password hashes included)."""
+
+    async def work(services: Services) -> None:
+        async for line in services.admin.export_users():
+            sys.stdout.write(json.dumps(line) + "\n")
+
+    _with_services(config, work)
+
+
+@users_app.command("import")
+def users_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help=".csv or .jsonl")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import accounts with their password hashes (argon2, bcrypt, PBKDF2-SHA256)."""
+    from authgate.identity.importer import RefusedRow, read_rows
+
+    async def work(services: Services) -> tuple[int, list[dict[str, Any]]]:
+        imported = 0
+        refused: list[dict[str, Any]] = []
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("importing", total=None)
+            for row in read_rows(file):
+                if isinstance(row, RefusedRow):
+                    refused.append({"line": row.line, "reason": row.reason})
+                else:
+                    try:
+                        await services.admin.import_user(row, CLI)
+                        imported += 1
+                    except DomainError as exc:
+                        refused.append({"line": row.line, "reason": exc.message})
+                progress.advance(task)
+        return imported, refused
+
+    imported, refused = _with_services(config, work)
+    if as_json:
+        sys.stdout.write(json.dumps({"imported": imported, "refused": refused}) + "\n")
+    else:
+        out.print(f"imported {imported}, refused {len(refused)}")
+        if refused:
+            _emit(refused, ["line", "reason"], False, "refused rows")
+
+
+def _client_rows(clients: list[Any], secret: str | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for client in clients:
+        row = client.public_view
+        row["grant_types"] = " ".join(row["grant_types"])
+        if secret is not None:
+            row["client_secret"] = secret
+        rows.append(row)
+    return rows
+
+
+CLIENT_COLUMNS = ["client_id", "client_name", "grant_types", "token_endpoint_auth_method"]
+
+
+@clients_app.command("create")
+def clients_create(
+    client_name: Annotated[str, typer.Option(help="Display name.")],
+    grant_types: Annotated[list[str] | None, typer.Option("--grant-type")] = None,
+    redirect_uris: Annotated[list[str] | None, typer.Option("--redirect-uri")] = None,
+    scope: Annotated[str | None, typer.Option(help="Space-separated scopes.")] = None,
+    token_endpoint_auth_method: Annotated[str, typer.Option()] = "client_secret_basic",
+    first_party: Annotated[bool, typer.Option()] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a client; its secret is printed once."""
+    from authgate.identity.clients import parse_metadata
+
+    fields: dict[str, Any] = {
+        "client_name": client_name,
+        "token_endpoint_auth_method": token_endpoint_auth_method,
+        "first_party": first_party,
+    }
+    if grant_types:
+        fields["grant_types"] = grant_types
+    if redirect_uris:
+        fields["redirect_uris"] = redirect_uris
+    if scope is not None:
+        fields["scope"] = scope
+
+    async def work(services: Services) -> list[dict[str, Any]]:
+        client, secret = await services.clients.create(parse_metadata(fields))
+        return _client_rows([client], secret)
+
+    rows = _with_services(config, work)
+    columns = CLIENT_COLUMNS + (["client_secret"] if "client_secret" in rows[0] else [])
+    _emit(rows, columns, as_json, "client (the secret is shown only now)")
+
+
+@clients_app.command("list")
+def clients_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """List clients."""
+
+    async def work(services: Services) -> list[dict[str, Any]]:
+        found = await services.clients.list(None, 500)
+        return _client_rows(found.items)
+
+    _emit(_with_services(config, work), CLIENT_COLUMNS, as_json, "clients")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

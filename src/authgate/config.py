@@ -1,0 +1,295 @@
+"""Settings: one typed model, read from a YAML file and `AUTHGATE_*` environment variables.
+
+Precedence is environment over file over defaults. Secret values may be given by
+reference (`env:NAME`, `file:PATH`) and are resolved once at start; a missing reference is
+an error naming its key. Errors are reported with the file and the dotted key path so that
+`authgate config check` can list every one of them at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def _parse_duration(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError("expected a duration such as 90s, 15m, 1h or 30d")
+        return float(match.group(1)) * _UNITS[match.group(2)]
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
+"""Seconds; also written as `90s`, `15m`, `1h`, `30d`."""
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
+_RATE_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+
+class Rate(BaseModel):
+    """A limit of `count` events per `period` seconds; written `20/hour`."""
+
+    model_config = ConfigDict(frozen=True)
+    count: int = Field(gt=0)
+    period: float = Field(gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            match = _RATE.match(value)
+            if not match:
+                raise ValueError("expected a rate such as 20/hour")
+            return {"count": int(match.group(1)), "period": _RATE_UNITS[match.group(2)]}
+        return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _check_listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
+    return value
+
+
+Listen = Annotated[str, AfterValidator(_check_listen)]
+
+
+class PublicListener(_Section):
+    listen: Listen = "127.0.0.1:8080"
+
+
+class AdminListener(_Section):
+    listen: Listen = "127.0.0.1:8081"
+    token: str = Field(
+        default="file:./.authgate/admin-token",
+        description="Bearer token for the admin API; a secret reference (env:NAME or file:PATH).",
+    )
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///./.authgate/authgate.db"
+    migrate_on_start: bool = True
+    pool_size: int = Field(default=10, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
+        return value
+
+
+class SecretsSettings(_Section):
+    key_encryption_key: str = Field(
+        default="file:./.authgate/kek",
+        description="32-byte key (urlsafe base64) that encrypts private keys and client secrets.",
+    )
+
+
+class SmtpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=587, gt=0, lt=65536)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = Field(default=None, description="Secret reference or value.")
+    timeout: Duration = 10.0
+
+
+class MailSettings(_Section):
+    sender: Literal["file", "console", "smtp"] = "file"
+    outbox_dir: Path = Path("./.authgate/outbox")
+    from_: str = Field(default="authgate <no-reply@localhost>", alias="from")
+    templates_dir: Path | None = None
+    smtp: SmtpSettings = SmtpSettings()
+
+
+class Argon2Settings(_Section):
+    memory_kib: int = Field(default=19456, ge=8)
+    time_cost: int = Field(default=2, ge=1)
+    parallelism: int = Field(default=1, ge=1)
+
+
+class PasswordSettings(_Section):
+    min_length: int = Field(default=8, ge=1)
+    max_length: int = Field(default=256, le=1024)
+    require_uppercase: bool = False
+    require_lowercase: bool = False
+    require_digit: bool = False
+    require_symbol: bool = False
+    block_common: bool = True
+    argon2: Argon2Settings = Argon2Settings()
+    max_concurrency: int | None = Field(default=None, ge=1, description="Default: CPU count.")
+
+
+class TokenSettings(_Section):
+    signing_alg: Literal["RS256", "ES256", "EdDSA"] = "RS256"
+    access_ttl: Duration = 3600.0
+    id_ttl: Duration = 3600.0
+    refresh_ttl: Duration = 30 * 86400.0
+    leeway: float = Field(default=30.0, ge=0, le=300)
+
+
+class ThrottleSettings(_Section):
+    login_failures: int = Field(default=5, gt=0, description="Failures allowed per window.")
+    login_window: Duration = 900.0
+    lockout_base: Duration = Field(default=60.0, description="First lockout; doubles each time.")
+    lockout_max: Duration = 3600.0
+    signup_per_ip: Rate = Rate(count=20, period=3600)
+    resend_per_ip: Rate = Rate(count=20, period=3600)
+    forgot_per_ip: Rate = Rate(count=20, period=3600)
+    code_attempts: int = Field(default=5, gt=0, description="Wrong tries that kill a code.")
+
+
+class AttributeDeclaration(_Section):
+    type: Literal["string", "number", "boolean"] = "string"
+    required: bool = False
+    mutable: bool = True
+    max_length: int = Field(default=2048, gt=0)
+
+
+class UserPoolSettings(_Section):
+    name: str = "authgate"
+    username_from_email: bool = Field(
+        default=True, description="When sign-up gives no username, the email becomes it."
+    )
+    custom_attributes: dict[str, AttributeDeclaration] = Field(
+        default_factory=dict,
+        description="Declared custom attributes, keyed without the `custom:` prefix.",
+    )
+    signup_code_ttl: Duration = 86400.0
+    reset_code_ttl: Duration = 3600.0
+
+    @field_validator("custom_attributes")
+    @classmethod
+    def _names(cls, value: dict[str, AttributeDeclaration]) -> dict[str, AttributeDeclaration]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", name):
+                raise ValueError(f"attribute name {name!r} must match [A-Za-z][A-Za-z0-9_]*")
+        return value
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one authgate process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AUTHGATE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        populate_by_name=True,
+    )
+
+    data_dir: Path = Path("./.authgate")
+    issuer: str = "http://127.0.0.1:8080"
+    public: PublicListener = PublicListener()
+    admin: AdminListener = AdminListener()
+    database: DatabaseSettings = DatabaseSettings()
+    secrets: SecretsSettings = SecretsSettings()
+    mail: MailSettings = MailSettings()
+    passwords: PasswordSettings = PasswordSettings()
+    tokens: TokenSettings = TokenSettings()
+    throttle: ThrottleSettings = ThrottleSettings()
+    user_pool: UserPoolSettings = UserPoolSettings()
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", value):
+            raise ValueError("issuer must be an http(s) URL without query or fragment")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values come in as init kwargs; the environment overrides them.
+        return (env_settings, init_settings)
+
+
+class ConfigError(Exception):
+    """Every problem found in one configuration, each naming its key path."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(root)"
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Load settings from `path` (or `$AUTHGATE_CONFIG`), then the environment."""
+    if path is None and os.environ.get("AUTHGATE_CONFIG"):
+        path = os.environ["AUTHGATE_CONFIG"]
+    source = str(path) if path else "environment"
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(source, [f"cannot read the file: {exc.strerror}"]) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(source, ["the top level must be a mapping of keys"])
+        data = loaded
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = [f"{_format_location(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError(source, problems) from None
+
+
+def resolve_secret(reference: str | None, key: str) -> str | None:
+    """Resolve `env:NAME` / `file:PATH` references; other values are taken literally."""
+    if reference is None:
+        return None
+    if reference.startswith("env:"):
+        name = reference[4:]
+        if name not in os.environ:
+            raise ConfigError("environment", [f"{key}: environment variable {name} is not set"])
+        return os.environ[name]
+    if reference.startswith("file:"):
+        try:
+            return Path(reference[5:]).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                "secret reference", [f"{key}: cannot read {reference[5:]}: {exc.strerror}"]
+            ) from None
+    return reference
+
+
+def json_schema() -> dict[str, Any]:
+    return Settings.model_json_schema(by_alias=True)

@@ -1,0 +1,114 @@
+"""Typed domain errors.
+
+Domain code raises these; each adapter maps them to its wire format in one table
+(`api/errors.py` for the REST API). They carry a stable machine-readable `code` and a
+human sentence, never an HTTP status.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the domain reports to a caller."""
+
+    code = "error"
+    message = "The request failed."
+
+    def __init__(self, message: str | None = None, **details: object) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details
+
+
+class InvalidRequest(DomainError):
+    code = "invalid_request"
+    message = "The request is malformed."
+
+
+class InvalidAttribute(DomainError):
+    code = "invalid_attribute"
+    message = "An attribute is undeclared or invalid."
+
+
+class InvalidPassword(DomainError):
+    """The password breaks the password policy; `details["rules"]` lists the broken rules."""
+
+    code = "invalid_password"
+    message = "The password does not meet the password policy."
+
+
+class InvalidCredentials(DomainError):
+    code = "invalid_credentials"
+    message = "The username or password is incorrect."
+
+
+class UserNotConfirmed(DomainError):
+    code = "user_not_confirmed"
+    message = "The account is not confirmed yet."
+
+
+class UserDisabled(DomainError):
+    code = "user_disabled"
+    message = "The account is disabled."
+
+
+class PasswordChangeRequired(DomainError):
+    """An invited user must choose a password: repeat the login with `new_password`."""
+
+    code = "new_password_required"
+    message = "A new password is required; repeat the login with new_password."
+
+
+class InvalidCode(DomainError):
+    code = "invalid_code"
+    message = "The code is invalid or has expired."
+
+
+class InvalidClient(DomainError):
+    code = "invalid_client"
+    message = "The client is unknown or its credentials are wrong."
+
+
+class InvalidToken(DomainError):
+    code = "invalid_token"
+    message = "The token is invalid, expired or revoked."
+
+
+class TooManyRequests(DomainError):
+    """Throttled; `details["retry_after"]` is whole seconds to wait."""
+
+    code = "too_many_requests"
+    message = "Too many attempts; try again later."
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    message = "The resource does not exist."
+
+
+class AlreadyExists(DomainError):
+    code = "already_exists"
+    message = "The resource already exists."
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+    message = "Authentication is required."
+
+
+ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
+    InvalidRequest,
+    InvalidAttribute,
+    InvalidPassword,
+    InvalidCredentials,
+    UserNotConfirmed,
+    UserDisabled,
+    PasswordChangeRequired,
+    InvalidCode,
+    InvalidClient,
+    InvalidToken,
+    TooManyRequests,
+    NotFound,
+    AlreadyExists,
+    Unauthorized,
+)

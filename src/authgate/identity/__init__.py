@@ -1,0 +1,1 @@
+"""Identity domain: users, passwords and the rules around them."""

@@ -1,0 +1,83 @@
+"""User attributes: the standard OIDC claims plus `custom:*` ones declared in configuration.
+
+An undeclared or ill-typed attribute is refused by name, so a typo never lands silently.
+`email`, `email_verified` and `sub` are managed by the pool itself, not set as attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from authgate.config import AttributeDeclaration
+from authgate.errors import InvalidAttribute
+
+STANDARD_ATTRIBUTES: dict[str, str] = {
+    "name": "string",
+    "given_name": "string",
+    "family_name": "string",
+    "middle_name": "string",
+    "nickname": "string",
+    "preferred_username": "string",
+    "profile": "string",
+    "picture": "string",
+    "website": "string",
+    "gender": "string",
+    "birthdate": "string",
+    "zoneinfo": "string",
+    "locale": "string",
+    "phone_number": "string",
+    "address": "string",
+    "updated_at": "number",
+}
+MAX_STANDARD_LENGTH = 2048
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+
+
+class AttributeSchema:
+    def __init__(self, custom: Mapping[str, AttributeDeclaration]) -> None:
+        self._custom = dict(custom)
+
+    def validate(
+        self,
+        values: Mapping[str, Any],
+        *,
+        current: Mapping[str, Any] | None = None,
+        creating: bool,
+    ) -> dict[str, Any]:
+        """Return the merged attributes, or raise InvalidAttribute naming the first bad one."""
+        merged = dict(current or {})
+        for name, value in values.items():
+            kind, max_length, mutable = self._declaration(name)
+            if not creating and not mutable:
+                raise InvalidAttribute(f"Attribute {name} cannot be changed.", attribute=name)
+            if value is None:
+                merged.pop(name, None)
+                continue
+            if (
+                isinstance(value, bool)
+                and kind != "boolean"
+                or not isinstance(value, _PYTHON_TYPES[kind])
+            ):
+                raise InvalidAttribute(f"Attribute {name} must be a {kind}.", attribute=name)
+            if isinstance(value, str) and len(value) > max_length:
+                raise InvalidAttribute(f"Attribute {name} is too long.", attribute=name)
+            merged[name] = value
+        for name, declaration in self._custom.items():
+            if declaration.required and f"custom:{name}" not in merged:
+                raise InvalidAttribute(
+                    f"Attribute custom:{name} is required.", attribute=f"custom:{name}"
+                )
+        return merged
+
+    def _declaration(self, name: str) -> tuple[str, int, bool]:
+        if name in STANDARD_ATTRIBUTES:
+            return STANDARD_ATTRIBUTES[name], MAX_STANDARD_LENGTH, True
+        if name.startswith("custom:") and name[7:] in self._custom:
+            declaration = self._custom[name[7:]]
+            return declaration.type, declaration.max_length, declaration.mutable
+        raise InvalidAttribute(f"Attribute {name} is not declared.", attribute=name)

@@ -1,0 +1,224 @@
+"""App clients: registration metadata (RFC 7591 names), secrets and their checks.
+
+Secrets are 256-bit random values, shown once, stored encrypted under the key-encryption
+key (AES-GCM, the client id as associated data) and compared in constant time. An unknown
+client costs the same comparison as a known one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from authgate.errors import InvalidClient, InvalidRequest, NotFound
+from authgate.store import Store
+from authgate.store.records import ClientRecord, Page
+from authgate.tokens.keys import KeyEncryptor
+
+GrantType = Literal["password", "refresh_token", "authorization_code", "client_credentials"]
+AuthMethod = Literal["none", "client_secret_basic", "client_secret_post"]
+DEFAULT_CLIENT_ID = "default"
+_DUMMY_SECRET = secrets.token_urlsafe(32)
+
+
+def _default_grants() -> list[GrantType]:
+    return ["password", "refresh_token"]
+
+
+class ClientMetadata(BaseModel):
+    """What an admin may set on a client; the names are RFC 7591's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_name: str = Field(default="", max_length=256)
+    grant_types: list[GrantType] = Field(default_factory=_default_grants)
+    response_types: list[Literal["code"]] = Field(default_factory=list)
+    redirect_uris: list[str] = Field(default_factory=list, max_length=50)
+    post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=50)
+    scope: str = Field(default="openid profile email", max_length=2048)
+    token_endpoint_auth_method: AuthMethod = "client_secret_basic"
+    audience: list[str] = Field(default_factory=list, max_length=20)
+    first_party: bool = False
+    access_token_ttl: float | None = Field(default=None, gt=0, le=86400)
+    id_token_ttl: float | None = Field(default=None, gt=0, le=86400)
+    refresh_token_ttl: float | None = Field(default=None, gt=0, le=365 * 86400)
+
+    @field_validator("redirect_uris", "post_logout_redirect_uris")
+    @classmethod
+    def _absolute_uris(cls, uris: list[str]) -> list[str]:
+        for uri in uris:
+            if "#" in uri or "://" not in uri or any(c.isspace() for c in uri):
+                raise ValueError(f"{uri!r} must be an absolute URI without a fragment")
+        return uris
+
+    @property
+    def has_secret(self) -> bool:
+        return self.token_endpoint_auth_method != "none"
+
+
+def parse_metadata(values: dict[str, Any]) -> ClientMetadata:
+    try:
+        return ClientMetadata.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(body)"
+        raise InvalidRequest(f"{field}: {first['msg']}", field=field) from None
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    metadata: ClientMetadata
+    created_at: float
+    updated_at: float
+
+    @property
+    def public_view(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            **self.metadata.model_dump(),
+            "client_id_issued_at": int(self.created_at),
+        }
+
+    def allows(self, grant: str) -> bool:
+        return grant in self.metadata.grant_types
+
+
+def client_from_record(record: ClientRecord) -> Client:
+    return Client(
+        client_id=record.client_id,
+        metadata=ClientMetadata.model_validate(record.metadata),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+def secret_hash(client_secret: str, username: str, client_id: str) -> str:
+    """Cognito's SECRET_HASH: Base64(HMAC-SHA256(key=secret, msg=username + client_id))."""
+    digest = hmac.new(
+        client_secret.encode(), (username + client_id).encode(), hashlib.sha256
+    ).digest()
+    return base64.b64encode(digest).decode()
+
+
+class ClientRegistry:
+    def __init__(
+        self, store: Store, encryptor: KeyEncryptor, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._store = store
+        self._encryptor = encryptor
+        self._clock = clock
+
+    def _seal(self, client_id: str, secret: str) -> bytes:
+        return self._encryptor.encrypt(secret.encode(), client_id.encode())
+
+    async def create(
+        self, metadata: ClientMetadata, client_id: str | None = None
+    ) -> tuple[Client, str | None]:
+        """Register a client; return it and its secret (the only time the secret is shown)."""
+        client_id = client_id or secrets.token_hex(13)
+        secret = secrets.token_urlsafe(32) if metadata.has_secret else None
+        now = self._clock()
+        record = ClientRecord(
+            client_id=client_id,
+            client_name=metadata.client_name,
+            secret_ciphertext=self._seal(client_id, secret) if secret else None,
+            metadata=metadata.model_dump(),
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._store.transaction() as tx:
+            await tx.clients.add(record)
+        return client_from_record(record), secret
+
+    async def ensure_default(self) -> None:
+        async with self._store.transaction() as tx:
+            if await tx.clients.get(DEFAULT_CLIENT_ID) is not None:
+                return
+        metadata = ClientMetadata(client_name="Default client", token_endpoint_auth_method="none")
+        await self.create(metadata, client_id=DEFAULT_CLIENT_ID)
+
+    async def get(self, client_id: str) -> Client:
+        async with self._store.transaction() as tx:
+            record = await tx.clients.get(client_id)
+        if record is None:
+            raise NotFound("No such client.")
+        return client_from_record(record)
+
+    async def list(self, cursor: str | None, limit: int) -> Page[Client]:
+        async with self._store.transaction() as tx:
+            page = await tx.clients.list(cursor=cursor, limit=limit)
+        return Page([client_from_record(r) for r in page.items], page.next)
+
+    async def update(self, client_id: str, changes: dict[str, Any]) -> Client:
+        async with self._store.transaction() as tx:
+            record = await tx.clients.get(client_id)
+            if record is None:
+                raise NotFound("No such client.")
+            metadata = parse_metadata({**record.metadata, **changes})
+            if metadata.has_secret != (record.secret_ciphertext is not None):
+                raise InvalidRequest(
+                    "token_endpoint_auth_method: cannot switch between public and confidential;"
+                    " create a new client",
+                    field="token_endpoint_auth_method",
+                )
+            record.metadata = metadata.model_dump()
+            record.client_name = metadata.client_name
+            record.updated_at = self._clock()
+            await tx.clients.update(record)
+        return client_from_record(record)
+
+    async def rotate_secret(self, client_id: str) -> str:
+        async with self._store.transaction() as tx:
+            record = await tx.clients.get(client_id)
+            if record is None:
+                raise NotFound("No such client.")
+            if record.secret_ciphertext is None:
+                raise InvalidRequest("A public client has no secret to rotate.")
+            secret = secrets.token_urlsafe(32)
+            record.secret_ciphertext = self._seal(client_id, secret)
+            record.updated_at = self._clock()
+            await tx.clients.update(record)
+        return secret
+
+    async def delete(self, client_id: str) -> None:
+        async with self._store.transaction() as tx:
+            if not await tx.clients.delete(client_id):
+                raise NotFound("No such client.")
+
+    async def _secret_of(self, client_id: str) -> tuple[Client | None, str]:
+        async with self._store.transaction() as tx:
+            record = await tx.clients.get(client_id)
+        if record is None:
+            return None, _DUMMY_SECRET
+        if record.secret_ciphertext is None:
+            return client_from_record(record), ""
+        secret = self._encryptor.decrypt(record.secret_ciphertext, client_id.encode()).decode()
+        return client_from_record(record), secret
+
+    async def authenticate(self, client_id: str, client_secret: str) -> Client:
+        """Check a confidential client's id and secret; InvalidClient otherwise."""
+        client, secret = await self._secret_of(client_id)
+        matches = hmac.compare_digest(secret.encode(), client_secret.encode())
+        if client is None or not secret or not matches:
+            raise InvalidClient()
+        return client
+
+    async def for_login(self, client_id: str, username: str, hash_given: str | None) -> Client:
+        """The client a user signs in through; checks SECRET_HASH when it has a secret."""
+        client, secret = await self._secret_of(client_id)
+        if client is None:
+            raise InvalidClient()
+        if secret:
+            expected = secret_hash(secret, username, client_id)
+            if not hash_given or not hmac.compare_digest(expected.encode(), hash_given.encode()):
+                raise InvalidClient("The secret_hash is missing or wrong.")
+        return client

@@ -1,0 +1,360 @@
+"""The user pool's self-service flows: sign-up, confirmation, login, reset, profile.
+
+No answer here may tell whether an account exists: sign-up of a taken username looks
+like a new sign-up (the owner is mailed a notice instead of a code), an unknown user
+costs a dummy password verification, and mail leaves in the background so that timing
+does not differ either. Password hashing never happens inside a database transaction.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from authgate.audit import Caller, record
+from authgate.config import Settings
+from authgate.errors import (
+    InvalidClient,
+    InvalidCode,
+    InvalidCredentials,
+    InvalidRequest,
+    InvalidToken,
+    PasswordChangeRequired,
+    UserDisabled,
+    UserNotConfirmed,
+)
+from authgate.identity.attributes import AttributeSchema
+from authgate.identity.clients import DEFAULT_CLIENT_ID, ClientRegistry
+from authgate.identity.codes import CodeBook
+from authgate.identity.notify import Postman
+from authgate.identity.passwords import PasswordHasher, PasswordPolicy
+from authgate.identity.throttle import LoginThrottle, RateLimiter
+from authgate.store import Store
+from authgate.store.records import UserRecord
+from authgate.tokens.service import TokenService, TokenSet
+
+MAX_USERNAME = 256
+
+
+def normalize_username(value: object) -> str:
+    """Usernames compare case-insensitively and by Unicode compatibility form."""
+    if not isinstance(value, str):
+        raise InvalidRequest("username must be a string.", field="username")
+    name = unicodedata.normalize("NFKC", value).strip().casefold()
+    if not name or len(name) > MAX_USERNAME or any(unicodedata.category(c)[0] == "C" for c in name):
+        raise InvalidRequest("username is empty, too long or has control characters.")
+    return name
+
+
+def normalize_email(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 320:
+        raise InvalidRequest("email must be an email address.", field="email")
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise InvalidRequest("email is not a valid email address.", field="email") from None
+    return str(checked.normalized).lower()
+
+
+@dataclass(frozen=True)
+class Limits:
+    login: LoginThrottle
+    signup: RateLimiter
+    resend: RateLimiter
+    forgot: RateLimiter
+
+
+class UserPool:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        codes: CodeBook,
+        postman: Postman,
+        tokens: TokenService,
+        clients: ClientRegistry,
+        limits: Limits,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._pool = settings.user_pool
+        self.hasher = hasher
+        self.policy = policy
+        self._codes = codes
+        self.postman = postman
+        self._tokens = tokens
+        self._clients = clients
+        self._limits = limits
+        self.attributes = AttributeSchema(settings.user_pool.custom_attributes)
+        self._clock = clock
+
+    def _password(self, value: object, field: str = "password") -> str:
+        if not isinstance(value, str):
+            raise InvalidRequest(f"{field} must be a string.", field=field)
+        self.policy.check(value)
+        return value
+
+    # -- sign-up -----------------------------------------------------------------------
+
+    async def signup(
+        self,
+        email: object,
+        password: object,
+        username: object,
+        attributes: dict[str, Any] | None,
+        caller: Caller,
+    ) -> str:
+        """Register an account; return its sub (a fresh, unused one when the name is taken)."""
+        self._limits.signup.hit(f"ip:{caller.ip}")
+        address = normalize_email(email)
+        if username is None:
+            if not self._pool.username_from_email:
+                raise InvalidRequest("username is required.", field="username")
+            username = address
+        name = normalize_username(username)
+        attrs = self.attributes.validate(attributes or {}, creating=True)
+        password_hash = await self.hasher.hash(self._password(password))
+        now = self._clock()
+        sub = str(uuid.uuid4())
+        async with self._store.transaction() as tx:
+            existing = await tx.users.get_by_username(name)
+            if existing is None:
+                user = UserRecord(
+                    sub=sub,
+                    username=name,
+                    email=address,
+                    password_hash=password_hash,
+                    attributes=attrs,
+                    created_at=now,
+                    updated_at=now,
+                )
+                await tx.users.add(user)
+                code = await self._codes.issue(tx, sub, "signup", self._pool.signup_code_ttl)
+                await record(tx, "signup", caller, sub=sub)
+            else:
+                await record(tx, "signup_existing_username", caller, sub=existing.sub)
+        if existing is None:
+            self.postman.send("signup_code", address, name, code=code)
+        elif existing.email:
+            self.postman.send("account_exists", existing.email, existing.username)
+        return sub
+
+    async def confirm_signup(self, username: object, code: object, caller: Caller) -> None:
+        name = normalize_username(username)
+        async with self._store.transaction() as tx:
+            user = await tx.users.get_by_username(name)
+            ok = user is not None and await self._codes.redeem(tx, user.sub, "signup", code)
+            if user is not None and ok:
+                user.status = "confirmed"
+                user.email_verified = True
+                user.updated_at = self._clock()
+                await tx.users.update(user)
+                await record(tx, "signup_confirmed", caller, sub=user.sub)
+        if not ok:
+            raise InvalidCode()
+
+    async def resend_code(self, username: object, caller: Caller) -> None:
+        self._limits.resend.hit(f"ip:{caller.ip}")
+        name = normalize_username(username)
+        async with self._store.transaction() as tx:
+            user = await tx.users.get_by_username(name)
+            if user is None or user.status != "unconfirmed" or not user.email:
+                return
+            code = await self._codes.issue(tx, user.sub, "signup", self._pool.signup_code_ttl)
+            await record(tx, "signup_code_resent", caller, sub=user.sub)
+        self.postman.send("signup_code", user.email, user.username, code=code)
+
+    # -- login -------------------------------------------------------------------------
+
+    async def login(
+        self,
+        username: object,
+        password: object,
+        client_id: object,
+        secret_hash: object,
+        caller: Caller,
+        new_password: object = None,
+    ) -> TokenSet:
+        if not isinstance(password, str) or not isinstance(username, str):
+            raise InvalidRequest("username and password are required strings.")
+        if client_id is not None and not isinstance(client_id, str):
+            raise InvalidRequest("client_id must be a string.", field="client_id")
+        if secret_hash is not None and not isinstance(secret_hash, str):
+            raise InvalidRequest("secret_hash must be a string.", field="secret_hash")
+        client = await self._clients.for_login(
+            client_id or DEFAULT_CLIENT_ID, username, secret_hash
+        )
+        if not client.allows("password"):
+            raise InvalidClient("This client may not sign users in with a password.")
+        name = normalize_username(username)
+        self._limits.login.check(name, caller.ip)
+        async with self._store.transaction() as tx:
+            user = await tx.users.get_by_username(name)
+        ok = await self.hasher.verify(user.password_hash if user else None, password)
+        if user is None or not ok:
+            self._limits.login.failure(name, caller.ip)
+            async with self._store.transaction() as tx:
+                await record(
+                    tx,
+                    "login_failure",
+                    caller,
+                    sub=user.sub if user else None,
+                    client_id=client.client_id,
+                    username=name,
+                )
+            raise InvalidCredentials()
+        if not user.enabled:
+            raise UserDisabled()
+        if user.status == "unconfirmed":
+            raise UserNotConfirmed()
+        replacement: str | None = None
+        if user.status == "force_change_password":
+            if new_password is None:
+                raise PasswordChangeRequired()
+            replacement = await self.hasher.hash(self._password(new_password, "new_password"))
+        elif self.hasher.needs_rehash(user.password_hash or ""):
+            replacement = await self.hasher.hash(password)
+        self._limits.login.success(name)
+        now = self._clock()
+        async with self._store.transaction() as tx:
+            if replacement is not None:
+                user.password_hash = replacement
+                user.status = "confirmed"
+                user.updated_at = now
+                await tx.users.update(user)
+            tokens = await self._tokens.issue(tx, user, client, client.metadata.scope, now)
+            await record(tx, "login_success", caller, sub=user.sub, client_id=client.client_id)
+        return tokens
+
+    # -- password reset ----------------------------------------------------------------
+
+    async def forgot_password(self, username: object, caller: Caller) -> None:
+        self._limits.forgot.hit(f"ip:{caller.ip}")
+        name = normalize_username(username)
+        async with self._store.transaction() as tx:
+            user = await tx.users.get_by_username(name)
+            if user is None or not user.enabled or not user.email:
+                return
+            if user.status == "unconfirmed":
+                return
+            code = await self._codes.issue(tx, user.sub, "reset", self._pool.reset_code_ttl)
+            await record(tx, "password_reset_requested", caller, sub=user.sub)
+        self.postman.send("reset_code", user.email, user.username, code=code)
+
+    async def reset_password(
+        self, username: object, code: object, new_password: object, caller: Caller
+    ) -> None:
+        name = normalize_username(username)
+        new_hash = await self.hasher.hash(self._password(new_password, "new_password"))
+        async with self._store.transaction() as tx:
+            user = await tx.users.get_by_username(name)
+            ok = user is not None and await self._codes.redeem(tx, user.sub, "reset", code)
+            if user is not None and ok:
+                user.password_hash = new_hash
+                if user.status == "force_change_password":
+                    user.status = "confirmed"
+                await self._tokens.sign_out_everywhere(tx, user)
+                await record(tx, "password_reset", caller, sub=user.sub)
+        if user is None or not ok:
+            raise InvalidCode()
+        if user.email:
+            self.postman.send("password_changed", user.email, user.username)
+
+    # -- the signed-in user ------------------------------------------------------------
+
+    async def authenticate(self, access_token: str) -> tuple[UserRecord, dict[str, Any]]:
+        """The user behind a bearer access token, if the token is still good for them."""
+        claims = self._tokens.verify_access_token(access_token)
+        async with self._store.transaction() as tx:
+            user = await tx.users.get(str(claims.get("sub")))
+        if user is None or not user.enabled or self._tokens.is_cut_off(claims, user):
+            raise InvalidToken("The access token is revoked.")
+        return user, claims
+
+    async def update_profile(
+        self, user: UserRecord, changes: dict[str, Any], caller: Caller
+    ) -> UserRecord:
+        changes = dict(changes)
+        new_email = changes.pop("email", None)
+        address = normalize_email(new_email) if new_email is not None else None
+        attrs = self.attributes.validate(changes, current=user.attributes, creating=False)
+        async with self._store.transaction() as tx:
+            fresh = await tx.users.get(user.sub)
+            if fresh is None:
+                raise InvalidToken("The account no longer exists.")
+            fresh.attributes = attrs
+            code = None
+            if address is not None and address != fresh.email:
+                fresh.pending_email = address
+                code = await self._codes.issue(
+                    tx, fresh.sub, "verify_email", self._pool.reset_code_ttl
+                )
+            fresh.updated_at = self._clock()
+            await tx.users.update(fresh)
+            await record(
+                tx, "profile_updated", caller, sub=fresh.sub, email_change=code is not None
+            )
+        if address is not None and code is not None:
+            self.postman.send("verify_email", address, fresh.username, code=code)
+        return fresh
+
+    async def verify_email(self, user: UserRecord, code: object, caller: Caller) -> UserRecord:
+        async with self._store.transaction() as tx:
+            fresh = await tx.users.get(user.sub)
+            ok = fresh is not None and fresh.pending_email is not None
+            ok = ok and await self._codes.redeem(tx, user.sub, "verify_email", code)
+            if fresh is not None and ok:
+                fresh.email = fresh.pending_email
+                fresh.pending_email = None
+                fresh.email_verified = True
+                fresh.updated_at = self._clock()
+                await tx.users.update(fresh)
+                await record(tx, "email_verified", caller, sub=fresh.sub)
+        if fresh is None or not ok:
+            raise InvalidCode()
+        return fresh
+
+    async def _check_password(self, user: UserRecord, password: object, caller: Caller) -> None:
+        self._limits.login.check(user.username, caller.ip)
+        given = password if isinstance(password, str) else ""
+        if not await self.hasher.verify(user.password_hash, given):
+            self._limits.login.failure(user.username, caller.ip)
+            raise InvalidCredentials("The current password is incorrect.")
+
+    async def change_password(
+        self, user: UserRecord, current: object, new: object, caller: Caller
+    ) -> None:
+        await self._check_password(user, current, caller)
+        new_hash = await self.hasher.hash(self._password(new, "new_password"))
+        async with self._store.transaction() as tx:
+            fresh = await tx.users.get(user.sub)
+            if fresh is None:
+                raise InvalidToken("The account no longer exists.")
+            fresh.password_hash = new_hash
+            fresh.updated_at = self._clock()
+            await tx.users.update(fresh)
+            await record(tx, "password_changed", caller, sub=fresh.sub)
+        if fresh.email:
+            self.postman.send("password_changed", fresh.email, fresh.username)
+
+    async def delete_account(self, user: UserRecord, password: object, caller: Caller) -> None:
+        await self._check_password(user, password, caller)
+        async with self._store.transaction() as tx:
+            await tx.users.delete(user.sub)
+            await record(tx, "user_deleted", caller, sub=user.sub)
+
+    async def sign_out_everywhere(self, user: UserRecord, caller: Caller) -> None:
+        async with self._store.transaction() as tx:
+            fresh = await tx.users.get(user.sub)
+            if fresh is None:
+                return
+            await self._tokens.sign_out_everywhere(tx, fresh)
+            await record(tx, "logout_all", caller, sub=fresh.sub)

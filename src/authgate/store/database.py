@@ -1,0 +1,89 @@
+"""The database: engine set-up per backend and one transaction per unit of work.
+
+Every account or credential change runs inside `Store.transaction()`, so a crash leaves
+the old state or the new, never half. On SQLite, transactions start with
+`BEGIN IMMEDIATE`: a read that later writes would otherwise fail with SQLITE_BUSY when
+another writer got in between, and the busy timeout makes writers queue instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from authgate.store.audit import AuditRepository
+from authgate.store.credentials import (
+    ClientRepository,
+    CodeRepository,
+    KeyRepository,
+    RefreshTokenRepository,
+)
+from authgate.store.users import GroupRepository, UserRepository
+
+
+class Transaction:
+    """The repositories, all bound to one open transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.users = UserRepository(conn)
+        self.groups = GroupRepository(conn)
+        self.clients = ClientRepository(conn)
+        self.keys = KeyRepository(conn)
+        self.codes = CodeRepository(conn)
+        self.refresh = RefreshTokenRepository(conn)
+        self.audit = AuditRepository(conn)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url)
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(url, pool_size=pool_size, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self.engine.begin() as conn:
+            yield Transaction(conn)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,103 @@
+"""Plain records the repositories read and write.
+
+They carry no SQLAlchemy state, so the domain can hold and change them without
+knowing how they are stored. Times are epoch seconds (float), the same on every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class UserRecord:
+    sub: str
+    username: str
+    email: str | None
+    password_hash: str | None
+    status: str = "unconfirmed"  # unconfirmed | confirmed | force_change_password
+    enabled: bool = True
+    email_verified: bool = False
+    attributes: dict[str, Any] = field(default_factory=dict)
+    pending_email: str | None = None
+    tokens_valid_after: float = 0.0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    groups: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GroupRecord:
+    name: str
+    description: str = ""
+    created_at: float = 0.0
+
+
+@dataclass
+class ClientRecord:
+    client_id: str
+    client_name: str
+    secret_ciphertext: bytes | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass
+class KeyRecord:
+    kid: str
+    alg: str
+    private_key_ciphertext: bytes
+    created_at: float
+    retired_at: float | None = None
+    verify_until: float | None = None
+
+
+@dataclass
+class CodeRecord:
+    sub: str
+    purpose: str  # signup | reset | verify_email
+    code_hash: str
+    expires_at: float
+    attempts_left: int
+
+
+@dataclass
+class RefreshFamilyRecord:
+    family_id: str
+    sub: str
+    client_id: str
+    scope: str
+    auth_time: float
+    created_at: float
+    revoked_at: float | None = None
+
+
+@dataclass
+class RefreshTokenRecord:
+    token_hash: str
+    family_id: str
+    issued_at: float
+    expires_at: float
+    spent_at: float | None = None
+
+
+@dataclass
+class AuditRecord:
+    event: str
+    at: float
+    sub: str | None = None
+    client_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    next: str | None

@@ -1,0 +1,141 @@
+"""Table definitions (SQLAlchemy Core), shared by the repositories and the migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("sub", String(36), primary_key=True),
+    Column("username", String(256), nullable=False, unique=True),
+    Column("email", String(320), nullable=True, index=True),
+    Column("email_verified", Boolean, nullable=False, default=False),
+    Column("status", String(32), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("password_hash", Text, nullable=True),
+    Column("attributes", JSON, nullable=False),
+    Column("pending_email", String(320), nullable=True),
+    Column("tokens_valid_after", Float, nullable=False, default=0.0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column(
+        "group_name",
+        String(128),
+        ForeignKey("groups.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), primary_key=True),
+    Index("ix_group_members_sub", "sub"),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("client_name", String(256), nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=True),
+    Column("metadata", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(128), primary_key=True),
+    Column("alg", String(16), nullable=False),
+    Column("private_key_ciphertext", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("retired_at", Float, nullable=True),
+    Column("verify_until", Float, nullable=True),
+)
+
+one_time_codes = Table(
+    "one_time_codes",
+    metadata,
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), primary_key=True),
+    Column("purpose", String(32), primary_key=True),
+    Column("code_hash", String(128), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("attempts_left", Integer, nullable=False),
+)
+
+refresh_families = Table(
+    "refresh_families",
+    metadata,
+    Column("family_id", String(64), primary_key=True),
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("auth_time", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+    Index("ix_refresh_families_sub", "sub"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "family_id",
+        String(64),
+        ForeignKey("refresh_families.family_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("issued_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("spent_at", Float, nullable=True),
+    Index("ix_refresh_tokens_family_id", "family_id"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("sub", String(36), nullable=True),
+    Column("client_id", String(64), nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_events_sub", "sub"),
+    Index("ix_audit_events_event", "event"),
+)

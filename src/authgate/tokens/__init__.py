@@ -1,0 +1,1 @@
+"""Token signing keys and the JWT codec built on them."""
