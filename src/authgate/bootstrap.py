@@ -135,11 +135,13 @@ async def build_services(settings: Settings) -> Services:
         store,
         encryptor,
         tok.signing_alg,
-        max_token_lifetime=max(tok.access_ttl, tok.id_ttl, CLIENT_TTL_MAX),
+        # A replica may sign with a retired key until its next reload: cover that too.
+        max_token_lifetime=max(tok.access_ttl, tok.id_ttl, CLIENT_TTL_MAX)
+        + tok.keys_reload_interval,
     )
     await keys.load()
     codec = TokenCodec(lambda: keys.ring, settings.issuer, leeway=tok.leeway)
-    tokens = TokenService(store, codec, settings.issuer, tok)
+    tokens = TokenService(store, codec, settings.issuer, tok, keys)
     clients = ClientRegistry(store, encryptor)
     await clients.ensure_default()
     pw = settings.passwords

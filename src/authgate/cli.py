@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -34,8 +35,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 CLI = Caller(ip=None, user_agent="authgate-cli")
 T = TypeVar("T")
 
@@ -90,11 +91,14 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title: 
 @app.command()
 def serve(config: ConfigOption = None) -> None:
     """Run the public and admin listeners."""
+    from authgate.server import ListenError, bind
     from authgate.server import serve as run_server
 
     settings = _settings(config)
 
     async def run() -> None:
+        for listen in (settings.public.listen, settings.admin.listen):
+            bind(listen).close()  # fail fast, before migrations and key generation
         services = await build_services(settings)
         if services.admin_token_created:
             err.print(
@@ -109,11 +113,15 @@ def serve(config: ConfigOption = None) -> None:
         )
         await run_server(settings, services)
 
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(run())
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(f"[red]error[/red] {problem}", highlight=False)
+        raise typer.Exit(1) from None
+    except ListenError as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -169,7 +177,7 @@ def keys_rotate(config: ConfigOption = None, as_json: JsonOption = False) -> Non
     """Make a new signing key; old keys verify until their tokens expire."""
 
     async def work(services: Services) -> list[dict[str, Any]]:
-        key = await services.keys.rotate()
+        key = await services.keys.rotate(CLI)
         return [{"kid": key.kid, "alg": key.alg}]
 
     _emit(_with_services(config, work), ["kid", "alg"], as_json, "new signing key")
@@ -343,7 +351,7 @@ def clients_create(
         fields["scope"] = scope
 
     async def work(services: Services) -> list[dict[str, Any]]:
-        client, secret = await services.clients.create(parse_metadata(fields))
+        client, secret = await services.clients.create(parse_metadata(fields), CLI)
         return _client_rows([client], secret)
 
     rows = _with_services(config, work)

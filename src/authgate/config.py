@@ -151,6 +151,9 @@ class TokenSettings(_Section):
     id_ttl: Duration = 3600.0
     refresh_ttl: Duration = 30 * 86400.0
     leeway: float = Field(default=30.0, ge=0, le=300)
+    keys_reload_interval: Duration = Field(
+        default=30.0, description="How often a process rereads keys rotated by another."
+    )
 
 
 class ThrottleSettings(_Section):

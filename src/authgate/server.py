@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Generator
 from typing import Any
 
@@ -91,10 +92,22 @@ def create_admin_app(services: Services) -> Starlette:
         return render_docs(api.openapi())
 
     api.add_route("/docs", docs, include_in_schema=False)
+
+    @api.middleware("http")
+    async def no_store(request: Request, call_next: Any) -> Response:
+        # Admin answers carry account data and, once, client secrets: never cache them.
+        response: Response = await call_next(request)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(Exception, _server_error)
     api.state.services = services
     return api
+
+
+class ListenError(Exception):
+    """A listener could not start (address in use, permission denied)."""
 
 
 class _Server(uvicorn.Server):
@@ -110,23 +123,34 @@ def _split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def bind(listen: str) -> socket.socket:
+    """Bind a listener ourselves, so a taken address is a clear error before anything runs."""
+    host, port = _split_listen(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"cannot listen on {listen}: {exc.strerror}") from None
+    return sock
+
+
 async def serve(settings: Settings, services: Services | None = None) -> None:
     """Run both listeners until SIGTERM or SIGINT."""
+    sockets = [bind(settings.public.listen)]
+    try:
+        sockets.append(bind(settings.admin.listen))
+    except ListenError:
+        sockets[0].close()
+        raise
     services = services or await build_services(settings)
     servers = []
-    for app, listen in (
-        (create_public_app(services), settings.public.listen),
-        (create_admin_app(services), settings.admin.listen),
-    ):
-        host, port = _split_listen(listen)
+    for app in (create_public_app(services), create_admin_app(services)):
         config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level="info",
-            access_log=False,
-            server_header=False,
-            lifespan="off",
+            app, log_level="info", access_log=False, server_header=False, lifespan="off"
         )
         servers.append(_Server(config))
 
@@ -140,9 +164,23 @@ async def serve(settings: Settings, services: Services | None = None) -> None:
         for server in servers:
             server.should_exit = True
 
+    async def _reload_keys() -> None:
+        # Keys rotated by another replica (or the CLI) must reach this one's signer too.
+        interval = settings.tokens.keys_reload_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await services.keys.reload_if_older_than(interval)
+            except Exception:
+                log.exception("reloading signing keys failed; keeping the current ones")
+
     watcher = asyncio.create_task(_stop_when_asked())
+    reloader = asyncio.create_task(_reload_keys())
     try:
-        await asyncio.gather(*(server.serve() for server in servers))
+        await asyncio.gather(
+            *(server.serve(sockets=[sock]) for server, sock in zip(servers, sockets, strict=True))
+        )
     finally:
         watcher.cancel()
+        reloader.cancel()
         await services.close()

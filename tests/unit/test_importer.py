@@ -42,7 +42,21 @@ def bcrypt_hash(prefix: str = "$2b$") -> str:
 
 ARGON2 = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 BCRYPT = {prefix: bcrypt_hash(prefix) for prefix in ("$2a$", "$2b$", "$2y$")}
-PBKDF2_STORED = pbkdf2_sha256_hash(SALT, pbkdf2_digest(), 100_000)
+
+
+def ab64(raw: bytes) -> str:
+    """passlib's adapted base64: the standard alphabet with "." for "+", and no padding."""
+    return base64.b64encode(raw).decode().rstrip("=").replace("+", ".")
+
+
+PBKDF2_STORED = f"$pbkdf2-sha256$100000${ab64(SALT)}${ab64(pbkdf2_digest())}"
+"""passlib's format, which is what a `salt` + `hash` row must become."""
+DJANGO_SALT = "Wq3dT8uXr2LmNc7Pz0KbYe"
+DJANGO_STORED = (
+    f"pbkdf2_sha256$260000${DJANGO_SALT}$"
+    + base64.b64encode(pbkdf2_digest(DJANGO_SALT.encode(), 260_000)).decode()
+)
+"""Django's format: the salt is text and is hashed as its UTF-8 bytes."""
 
 
 def hash_records() -> list[dict[str, Any]]:
@@ -50,6 +64,7 @@ def hash_records() -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = [
         {"email": "argon@example.com", "password_hash": ARGON2},
         {"email": "pbkdf2@example.com", "password_hash": PBKDF2_STORED},
+        {"email": "django@example.com", "password_hash": DJANGO_STORED},
         {"email": "hex@example.com", "salt": SALT.hex(), "hash": pbkdf2_digest().hex()},
         {
             "email": "b64@example.com",
@@ -145,16 +160,29 @@ class TestHashKinds:
         assert first.password_hash == ARGON2
         assert second.password_hash == BCRYPT["$2y$"]
 
-    def test_salt_and_hash_become_pbkdf2_sha256(self, tmp_path: Path) -> None:
+    def test_salt_and_hash_become_passlib_pbkdf2_sha256(self, tmp_path: Path) -> None:
+        assert "+" in base64.b64encode(pbkdf2_digest()).decode()
+        assert base64.b64encode(SALT).endswith(b"=")
         record = {"email": "a@x.io", "salt": SALT.hex(), "hash": pbkdf2_digest().hex()}
         row = only_row(write_jsonl(tmp_path / "u.jsonl", [record]))
         assert row.password_hash == PBKDF2_STORED
+        assert row.password_hash == pbkdf2_sha256_hash(SALT, pbkdf2_digest())
+
+    def test_django_and_passlib_hashes_are_kept_as_given(self, tmp_path: Path) -> None:
+        lines: list[str | dict[str, Any]] = [
+            {"email": "a@x.io", "password_hash": DJANGO_STORED},
+            {"email": "b@x.io", "password_hash": f" {PBKDF2_STORED}  "},
+        ]
+        first, second = rows(write_jsonl(tmp_path / "u.jsonl", lines))
+        assert isinstance(first, ImportRow) and isinstance(second, ImportRow)
+        assert first.password_hash == DJANGO_STORED
+        assert second.password_hash == PBKDF2_STORED
 
     def test_iterations_are_carried_over(self, tmp_path: Path) -> None:
         digest = pbkdf2_digest(iterations=1000)
         record = {"email": "a@x.io", "salt": SALT.hex(), "hash": digest.hex(), "iterations": 1000}
         row = only_row(write_jsonl(tmp_path / "u.jsonl", [record]))
-        assert row.password_hash == pbkdf2_sha256_hash(SALT, digest, 1000)
+        assert row.password_hash == f"$pbkdf2-sha256$1000${ab64(SALT)}${ab64(digest)}"
 
     def test_no_hash_means_reset(self, tmp_path: Path) -> None:
         row = only_row(write_csv(tmp_path / "u.csv", [{"email": "a@x.io", "password_hash": ""}]))
@@ -170,7 +198,26 @@ class TestHashRefusals:
             ({"password_hash": "5f4dcc3b5aa765d61d8327deb882cf99"}, "not in a recognised format"),
             ({"password_hash": "$2b$04$tooshort"}, "looks like bcrypt but is malformed"),
             ({"password_hash": "$argon2id$v=19$garbage"}, "looks like argon2 but is malformed"),
-            ({"password_hash": "pbkdf2_sha256$1$!!$!!"}, "looks like pbkdf2_sha256"),
+            (
+                {"password_hash": "pbkdf2_sha256$1$!!$!!"},
+                "looks like Django pbkdf2_sha256 but is malformed"
+                " or has more than 10000000 iterations",
+            ),
+            (
+                {"password_hash": f"pbkdf2_sha256$10000001${DJANGO_SALT}$" + "A" * 43 + "="},
+                "looks like Django pbkdf2_sha256 but is malformed"
+                " or has more than 10000000 iterations",
+            ),
+            (
+                {"password_hash": "$pbkdf2-sha256$1$!!$!!"},
+                "looks like passlib pbkdf2-sha256 but is malformed"
+                " or has more than 10000000 iterations",
+            ),
+            (
+                {"password_hash": "$pbkdf2-sha256$10000001$c2FsdA$" + "A" * 43},
+                "looks like passlib pbkdf2-sha256 but is malformed"
+                " or has more than 10000000 iterations",
+            ),
             (
                 {"salt": "not hex or b64!", "hash": "00" * 32},
                 "salt is neither hex nor standard base64",
@@ -243,7 +290,8 @@ class TestRefusalsKeepReading:
         assert reasons == [
             "email must have exactly one '@' with text on both sides",
             "password_hash scheme 'md5' is not supported;"
-            " use argon2, bcrypt ($2a$/$2b$/$2y$) or pbkdf2_sha256",
+            " use argon2, bcrypt ($2a$/$2b$/$2y$), Django pbkdf2_sha256$"
+            " or passlib $pbkdf2-sha256$",
             "salt is neither hex nor standard base64",
             "hash must be a 32-byte PBKDF2-SHA256 digest, not 31 bytes",
             "malformed JSON: Expecting property name enclosed in double quotes at column 20",
@@ -272,7 +320,8 @@ class TestRefusalsKeepReading:
             (
                 2,
                 "password_hash scheme 'md5' is not supported;"
-                " use argon2, bcrypt ($2a$/$2b$/$2y$) or pbkdf2_sha256",
+                " use argon2, bcrypt ($2a$/$2b$/$2y$), Django pbkdf2_sha256$"
+                " or passlib $pbkdf2-sha256$",
             ),
             (3, None),
             (4, None),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import secrets
 import threading
 import time
 import unicodedata
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from authgate.errors import InvalidPassword
 from authgate.identity.passwords import (
     MAX_PASSWORD_BYTES,
+    MAX_PBKDF2_ITERATIONS,
     RULES,
     Argon2Params,
     PasswordHasher,
@@ -42,6 +44,27 @@ async def hasher() -> AsyncIterator[PasswordHasher]:
 def legacy_pbkdf2(password: str, salt: bytes = b"pepper-less salt") -> str:
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 100_000)
     return pbkdf2_sha256_hash(salt, digest, 100_000)
+
+
+def ab64(raw: bytes) -> str:
+    """passlib's adapted base64: the standard alphabet with "." for "+", and no padding."""
+    return base64.b64encode(raw).decode().rstrip("=").replace("+", ".")
+
+
+def passlib_pbkdf2(password: str, salt: bytes, iterations: int = 29_000) -> str:
+    """What passlib's `pbkdf2_sha256.hash` writes, built by hand from its documented format."""
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    return f"$pbkdf2-sha256${iterations}${ab64(salt)}${ab64(digest)}"
+
+
+def django_pbkdf2(password: str, salt: str, iterations: int = 260_000) -> str:
+    """What Django's `PBKDF2PasswordHasher.encode` writes: the salt is hashed as its text."""
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
+    return f"pbkdf2_sha256${iterations}${salt}${base64.b64encode(digest).decode()}"
+
+
+DIGEST_B64 = base64.b64encode(b"d" * 32).decode()
+"""A well-formed standard-base64 32-byte digest, for hashes that must fail on other parts."""
 
 
 def watch_argon2_hash(
@@ -122,27 +145,89 @@ async def test_bcrypt_checks_first_72_bytes_like_legacy_systems(hasher: Password
     assert await hasher.verify(stored, password + "ignored-by-bcrypt")
 
 
-async def test_pbkdf2_from_parts_verifies(hasher: PasswordHasher) -> None:
-    salt = b"\x00\xffsalt bytes"
+async def test_pbkdf2_from_parts_is_passlib_format_and_verifies(hasher: PasswordHasher) -> None:
+    salt = b"\xfb\xef\xbe\x00salt"
     digest = hashlib.pbkdf2_hmac("sha256", b"legacy pass", salt, 100_000)
+    # The salt needs both passlib adaptations: a "+" to become "." and padding to drop.
+    assert "+" in base64.b64encode(salt).decode() and base64.b64encode(salt).endswith(b"=")
     stored = pbkdf2_sha256_hash(salt, digest)
-    assert stored == (
-        "pbkdf2_sha256$100000$"
-        + base64.b64encode(salt).decode()
-        + "$"
-        + base64.b64encode(digest).decode()
-    )
+    assert stored == "$pbkdf2-sha256$100000$....AHNhbHQ$" + ab64(digest)
+    assert stored == passlib_pbkdf2("legacy pass", salt, 100_000)
     assert await hasher.verify(stored, "legacy pass")
     assert not await hasher.verify(stored, "legacy pass!")
+
+
+@given(st.binary(min_size=1, max_size=48), st.binary(min_size=16, max_size=64))
+def test_pbkdf2_from_parts_writes_any_salt_in_adapted_base64(salt: bytes, digest: bytes) -> None:
+    stored = pbkdf2_sha256_hash(salt, digest, 1)
+    assert stored == f"$pbkdf2-sha256$1${ab64(salt)}${ab64(digest)}"
+    assert is_supported_hash(stored)
+
+
+async def test_passlib_hash_verifies(hasher: PasswordHasher) -> None:
+    for salt in (b"\xfb\xef\xbe\x00salt", secrets.token_bytes(16), b"\x00" * 10):
+        stored = passlib_pbkdf2("passlib pass", salt)
+        assert is_supported_hash(stored)
+        assert await hasher.verify(stored, "passlib pass")
+        assert not await hasher.verify(stored, "passlib pass!")
+
+
+async def test_passlib_documented_example_verifies(hasher: PasswordHasher) -> None:
+    """The example hash of "password" from passlib's pbkdf2_sha256 documentation."""
+    stored = (
+        "$pbkdf2-sha256$6400$0ZrzXitFSGltTQnBWOsdAw$Y11AchqV4b0sUisdZd0Xr97KWoymNE0LNNrnEgY4H9M"
+    )
+    assert await hasher.verify(stored, "password")
+    assert not await hasher.verify(stored, "Password")
+
+
+@pytest.mark.parametrize("salt", ["Wq3dT8uXr2LmNc7Pz0KbYe", "a1B2c3D4e5F6"])
+async def test_django_hash_verifies(hasher: PasswordHasher, salt: str) -> None:
+    """Django 3.2+ writes 22-character salts, older Django 12-character ones."""
+    stored = django_pbkdf2("django pass", salt)
+    assert stored.startswith(f"pbkdf2_sha256$260000${salt}$")
+    assert is_supported_hash(stored)
+    assert await hasher.verify(stored, "django pass")
+    assert not await hasher.verify(stored, "django pass!")
+
+
+async def test_django_documented_example_verifies(hasher: PasswordHasher) -> None:
+    """The hash of "lètmein" with salt "seasalt" from Django 1.6's hasher tests."""
+    stored = "pbkdf2_sha256$12000$seasalt$Ybw8zsFxqja97tY/o6G+Fy1ksY4U/Hw3DRrGED6Up4s="
+    assert stored == django_pbkdf2("lètmein", "seasalt", 12_000)
+    assert await hasher.verify(stored, "lètmein")
+    assert not await hasher.verify(stored, "lètmeinz")
+
+
+async def test_django_salt_is_text_not_base64(hasher: PasswordHasher) -> None:
+    """A salt that happens to be valid base64 is still hashed as its text, as Django does."""
+    salt = "c2FsdHNhbHRzYWx0"
+    decoded = base64.b64decode(salt)
+    digest = hashlib.pbkdf2_hmac("sha256", b"pw", decoded, 100_000)
+    old_layout = f"pbkdf2_sha256$100000${salt}${base64.b64encode(digest).decode()}"
+    assert is_supported_hash(old_layout)
+    assert not await hasher.verify(old_layout, "pw")
+    assert await hasher.verify(django_pbkdf2("pw", salt, 100_000), "pw")
+
+
+def test_pbkdf2_iterations_up_to_the_cap_are_supported() -> None:
+    """One past the cap is in GARBAGE, which also proves verify refuses it unrun."""
+    assert is_supported_hash(f"pbkdf2_sha256${MAX_PBKDF2_ITERATIONS}$salt${DIGEST_B64}")
+    assert is_supported_hash(f"$pbkdf2-sha256${MAX_PBKDF2_ITERATIONS}$c2FsdA${ab64(b'd' * 32)}")
 
 
 def test_pbkdf2_rejects_unsafe_parts() -> None:
     with pytest.raises(ValueError):
         pbkdf2_sha256_hash(b"salt", b"short")
     with pytest.raises(ValueError):
+        pbkdf2_sha256_hash(b"salt", b"x" * 65)
+    with pytest.raises(ValueError):
         pbkdf2_sha256_hash(b"", b"x" * 32)
     with pytest.raises(ValueError):
         pbkdf2_sha256_hash(b"salt", b"x" * 32, iterations=0)
+    with pytest.raises(ValueError):
+        pbkdf2_sha256_hash(b"salt", b"x" * 32, iterations=MAX_PBKDF2_ITERATIONS + 1)
+    assert is_supported_hash(pbkdf2_sha256_hash(b"salt", b"x" * 32, MAX_PBKDF2_ITERATIONS))
 
 
 async def test_needs_rehash(hasher: PasswordHasher) -> None:
@@ -150,6 +235,8 @@ async def test_needs_rehash(hasher: PasswordHasher) -> None:
     assert not hasher.needs_rehash(current)
     assert hasher.needs_rehash(bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode())
     assert hasher.needs_rehash(legacy_pbkdf2("pw"))
+    assert hasher.needs_rehash(django_pbkdf2("pw", "a1B2c3D4e5F6", 1000))
+    assert hasher.needs_rehash(passlib_pbkdf2("pw", b"salt", 1000))
     other_cost = argon2.PasswordHasher(memory_cost=2048, time_cost=1, parallelism=1).hash("pw")
     assert hasher.needs_rehash(other_cost)
     argon2i = argon2.PasswordHasher(
@@ -174,11 +261,34 @@ GARBAGE = [
     "$argon2x$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
     "$2b$04$short",
     "$2x$04$" + "a" * 53,
-    "pbkdf2_sha256$100000$c2FsdA==$",
-    "pbkdf2_sha256$100000$c2FsdA==$c2hvcnQ=",
-    "pbkdf2_sha256$0$c2FsdA==$" + "A" * 44,
-    "pbkdf2_sha256$100000$not base64$" + "A" * 44,
-    "pbkdf2_sha1$100000$c2FsdA==$" + "A" * 44,
+    "pbkdf2_sha256$100000$salt$",
+    "pbkdf2_sha256$100000$$" + DIGEST_B64,
+    "pbkdf2_sha256$100000$salt$c2hvcnQ=",
+    "pbkdf2_sha256$100000$salt$" + base64.b64encode(b"d" * 65).decode(),
+    "pbkdf2_sha256$100000$salt$" + DIGEST_B64.rstrip("="),
+    "pbkdf2_sha256$100000$salt$" + DIGEST_B64[:-2] + "R=",
+    "pbkdf2_sha256$100000$salt$" + DIGEST_B64.replace("Z", "Z.", 1),
+    "pbkdf2_sha256$0$salt$" + DIGEST_B64,
+    "pbkdf2_sha256$0100000$salt$" + DIGEST_B64,
+    f"pbkdf2_sha256${MAX_PBKDF2_ITERATIONS + 1}$salt${DIGEST_B64}",
+    "pbkdf2_sha256$100000$tab\tsalt$" + DIGEST_B64,
+    "pbkdf2_sha256$100000$lone\ud800salt$" + DIGEST_B64,
+    "pbkdf2_sha256$100000$salt$" + DIGEST_B64 + "$",
+    "pbkdf2_sha1$100000$salt$" + DIGEST_B64,
+    "$pbkdf2-sha256$100000$c2FsdA$",
+    "$pbkdf2-sha256$100000$$" + ab64(b"d" * 32),
+    "$pbkdf2-sha256$100000$c2FsdA$" + ab64(b"d" * 15),
+    "$pbkdf2-sha256$100000$c2FsdA$" + ab64(b"d" * 65),
+    "$pbkdf2-sha256$100000$c2FsdA$" + DIGEST_B64,
+    "$pbkdf2-sha256$100000$c2F+dA$" + ab64(b"d" * 32),
+    "$pbkdf2-sha256$100000$c2FsdABBB$" + ab64(b"d" * 32),
+    "$pbkdf2-sha256$100000$c2FsdB$" + ab64(b"d" * 32),
+    "$pbkdf2-sha256$0$c2FsdA$" + ab64(b"d" * 32),
+    "$pbkdf2-sha256$0100000$c2FsdA$" + ab64(b"d" * 32),
+    f"$pbkdf2-sha256${MAX_PBKDF2_ITERATIONS + 1}$c2FsdA${ab64(b'd' * 32)}",
+    "$pbkdf2-sha256$i=100000$c2FsdA$" + ab64(b"d" * 32),
+    "$pbkdf2-sha512$100000$c2FsdA$" + ab64(b"d" * 32),
+    "pbkdf2-sha256$100000$c2FsdA$" + ab64(b"d" * 32),
     "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA\u00e9",
 ]
 
@@ -221,6 +331,8 @@ def test_is_supported_hash() -> None:
     )
     assert is_supported_hash(bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode())
     assert is_supported_hash(legacy_pbkdf2("pw"))
+    assert is_supported_hash(django_pbkdf2("pw", "Wq3dT8uXr2LmNc7Pz0KbYe", 1000))
+    assert is_supported_hash(passlib_pbkdf2("pw", b"\xfb\xef\xbe\x00salt", 1000))
     assert is_supported_hash("$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA")
     for stored in GARBAGE:
         assert not is_supported_hash(stored), stored

@@ -219,7 +219,7 @@ clients = APIRouter(prefix="/admin/clients", tags=["clients"])
 async def create_client(
     body: dict[str, Any], caller: Admin, services: ServicesDep
 ) -> dict[str, Any]:
-    client, secret = await services.clients.create(parse_metadata(body))
+    client, secret = await services.clients.create(parse_metadata(body), caller)
     return client_view(client, secret)
 
 
@@ -240,20 +240,20 @@ async def get_client(client_id: str, caller: Admin, services: ServicesDep) -> di
 async def update_client(
     client_id: str, changes: dict[str, Any], caller: Admin, services: ServicesDep
 ) -> dict[str, Any]:
-    return client_view(await services.clients.update(client_id, changes))
+    return client_view(await services.clients.update(client_id, changes, caller))
 
 
 @clients.post("/{client_id}/secret")
 async def rotate_client_secret(
     client_id: str, caller: Admin, services: ServicesDep
 ) -> dict[str, Any]:
-    secret = await services.clients.rotate_secret(client_id)
+    secret = await services.clients.rotate_secret(client_id, caller)
     return client_view(await services.clients.get(client_id), secret)
 
 
 @clients.delete("/{client_id}", status_code=204)
 async def delete_client(client_id: str, caller: Admin, services: ServicesDep) -> Response:
-    await services.clients.delete(client_id)
+    await services.clients.delete(client_id, caller)
     return Response(status_code=204)
 
 
@@ -279,7 +279,7 @@ async def list_keys(caller: Admin, services: ServicesDep) -> dict[str, Any]:
 
 @keys.post("/rotate", status_code=201)
 async def rotate_keys(caller: Admin, services: ServicesDep) -> dict[str, Any]:
-    return _key_view(await services.keys.rotate())
+    return _key_view(await services.keys.rotate(caller))
 
 
 audit = APIRouter(prefix="/admin/audit", tags=["audit"])

@@ -6,7 +6,18 @@ from starlette.responses import JSONResponse
 
 from authgate import errors
 
+MAX_BODY_BYTES = 64 * 1024
+
+
+class BodyTooLarge(errors.InvalidRequest):
+    """A request body over the API's bound: refused before it is parsed."""
+
+    code = "body_too_large"
+    message = f"The request body exceeds {MAX_BODY_BYTES} bytes."
+
+
 STATUS: dict[type[errors.DomainError], int] = {
+    BodyTooLarge: 413,
     errors.InvalidRequest: 400,
     errors.InvalidAttribute: 400,
     errors.InvalidPassword: 400,
@@ -31,11 +42,19 @@ def error_response(exc: errors.DomainError) -> JSONResponse:
     headers = {"Cache-Control": "no-store"}
     if isinstance(exc, errors.TooManyRequests):
         headers["Retry-After"] = str(exc.details.get("retry_after", 60))
-    if isinstance(exc, errors.InvalidToken | errors.Unauthorized):
-        headers["WWW-Authenticate"] = (
-            f'Bearer error="invalid_token", error_description="{exc.message}"'
-        )
-    return JSONResponse(body, status_code=STATUS[type(exc)], headers=headers)
+    if isinstance(exc, errors.InvalidToken):
+        headers["WWW-Authenticate"] = 'Bearer realm="authgate", error="invalid_token"'
+    elif isinstance(exc, errors.Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="authgate"'
+    return JSONResponse(body, status_code=status_of(exc), headers=headers)
+
+
+def status_of(exc: errors.DomainError) -> int:
+    """The status of the nearest class in the table (adapters may subclass domain errors)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
 
 
 def plain_error(status: int, code: str, message: str) -> JSONResponse:

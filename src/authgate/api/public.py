@@ -201,9 +201,10 @@ async def me(request: Request) -> Response:
     if request.method == "DELETE":
         await services.users.delete_account(user, field(body, "password"), caller_of(request))
         return Response(status_code=204)
-    changes = body.get("attributes", body)
-    if not isinstance(changes, dict):
+    nested = body.pop("attributes", {})
+    if not isinstance(nested, dict):
         raise InvalidRequest("attributes must be an object.", field="attributes")
+    changes = {**body, **nested}  # `{"attributes": {...}, "email": ...}` or flat
     updated = await services.users.update_profile(user, changes, caller_of(request))
     return JSONResponse(profile(updated), headers=NO_STORE)
 

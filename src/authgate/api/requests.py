@@ -9,16 +9,11 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from authgate.api.errors import MAX_BODY_BYTES, BodyTooLarge
 from authgate.audit import Caller
 from authgate.errors import InvalidRequest, Unauthorized
 
-MAX_BODY_BYTES = 64 * 1024
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
-
-
-class BodyTooLarge(InvalidRequest):
-    code = "body_too_large"
-    message = f"The request body exceeds {MAX_BODY_BYTES} bytes."
 
 
 async def read_body(request: Request, *, allow_form: bool = True) -> dict[str, Any]:

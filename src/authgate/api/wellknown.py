@@ -22,7 +22,7 @@ def _services(request: Request) -> Services:
 
 async def jwks(request: Request) -> Response:
     services = _services(request)
-    await services.keys.reload_if_older_than(30.0)
+    await services.keys.reload_if_older_than(services.settings.tokens.keys_reload_interval)
     body = services.keys.ring.jwks(time.time())
     return JSONResponse(body, headers={"Cache-Control": JWKS_CACHE})
 

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from authgate.audit import SYSTEM, Caller
+from authgate.audit import record as audit
 from authgate.errors import InvalidClient, InvalidRequest, NotFound
 from authgate.store import Store
 from authgate.store.records import ClientRecord, Page
@@ -121,7 +123,7 @@ class ClientRegistry:
         return self._encryptor.encrypt(secret.encode(), client_id.encode())
 
     async def create(
-        self, metadata: ClientMetadata, client_id: str | None = None
+        self, metadata: ClientMetadata, caller: Caller, client_id: str | None = None
     ) -> tuple[Client, str | None]:
         """Register a client; return it and its secret (the only time the secret is shown)."""
         client_id = client_id or secrets.token_hex(13)
@@ -137,6 +139,7 @@ class ClientRegistry:
         )
         async with self._store.transaction() as tx:
             await tx.clients.add(record)
+            await audit(tx, "admin_client_created", caller, client_id=client_id)
         return client_from_record(record), secret
 
     async def ensure_default(self) -> None:
@@ -144,7 +147,7 @@ class ClientRegistry:
             if await tx.clients.get(DEFAULT_CLIENT_ID) is not None:
                 return
         metadata = ClientMetadata(client_name="Default client", token_endpoint_auth_method="none")
-        await self.create(metadata, client_id=DEFAULT_CLIENT_ID)
+        await self.create(metadata, SYSTEM, client_id=DEFAULT_CLIENT_ID)
 
     async def get(self, client_id: str) -> Client:
         async with self._store.transaction() as tx:
@@ -158,7 +161,7 @@ class ClientRegistry:
             page = await tx.clients.list(cursor=cursor, limit=limit)
         return Page([client_from_record(r) for r in page.items], page.next)
 
-    async def update(self, client_id: str, changes: dict[str, Any]) -> Client:
+    async def update(self, client_id: str, changes: dict[str, Any], caller: Caller) -> Client:
         async with self._store.transaction() as tx:
             record = await tx.clients.get(client_id)
             if record is None:
@@ -174,9 +177,10 @@ class ClientRegistry:
             record.client_name = metadata.client_name
             record.updated_at = self._clock()
             await tx.clients.update(record)
+            await audit(tx, "admin_client_updated", caller, client_id=client_id)
         return client_from_record(record)
 
-    async def rotate_secret(self, client_id: str) -> str:
+    async def rotate_secret(self, client_id: str, caller: Caller) -> str:
         async with self._store.transaction() as tx:
             record = await tx.clients.get(client_id)
             if record is None:
@@ -187,12 +191,14 @@ class ClientRegistry:
             record.secret_ciphertext = self._seal(client_id, secret)
             record.updated_at = self._clock()
             await tx.clients.update(record)
+            await audit(tx, "admin_client_secret_rotated", caller, client_id=client_id)
         return secret
 
-    async def delete(self, client_id: str) -> None:
+    async def delete(self, client_id: str, caller: Caller) -> None:
         async with self._store.transaction() as tx:
             if not await tx.clients.delete(client_id):
                 raise NotFound("No such client.")
+            await audit(tx, "admin_client_deleted", caller, client_id=client_id)
 
     async def _secret_of(self, client_id: str) -> tuple[Client | None, str]:
         async with self._store.transaction() as tx:

@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from authgate.errors import InvalidRequest
-from authgate.identity.passwords import is_supported_hash, pbkdf2_sha256_hash
+from authgate.identity.passwords import (
+    MAX_PBKDF2_ITERATIONS,
+    is_supported_hash,
+    pbkdf2_sha256_hash,
+)
 
 MAX_LINE_BYTES = 1 << 20
 """Longest physical line (newline included); longer lines are refused, never held whole."""
@@ -27,7 +31,7 @@ MAX_LINE_BYTES = 1 << 20
 DEFAULT_ITERATIONS = 100_000
 """PBKDF2 rounds assumed for `salt`/`hash` rows without an `iterations` field."""
 
-MAX_ITERATIONS = 10_000_000
+MAX_ITERATIONS = MAX_PBKDF2_ITERATIONS
 """More PBKDF2 rounds would turn every sign-in of that user into a denial of service."""
 
 _DIGEST_BYTES = 32
@@ -41,13 +45,16 @@ _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _DIGITS = re.compile(r"[0-9]{1,12}")
 # Short enough that a bare digest before a "$" is never mistaken for a scheme and echoed.
 _SCHEME = re.compile(r"\$?([A-Za-z0-9][A-Za-z0-9_-]{0,19})\$")
+_PBKDF2_LIMIT = f" or has more than {MAX_ITERATIONS} iterations"
 _SCHEME_PREFIXES = (
-    ("$argon2", "argon2"),
-    ("$2a$", "bcrypt"),
-    ("$2b$", "bcrypt"),
-    ("$2y$", "bcrypt"),
-    ("pbkdf2_sha256$", "pbkdf2_sha256"),
+    ("$argon2", "argon2", ""),
+    ("$2a$", "bcrypt", ""),
+    ("$2b$", "bcrypt", ""),
+    ("$2y$", "bcrypt", ""),
+    ("pbkdf2_sha256$", "Django pbkdf2_sha256", _PBKDF2_LIMIT),
+    ("$pbkdf2-sha256$", "passlib pbkdf2-sha256", _PBKDF2_LIMIT),
 )
+_SUPPORTED = "argon2, bcrypt ($2a$/$2b$/$2y$), Django pbkdf2_sha256$ or passlib $pbkdf2-sha256$"
 
 
 @dataclass(frozen=True)
@@ -357,14 +364,13 @@ def _stored_hash(value: object) -> str:
     stored = _text("password_hash", value).strip()
     if is_supported_hash(stored):
         return stored
-    for prefix, scheme in _SCHEME_PREFIXES:
+    for prefix, scheme, limit in _SCHEME_PREFIXES:
         if stored.startswith(prefix):
-            raise _Refused(f"password_hash looks like {scheme} but is malformed")
-    supported = "argon2, bcrypt ($2a$/$2b$/$2y$) or pbkdf2_sha256"
+            raise _Refused(f"password_hash looks like {scheme} but is malformed{limit}")
     match = _SCHEME.match(stored)
     if match is not None:
-        raise _Refused(f"password_hash scheme {match[1]!r} is not supported; use {supported}")
-    raise _Refused(f"password_hash is not in a recognised format; use {supported}")
+        raise _Refused(f"password_hash scheme {match[1]!r} is not supported; use {_SUPPORTED}")
+    raise _Refused(f"password_hash is not in a recognised format; use {_SUPPORTED}")
 
 
 def _hex_or_base64(label: str, value: object) -> bytes:

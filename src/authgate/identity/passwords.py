@@ -37,8 +37,14 @@ MAX_PASSWORD_BYTES = 4096
 
 _BCRYPT_MAX_BYTES = 72
 _BCRYPT_RE = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
-_PBKDF2_RE = re.compile(
-    r"pbkdf2_sha256\$([1-9][0-9]{0,9})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})"
+MAX_PBKDF2_ITERATIONS = 10_000_000
+"""More PBKDF2 rounds would turn every sign-in of that user into a denial of service."""
+
+# Django: the salt is literal text (anything but "$"), the hash standard base64.
+_DJANGO_PBKDF2_RE = re.compile(r"pbkdf2_sha256\$([1-9][0-9]{0,9})\$([^$]+)\$([A-Za-z0-9+/]+={0,2})")
+# passlib: salt and hash in "adapted base64", i.e. "." for "+" and no padding.
+_PASSLIB_PBKDF2_RE = re.compile(
+    r"\$pbkdf2-sha256\$([1-9][0-9]{0,9})\$([A-Za-z0-9./]+)\$([A-Za-z0-9./]+)"
 )
 _PBKDF2_DIGEST_BYTES = range(16, 65)
 _PHC_B64_RE = re.compile(r"[A-Za-z0-9+/]+")
@@ -117,20 +123,27 @@ class PasswordHasher:
 
 
 def pbkdf2_sha256_hash(salt: bytes, digest: bytes, iterations: int = 100_000) -> str:
-    """Stored-form of a legacy PBKDF2-SHA256 hash, e.g. a hand-written service that kept
-    `salt` and `pbkdf2_hmac('sha256', password, salt, 100000)`.
+    """passlib's `$pbkdf2-sha256$` form of a raw-salt PBKDF2-SHA256 hash, e.g. from a
+    hand-written service that kept `salt` and `pbkdf2_hmac('sha256', password, salt, 100000)`.
 
-    Unlike Django's format the salt is base64 here, so arbitrary salt bytes survive.
+    Django's `pbkdf2_sha256$` form cannot carry it: Django hashes the salt's text, so
+    arbitrary salt bytes have no Django spelling.
     """
-    if iterations < 1 or not salt or len(digest) not in _PBKDF2_DIGEST_BYTES:
-        raise ValueError("need iterations >= 1, a non-empty salt and a 16-64 byte digest")
-    salt_b64 = base64.b64encode(salt).decode("ascii")
-    digest_b64 = base64.b64encode(digest).decode("ascii")
-    return f"pbkdf2_sha256${iterations}${salt_b64}${digest_b64}"
+    if (
+        not 1 <= iterations <= MAX_PBKDF2_ITERATIONS
+        or not salt
+        or len(digest) not in _PBKDF2_DIGEST_BYTES
+    ):
+        raise ValueError(
+            f"need 1 to {MAX_PBKDF2_ITERATIONS} iterations,"
+            " a non-empty salt and a 16-64 byte digest"
+        )
+    return f"$pbkdf2-sha256${iterations}${_ab64_encode(salt)}${_ab64_encode(digest)}"
 
 
 def is_supported_hash(stored: str) -> bool:
-    """Whether `verify` can check this stored hash (argon2 PHC, bcrypt or pbkdf2_sha256)."""
+    """Whether `verify` can check this stored hash: argon2 PHC, bcrypt, Django's
+    `pbkdf2_sha256$` or passlib's `$pbkdf2-sha256$`."""
     return (
         _argon2_params(stored) is not None
         or _BCRYPT_RE.fullmatch(stored) is not None
@@ -192,17 +205,42 @@ class _Pbkdf2:
 
 
 def _parse_pbkdf2(stored: str) -> _Pbkdf2 | None:
-    match = _PBKDF2_RE.fullmatch(stored)
-    if match is None:
+    """Django's or passlib's PBKDF2-SHA256; None if malformed or too costly to check."""
+    if django := _DJANGO_PBKDF2_RE.fullmatch(stored):
+        # Django hashes the salt's UTF-8 text; unprintable text is no salt Django made.
+        salt = django[2].encode("utf-8") if django[2].isprintable() else None
+        digest = _b64decode(django[3])
+        rounds = django[1]
+    elif passlib := _PASSLIB_PBKDF2_RE.fullmatch(stored):
+        salt, digest, rounds = _ab64_decode(passlib[2]), _ab64_decode(passlib[3]), passlib[1]
+    else:
         return None
+    iterations = int(rounds)
+    if (
+        not salt
+        or digest is None
+        or len(digest) not in _PBKDF2_DIGEST_BYTES
+        or iterations > MAX_PBKDF2_ITERATIONS
+    ):
+        return None
+    return _Pbkdf2(iterations, salt, digest)
+
+
+def _b64decode(text: str) -> bytes | None:
+    """Standard base64, canonical spelling only, so each hash has exactly one stored form."""
     try:
-        salt = base64.b64decode(match[2], validate=True)
-        digest = base64.b64decode(match[3], validate=True)
+        raw = base64.b64decode(text, validate=True)
     except binascii.Error:
         return None
-    if not salt or len(digest) not in _PBKDF2_DIGEST_BYTES:
-        return None
-    return _Pbkdf2(int(match[1]), salt, digest)
+    return raw if base64.b64encode(raw).decode("ascii") == text else None
+
+
+def _ab64_encode(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii").rstrip("=").replace("+", ".")
+
+
+def _ab64_decode(text: str) -> bytes | None:
+    return _b64decode(text.replace(".", "+") + "=" * (-len(text) % 4))
 
 
 RULES = (

@@ -26,6 +26,7 @@ from authgate.errors import (
     InvalidRequest,
     InvalidToken,
     PasswordChangeRequired,
+    TooManyRequests,
     UserDisabled,
     UserNotConfirmed,
 )
@@ -200,16 +201,7 @@ class UserPool:
             user = await tx.users.get_by_username(name)
         ok = await self.hasher.verify(user.password_hash if user else None, password)
         if user is None or not ok:
-            self._limits.login.failure(name, caller.ip)
-            async with self._store.transaction() as tx:
-                await record(
-                    tx,
-                    "login_failure",
-                    caller,
-                    sub=user.sub if user else None,
-                    client_id=client.client_id,
-                    username=name,
-                )
+            await self._login_failed(name, user, client.client_id, caller)
             raise InvalidCredentials()
         if not user.enabled:
             raise UserDisabled()
@@ -233,6 +225,19 @@ class UserPool:
             tokens = await self._tokens.issue(tx, user, client, client.metadata.scope, now)
             await record(tx, "login_success", caller, sub=user.sub, client_id=client.client_id)
         return tokens
+
+    async def _login_failed(
+        self, name: str, user: UserRecord | None, client_id: str, caller: Caller
+    ) -> None:
+        self._limits.login.failure(name, caller.ip)
+        sub = user.sub if user else None
+        async with self._store.transaction() as tx:
+            await record(tx, "login_failure", caller, sub=sub, client_id=client_id, username=name)
+            try:
+                self._limits.login.check(name, caller.ip)
+            except TooManyRequests as locked:
+                retry_after = locked.details.get("retry_after")
+                await record(tx, "lockout", caller, sub=sub, username=name, seconds=retry_after)
 
     # -- password reset ----------------------------------------------------------------
 
@@ -272,7 +277,7 @@ class UserPool:
 
     async def authenticate(self, access_token: str) -> tuple[UserRecord, dict[str, Any]]:
         """The user behind a bearer access token, if the token is still good for them."""
-        claims = self._tokens.verify_access_token(access_token)
+        claims = await self._tokens.check_access_token(access_token)
         async with self._store.transaction() as tx:
             user = await tx.users.get(str(claims.get("sub")))
         if user is None or not user.enabled or self._tokens.is_cut_off(claims, user):

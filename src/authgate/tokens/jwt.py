@@ -25,6 +25,10 @@ FORBIDDEN_HEADER_MEMBERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S2
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 
 
+class UnknownSigningKey(InvalidToken):
+    """The kid is not in this process's ring: it may be newer than the ring (reload once)."""
+
+
 def _reject(reason: str) -> NoReturn:
     raise InvalidToken(reason)
 
@@ -157,7 +161,7 @@ class TokenCodec:
         now = self._clock()
         key = self._keyring_provider().verification_key(kid, now)
         if key is None:
-            _reject("unknown or expired signing key")
+            raise UnknownSigningKey("unknown or expired signing key")
         if alg != key.alg:
             _reject("algorithm does not match key")
         claims = self._decode(token, key)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from authgate.audit import Caller
+from authgate.audit import record as audit
 from authgate.store import Store
 from authgate.store.records import KeyRecord
 from authgate.tokens.keys import (
@@ -39,6 +41,7 @@ class KeyManager:
         self._ring: KeyRing | None = None
         self._keys: list[SigningKey] = []
         self._loaded_at = 0.0
+        self._last_unknown_kid_reload = 0.0
 
     @property
     def ring(self) -> KeyRing:
@@ -83,11 +86,24 @@ class KeyManager:
         self._loaded_at = now
         return self._ring
 
-    async def reload_if_older_than(self, seconds: float) -> None:
-        if self._clock() - self._loaded_at >= seconds:
-            await self.load()
+    async def reload_if_older_than(self, seconds: float) -> bool:
+        """Reload when the ring is older than `seconds`; True when it was reloaded."""
+        if self._clock() - self._loaded_at < seconds:
+            return False
+        await self.load()
+        return True
 
-    async def rotate(self) -> SigningKey:
+    async def reload_for_unknown_kid(self) -> bool:
+        """Reread keys because a token named one we lack; at most once a second, so that
+        tokens with made-up kids cannot turn into a database load."""
+        now = self._clock()
+        if now - self._last_unknown_kid_reload < 1.0:
+            return False
+        self._last_unknown_kid_reload = now
+        await self.load()
+        return True
+
+    async def rotate(self, caller: Caller) -> SigningKey:
         """A new key signs from now on; old ones verify until their last token expires."""
         now = self._clock()
         new_key = generate_signing_key(self._alg, now)
@@ -97,6 +113,7 @@ class KeyManager:
                     verify_until = now + self._max_token_lifetime + 60.0
                     await tx.keys.retire(record.kid, now, verify_until)
             await tx.keys.add(self._seal(new_key))
+            await audit(tx, "admin_key_rotated", caller, kid=new_key.kid, alg=new_key.alg)
         await self.load()
         return new_key
 

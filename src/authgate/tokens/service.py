@@ -22,7 +22,8 @@ from authgate.errors import InvalidToken
 from authgate.identity.clients import Client, client_from_record
 from authgate.store import Store, Transaction
 from authgate.store.records import RefreshFamilyRecord, RefreshTokenRecord, UserRecord
-from authgate.tokens.jwt import TokenCodec
+from authgate.tokens.jwt import TokenCodec, UnknownSigningKey
+from authgate.tokens.keystore import KeyManager
 
 ACCESS_TYP = "at+jwt"
 ID_CLAIMS = (
@@ -74,8 +75,10 @@ class TokenService:
         codec: TokenCodec,
         issuer: str,
         settings: TokenSettings,
+        keys: KeyManager | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._keys = keys
         self._store = store
         self._codec = codec
         self._issuer = issuer
@@ -223,6 +226,15 @@ class TokenService:
     def verify_access_token(self, token: str) -> dict[str, Any]:
         """Signature, issuer, expiry, type: everything that needs no database."""
         return self._codec.verify(token, token_use="access", audience=None, typ=ACCESS_TYP)
+
+    async def check_access_token(self, token: str) -> dict[str, Any]:
+        """As `verify_access_token`, but a key rotated by another replica is picked up."""
+        try:
+            return self.verify_access_token(token)
+        except UnknownSigningKey:
+            if self._keys is None or not await self._keys.reload_for_unknown_kid():
+                raise
+        return self.verify_access_token(token)
 
     @staticmethod
     def is_cut_off(claims: dict[str, Any], user: UserRecord) -> bool:
