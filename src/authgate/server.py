@@ -150,7 +150,12 @@ async def serve(settings: Settings, services: Services | None = None) -> None:
     servers = []
     for app in (create_public_app(services), create_admin_app(services)):
         config = uvicorn.Config(
-            app, log_level="info", access_log=False, server_header=False, lifespan="off"
+            app,
+            http="httptools",
+            log_level="info",
+            access_log=False,
+            server_header=False,
+            lifespan="off",
         )
         servers.append(_Server(config))
 

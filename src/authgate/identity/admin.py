@@ -93,7 +93,7 @@ class UserAdmin:
         return user
 
     async def get_by_username(self, username: str) -> UserRecord:
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             user = await tx.users.get_by_username(normalize_username(username))
         if user is None:
             raise NotFound("No such user.")
@@ -127,7 +127,7 @@ class UserAdmin:
         """Every account in import format, page by page."""
         cursor: str | None = None
         while True:
-            async with self._store.transaction() as tx:
+            async with self._store.read() as tx:
                 found = await tx.users.list(cursor=cursor, limit=500)
             for user in found.items:
                 yield {
@@ -143,7 +143,7 @@ class UserAdmin:
             cursor = found.next
 
     async def get_user(self, sub: str) -> UserRecord:
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             return await self._user(tx, sub)
 
     async def list_users(self, cursor: str | None, limit: int, **filters: Any) -> Page[UserRecord]:
@@ -152,7 +152,7 @@ class UserAdmin:
         for key in ("username_prefix", "email_prefix"):
             if filters.get(key):
                 filters[key] = filters[key].casefold()  # both are stored lower-cased
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             return await tx.users.list(cursor=cursor, limit=limit, **filters)
 
     async def update_attributes(
@@ -241,7 +241,7 @@ class UserAdmin:
             await record(tx, "admin_sign_out", caller, sub=sub)
 
     async def audit_log(self, cursor: str | None, limit: int, **filters: Any) -> Page[AuditRecord]:
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             return await tx.audit.list(cursor=cursor, limit=limit, **filters)
 
     # -- groups ------------------------------------------------------------------------
@@ -258,7 +258,7 @@ class UserAdmin:
         return group
 
     async def list_groups(self, cursor: str | None, limit: int) -> Page[GroupRecord]:
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             return await tx.groups.list(cursor=cursor, limit=limit)
 
     async def delete_group(self, name: str, caller: Caller) -> None:

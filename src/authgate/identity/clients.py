@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from authgate.audit import SYSTEM, Caller
 from authgate.audit import record as audit
 from authgate.errors import InvalidClient, InvalidRequest, NotFound
-from authgate.store import Store
+from authgate.store import Store, Transaction
 from authgate.store.records import ClientRecord, Page
 from authgate.tokens.keys import KeyEncryptor
 
@@ -143,21 +143,21 @@ class ClientRegistry:
         return client_from_record(record), secret
 
     async def ensure_default(self) -> None:
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             if await tx.clients.get(DEFAULT_CLIENT_ID) is not None:
                 return
         metadata = ClientMetadata(client_name="Default client", token_endpoint_auth_method="none")
         await self.create(metadata, SYSTEM, client_id=DEFAULT_CLIENT_ID)
 
     async def get(self, client_id: str) -> Client:
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             record = await tx.clients.get(client_id)
         if record is None:
             raise NotFound("No such client.")
         return client_from_record(record)
 
     async def list(self, cursor: str | None, limit: int) -> Page[Client]:
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             page = await tx.clients.list(cursor=cursor, limit=limit)
         return Page([client_from_record(r) for r in page.items], page.next)
 
@@ -200,9 +200,8 @@ class ClientRegistry:
                 raise NotFound("No such client.")
             await audit(tx, "admin_client_deleted", caller, client_id=client_id)
 
-    async def _secret_of(self, client_id: str) -> tuple[Client | None, str]:
-        async with self._store.transaction() as tx:
-            record = await tx.clients.get(client_id)
+    async def _secret_of(self, tx: Transaction, client_id: str) -> tuple[Client | None, str]:
+        record = await tx.clients.get(client_id)
         if record is None:
             return None, _DUMMY_SECRET
         if record.secret_ciphertext is None:
@@ -212,15 +211,18 @@ class ClientRegistry:
 
     async def authenticate(self, client_id: str, client_secret: str) -> Client:
         """Check a confidential client's id and secret; InvalidClient otherwise."""
-        client, secret = await self._secret_of(client_id)
+        async with self._store.read() as tx:
+            client, secret = await self._secret_of(tx, client_id)
         matches = hmac.compare_digest(secret.encode(), client_secret.encode())
         if client is None or not secret or not matches:
             raise InvalidClient()
         return client
 
-    async def for_login(self, client_id: str, username: str, hash_given: str | None) -> Client:
+    async def for_login(
+        self, tx: Transaction, client_id: str, username: str, hash_given: str | None
+    ) -> Client:
         """The client a user signs in through; checks SECRET_HASH when it has a secret."""
-        client, secret = await self._secret_of(client_id)
+        client, secret = await self._secret_of(tx, client_id)
         if client is None:
             raise InvalidClient()
         if secret:

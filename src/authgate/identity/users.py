@@ -190,15 +190,15 @@ class UserPool:
             raise InvalidRequest("client_id must be a string.", field="client_id")
         if secret_hash is not None and not isinstance(secret_hash, str):
             raise InvalidRequest("secret_hash must be a string.", field="secret_hash")
-        client = await self._clients.for_login(
-            client_id or DEFAULT_CLIENT_ID, username, secret_hash
-        )
-        if not client.allows("password"):
-            raise InvalidClient("This client may not sign users in with a password.")
         name = normalize_username(username)
         self._limits.login.check(name, caller.ip)
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
+            client = await self._clients.for_login(
+                tx, client_id or DEFAULT_CLIENT_ID, username, secret_hash
+            )
             user = await tx.users.get_by_username(name)
+        if not client.allows("password"):
+            raise InvalidClient("This client may not sign users in with a password.")
         ok = await self.hasher.verify(user.password_hash if user else None, password)
         if user is None or not ok:
             await self._login_failed(name, user, client.client_id, caller)
@@ -278,7 +278,7 @@ class UserPool:
     async def authenticate(self, access_token: str) -> tuple[UserRecord, dict[str, Any]]:
         """The user behind a bearer access token, if the token is still good for them."""
         claims = await self._tokens.check_access_token(access_token)
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             user = await tx.users.get(str(claims.get("sub")))
         if user is None or not user.enabled or self._tokens.is_cut_off(claims, user):
             raise InvalidToken("The access token is revoked.")

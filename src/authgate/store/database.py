@@ -8,6 +8,7 @@ another writer got in between, and the busy timeout makes writers queue instead.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,8 @@ from authgate.store.credentials import (
     RefreshTokenRepository,
 )
 from authgate.store.users import GroupRepository, UserRepository
+
+READ_ONLY = "authgate_read_only"
 
 
 class Transaction:
@@ -53,7 +56,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -71,11 +75,27 @@ class Store:
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size)
+        # SQLite has one writer at a time. Queueing writers here wakes the next one the
+        # moment the last commits; SQLite's own busy handler would sleep in coarse steps.
+        self._writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self.engine.begin() as conn:
+        """A read-write transaction: all of it commits, or none of it."""
+        if self._writer is None:
+            async with self.engine.begin() as conn:
+                yield Transaction(conn)
+            return
+        async with self._writer, self.engine.begin() as conn:
             yield Transaction(conn)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Transaction]:
+        """A consistent read that takes no write lock (writes in it are a mistake)."""
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(**{READ_ONLY: True})
+            async with conn.begin():
+                yield Transaction(conn)
 
     async def ping(self) -> bool:
         try:
