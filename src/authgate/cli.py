@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import uvloop
@@ -47,6 +47,14 @@ ConfigOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
+def _fail(exc: Exception) -> NoReturn:
+    """Print every problem, one a line, and exit 1."""
+    problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+    for problem in problems:
+        err.print(f"[red]error[/red] {problem}", highlight=False)
+    raise typer.Exit(1)
+
+
 def _settings(config: Path | None) -> Settings:
     try:
         return load_settings(config)
@@ -69,9 +77,7 @@ def _with_services(config: Path | None, work: Callable[[Services], Awaitable[T]]
     try:
         return asyncio.run(run())
     except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/red] {problem}", highlight=False)
-        raise typer.Exit(1) from None
+        _fail(exc)
     except DomainError as exc:
         err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
         raise typer.Exit(1) from None
@@ -117,13 +123,8 @@ def serve(config: ConfigOption = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         uvloop.run(run())
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/red] {problem}", highlight=False)
-        raise typer.Exit(1) from None
-    except ListenError as exc:
-        err.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+    except (ConfigError, ListenError) as exc:
+        _fail(exc)
 
 
 @app.command()
