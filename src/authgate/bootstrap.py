@@ -21,13 +21,17 @@ from authgate.identity.codes import CodeBook, CodeHasher
 from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSender, Templates
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import Argon2Params, PasswordHasher, PasswordPolicy
+from authgate.identity.sessions import BrowserSessions, Consents
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.identity.users import Limits, UserPool
 from authgate.store import Store
 from authgate.store.migrate import is_current, upgrade
+from authgate.tokens.authorization import AuthorizationCodes
+from authgate.tokens.grants import OAuthTokens
 from authgate.tokens.jwt import TokenCodec
 from authgate.tokens.keys import KeyEncryptor, decode_kek, encode_kek, new_key_encryption_key
 from authgate.tokens.keystore import KeyManager
+from authgate.tokens.revocation import DenyList
 from authgate.tokens.service import TokenService
 
 CLIENT_TTL_MAX = 86400.0
@@ -103,6 +107,12 @@ class Services:
     users: UserPool
     admin: UserAdmin
     hasher: PasswordHasher
+    codec: TokenCodec
+    oauth: OAuthTokens
+    codes: AuthorizationCodes
+    deny: DenyList
+    sessions: BrowserSessions
+    consents: Consents
     admin_token: str
     admin_token_created: bool
 
@@ -142,7 +152,7 @@ async def build_services(settings: Settings) -> Services:
     await keys.load()
     codec = TokenCodec(lambda: keys.ring, settings.issuer, leeway=tok.leeway)
     tokens = TokenService(store, codec, settings.issuer, tok, keys)
-    clients = ClientRegistry(store, encryptor)
+    clients = ClientRegistry(store, encryptor, settings.oauth.known_scopes())
     await clients.ensure_default()
     pw = settings.passwords
     hasher = PasswordHasher(
@@ -171,8 +181,17 @@ async def build_services(settings: Settings) -> Services:
     )
     users = UserPool(store, settings, hasher, policy, codes, postman, tokens, clients, limits)
     admin = UserAdmin(store, users, codes, tokens, settings.user_pool.reset_code_ttl)
+    codes_ = AuthorizationCodes(store, settings.oauth.code_ttl)
+    deny = DenyList(store, settings.oauth.revocation_sync_interval)
+    oauth = OAuthTokens(store, codec, tokens, clients, codes_, deny, settings)
     return Services(
         settings=settings,
+        codec=codec,
+        oauth=oauth,
+        codes=codes_,
+        deny=deny,
+        sessions=BrowserSessions(store, settings.oauth.session_ttl),
+        consents=Consents(store),
         store=store,
         keys=keys,
         tokens=tokens,

@@ -195,6 +195,50 @@ class UserPoolSettings(_Section):
         return value
 
 
+BUILTIN_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]{1,128}")
+
+
+class OAuthSettings(_Section):
+    scopes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Resource scopes clients may be given, with a description shown at consent.",
+    )
+    attribute_scopes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Scopes that release custom attributes at userinfo, e.g. "
+        "{tenant: [custom:tenant]}; the scope must be declared in `scopes`.",
+    )
+    code_ttl: Duration = Field(default=60.0, le=60.0)
+    require_pkce: bool = Field(
+        default=True, description="PKCE (S256) for every client; public clients always need it."
+    )
+    session_ttl: Duration = Field(default=12 * 3600.0, description="Hosted sign-in session.")
+    revocation_sync_interval: Duration = Field(
+        default=2.0, le=5.0, description="How soon a revocation on one replica reaches the others."
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _scope_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _SCOPE_TOKEN.fullmatch(name):
+                raise ValueError(f"scope {name!r} is not a valid scope token (RFC 6749 3.3)")
+            if name in BUILTIN_SCOPES:
+                raise ValueError(f"scope {name!r} is built in; do not declare it")
+        return value
+
+    @model_validator(mode="after")
+    def _attribute_scopes_declared(self) -> OAuthSettings:
+        for scope in self.attribute_scopes:
+            if scope not in self.scopes:
+                raise ValueError(f"attribute_scopes: scope {scope!r} is not declared in scopes")
+        return self
+
+    def known_scopes(self) -> set[str]:
+        return {*BUILTIN_SCOPES, *self.scopes}
+
+
 class Settings(BaseSettings):
     """The whole configuration of one authgate process."""
 
@@ -216,6 +260,7 @@ class Settings(BaseSettings):
     tokens: TokenSettings = TokenSettings()
     throttle: ThrottleSettings = ThrottleSettings()
     user_pool: UserPoolSettings = UserPoolSettings()
+    oauth: OAuthSettings = OAuthSettings()
 
     @field_validator("issuer")
     @classmethod

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
+from authgate import oauth, ui
 from authgate.api import public, wellknown
 from authgate.api.admin import create_admin_router_app
 from authgate.api.docs import render_docs
@@ -72,6 +73,8 @@ def create_public_app(services: Services) -> Starlette:
     app = Starlette(
         routes=[
             *public.routes,
+            *oauth.routes,
+            *ui.routes,
             *wellknown.discovery_routes,
             *wellknown.health_routes,
             Route("/openapi.json", openapi, include_in_schema=False),

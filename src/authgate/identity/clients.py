@@ -16,7 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from authgate.audit import SYSTEM, Caller
 from authgate.audit import record as audit
@@ -49,6 +56,10 @@ class ClientMetadata(BaseModel):
     token_endpoint_auth_method: AuthMethod = "client_secret_basic"
     audience: list[str] = Field(default_factory=list, max_length=20)
     first_party: bool = False
+    access_token_format: Literal["jwt", "opaque"] = "jwt"
+    require_pkce: bool | None = Field(
+        default=None, description="Overrides oauth.require_pkce for a confidential client."
+    )
     access_token_ttl: float | None = Field(default=None, gt=0, le=86400)
     id_token_ttl: float | None = Field(default=None, gt=0, le=86400)
     refresh_token_ttl: float | None = Field(default=None, gt=0, le=365 * 86400)
@@ -60,6 +71,18 @@ class ClientMetadata(BaseModel):
             if "#" in uri or "://" not in uri or any(c.isspace() for c in uri):
                 raise ValueError(f"{uri!r} must be an absolute URI without a fragment")
         return uris
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ClientMetadata:
+        if "authorization_code" in self.grant_types and not self.redirect_uris:
+            raise ValueError("redirect_uris: required for the authorization_code grant")
+        if "client_credentials" in self.grant_types and not self.has_secret:
+            raise ValueError("grant_types: a public client cannot use client_credentials")
+        return self
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.scope.split()
 
     @property
     def has_secret(self) -> bool:
@@ -113,11 +136,23 @@ def secret_hash(client_secret: str, username: str, client_id: str) -> str:
 
 class ClientRegistry:
     def __init__(
-        self, store: Store, encryptor: KeyEncryptor, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        encryptor: KeyEncryptor,
+        allowed_scopes: set[str],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._encryptor = encryptor
+        self._allowed_scopes = allowed_scopes
         self._clock = clock
+
+    def _check_scopes(self, metadata: ClientMetadata) -> None:
+        unknown = [s for s in metadata.scopes if s not in self._allowed_scopes]
+        if unknown:
+            raise InvalidRequest(
+                f"scope: {', '.join(unknown)} not declared (oauth.scopes)", field="scope"
+            )
 
     def _seal(self, client_id: str, secret: str) -> bytes:
         return self._encryptor.encrypt(secret.encode(), client_id.encode())
@@ -126,6 +161,7 @@ class ClientRegistry:
         self, metadata: ClientMetadata, caller: Caller, client_id: str | None = None
     ) -> tuple[Client, str | None]:
         """Register a client; return it and its secret (the only time the secret is shown)."""
+        self._check_scopes(metadata)
         client_id = client_id or secrets.token_hex(13)
         secret = secrets.token_urlsafe(32) if metadata.has_secret else None
         now = self._clock()
@@ -167,6 +203,7 @@ class ClientRegistry:
             if record is None:
                 raise NotFound("No such client.")
             metadata = parse_metadata({**record.metadata, **changes})
+            self._check_scopes(metadata)
             if metadata.has_secret != (record.secret_ciphertext is not None):
                 raise InvalidRequest(
                     "token_endpoint_auth_method: cannot switch between public and confidential;"

@@ -25,6 +25,7 @@ from authgate.store.credentials import (
     KeyRepository,
     RefreshTokenRepository,
 )
+from authgate.store.oauth import OAuthRepository
 from authgate.store.users import GroupRepository, UserRepository
 
 READ_ONLY = "authgate_read_only"
@@ -41,6 +42,7 @@ class Transaction:
         self.codes = CodeRepository(conn)
         self.refresh = RefreshTokenRepository(conn)
         self.audit = AuditRepository(conn)
+        self.oauth = OAuthRepository(conn)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -101,3 +101,51 @@ class AuditRecord:
 class Page(Generic[T]):
     items: list[T]
     next: str | None
+
+
+@dataclass
+class AuthorizationCodeRecord:
+    code_hash: str
+    client_id: str
+    sub: str
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str | None
+    auth_time: float
+    created_at: float
+    expires_at: float
+    used_at: float | None = None
+    family_id: str | None = None
+    access_jti: str | None = None
+    access_expires_at: float | None = None
+
+
+@dataclass
+class ConsentRecord:
+    sub: str
+    client_id: str
+    scope: str
+    granted_at: float
+
+
+@dataclass
+class BrowserSessionRecord:
+    session_hash: str
+    sub: str
+    auth_time: float
+    created_at: float
+    expires_at: float
+    revoked_at: float | None = None
+
+
+@dataclass
+class OpaqueTokenRecord:
+    token_hash: str
+    jti: str
+    client_id: str
+    sub: str | None
+    claims: dict[str, Any]
+    issued_at: float
+    expires_at: float
+    revoked_at: float | None = None

@@ -139,3 +139,66 @@ audit_events = Table(
     Index("ix_audit_events_sub", "sub"),
     Index("ix_audit_events_event", "event"),
 )
+
+authorization_codes = Table(
+    "authorization_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("nonce", String(512), nullable=True),
+    Column("code_challenge", String(128), nullable=True),
+    Column("auth_time", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+    Column("family_id", String(64), nullable=True),
+    Column("access_jti", String(64), nullable=True),
+    Column("access_expires_at", Float, nullable=True),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), primary_key=True),
+    Column("client_id", String(64), primary_key=True),
+    Column("scope", Text, nullable=False),
+    Column("granted_at", Float, nullable=False),
+)
+
+browser_sessions = Table(
+    "browser_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), nullable=False),
+    Column("auth_time", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+    Index("ix_browser_sessions_sub", "sub"),
+)
+
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("revoked_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_revoked_tokens_revoked_at", "revoked_at"),
+)
+
+opaque_tokens = Table(
+    "opaque_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("jti", String(64), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("sub", String(64), nullable=True),
+    Column("claims", JSON, nullable=False),
+    Column("issued_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+    Index("ix_opaque_tokens_jti", "jti"),
+)

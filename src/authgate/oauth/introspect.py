@@ -1,0 +1,5 @@
+"""Token introspection (RFC 7662)."""
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

@@ -1,0 +1,156 @@
+"""OAuth state: authorization codes, consents, browser sessions, revoked and opaque tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from authgate.store.records import (
+    AuthorizationCodeRecord,
+    BrowserSessionRecord,
+    ConsentRecord,
+    OpaqueTokenRecord,
+)
+from authgate.store.tables import (
+    authorization_codes,
+    browser_sessions,
+    consents,
+    opaque_tokens,
+    revoked_tokens,
+)
+
+
+def _fields(row: Any, table: Any) -> dict[str, Any]:
+    return {column.name: getattr(row, column.name) for column in table.columns}
+
+
+class OAuthRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    # -- authorization codes -----------------------------------------------------------
+
+    async def add_code(self, code: AuthorizationCodeRecord) -> None:
+        await self._conn.execute(insert(authorization_codes).values(**vars(code)))
+
+    async def get_code(self, code_hash: str) -> AuthorizationCodeRecord | None:
+        query = select(authorization_codes).where(authorization_codes.c.code_hash == code_hash)
+        row = (await self._conn.execute(query)).first()
+        return AuthorizationCodeRecord(**_fields(row, authorization_codes)) if row else None
+
+    async def use_code(self, code_hash: str, at: float) -> bool:
+        """Mark a code used; False when it already was (a replay, or a concurrent use)."""
+        result = await self._conn.execute(
+            update(authorization_codes)
+            .where(
+                authorization_codes.c.code_hash == code_hash,
+                authorization_codes.c.used_at.is_(None),
+            )
+            .values(used_at=at)
+        )
+        return bool(result.rowcount)
+
+    async def record_code_issue(
+        self, code_hash: str, family_id: str | None, access_jti: str, access_expires_at: float
+    ) -> None:
+        """Remember what a code was exchanged for, so a replay can revoke it."""
+        await self._conn.execute(
+            update(authorization_codes)
+            .where(authorization_codes.c.code_hash == code_hash)
+            .values(family_id=family_id, access_jti=access_jti, access_expires_at=access_expires_at)
+        )
+
+    async def purge_codes(self, before: float) -> None:
+        await self._conn.execute(
+            delete(authorization_codes).where(authorization_codes.c.expires_at < before)
+        )
+
+    # -- consents ----------------------------------------------------------------------
+
+    async def get_consent(self, sub: str, client_id: str) -> ConsentRecord | None:
+        query = select(consents).where(consents.c.sub == sub, consents.c.client_id == client_id)
+        row = (await self._conn.execute(query)).first()
+        return ConsentRecord(**_fields(row, consents)) if row else None
+
+    async def put_consent(self, consent: ConsentRecord) -> None:
+        await self.delete_consent(consent.sub, consent.client_id)
+        await self._conn.execute(insert(consents).values(**vars(consent)))
+
+    async def delete_consent(self, sub: str, client_id: str) -> bool:
+        result = await self._conn.execute(
+            delete(consents).where(consents.c.sub == sub, consents.c.client_id == client_id)
+        )
+        return bool(result.rowcount)
+
+    async def list_consents(self, sub: str) -> list[ConsentRecord]:
+        query = select(consents).where(consents.c.sub == sub).order_by(consents.c.client_id)
+        return [ConsentRecord(**_fields(r, consents)) for r in await self._conn.execute(query)]
+
+    # -- browser sessions --------------------------------------------------------------
+
+    async def add_session(self, session: BrowserSessionRecord) -> None:
+        await self._conn.execute(insert(browser_sessions).values(**vars(session)))
+
+    async def get_session(self, session_hash: str) -> BrowserSessionRecord | None:
+        query = select(browser_sessions).where(browser_sessions.c.session_hash == session_hash)
+        row = (await self._conn.execute(query)).first()
+        return BrowserSessionRecord(**_fields(row, browser_sessions)) if row else None
+
+    async def revoke_session(self, session_hash: str, at: float) -> None:
+        await self._conn.execute(
+            update(browser_sessions)
+            .where(browser_sessions.c.session_hash == session_hash)
+            .values(revoked_at=at)
+        )
+
+    async def revoke_user_sessions(self, sub: str, at: float) -> None:
+        await self._conn.execute(
+            update(browser_sessions)
+            .where(browser_sessions.c.sub == sub, browser_sessions.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+    # -- revoked JWTs (deny list until they expire) ------------------------------------
+
+    async def revoke_jti(self, jti: str, at: float, expires_at: float) -> None:
+        exists = select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
+        if (await self._conn.execute(exists)).first() is None:
+            await self._conn.execute(
+                insert(revoked_tokens).values(jti=jti, revoked_at=at, expires_at=expires_at)
+            )
+
+    async def revoked_since(self, since: float, now: float) -> list[tuple[str, float, float]]:
+        """(jti, revoked_at, expires_at) of live revocations made at or after `since`."""
+        query = select(revoked_tokens).where(
+            revoked_tokens.c.revoked_at >= since, revoked_tokens.c.expires_at > now
+        )
+        return [(r.jti, r.revoked_at, r.expires_at) for r in await self._conn.execute(query)]
+
+    async def is_revoked(self, jti: str) -> bool:
+        query = select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
+        return (await self._conn.execute(query)).first() is not None
+
+    async def purge_revoked(self, now: float) -> None:
+        await self._conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at < now))
+
+    # -- opaque access tokens ----------------------------------------------------------
+
+    async def add_opaque(self, token: OpaqueTokenRecord) -> None:
+        await self._conn.execute(insert(opaque_tokens).values(**vars(token)))
+
+    async def get_opaque(self, token_hash: str) -> OpaqueTokenRecord | None:
+        query = select(opaque_tokens).where(opaque_tokens.c.token_hash == token_hash)
+        row = (await self._conn.execute(query)).first()
+        return OpaqueTokenRecord(**_fields(row, opaque_tokens)) if row else None
+
+    async def revoke_opaque(self, token_hash: str, at: float) -> None:
+        await self._conn.execute(
+            update(opaque_tokens)
+            .where(opaque_tokens.c.token_hash == token_hash, opaque_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+    async def purge_opaque(self, now: float) -> None:
+        await self._conn.execute(delete(opaque_tokens).where(opaque_tokens.c.expires_at < now))
