@@ -22,6 +22,7 @@ from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSe
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import Argon2Params, PasswordHasher, PasswordPolicy
 from authgate.identity.sessions import BrowserSessions, Consents
+from authgate.identity.signin import PasswordSignIn
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.identity.users import Limits, UserPool
 from authgate.store import Store
@@ -113,6 +114,7 @@ class Services:
     deny: DenyList
     sessions: BrowserSessions
     consents: Consents
+    signin: PasswordSignIn
     admin_token: str
     admin_token_created: bool
 
@@ -151,7 +153,8 @@ async def build_services(settings: Settings) -> Services:
     )
     await keys.load()
     codec = TokenCodec(lambda: keys.ring, settings.issuer, leeway=tok.leeway)
-    tokens = TokenService(store, codec, settings.issuer, tok, keys)
+    deny = DenyList(store, settings.oauth.revocation_sync_interval)
+    tokens = TokenService(store, codec, settings.issuer, tok, keys, deny=deny)
     clients = ClientRegistry(store, encryptor, settings.oauth.known_scopes())
     await clients.ensure_default()
     pw = settings.passwords
@@ -182,7 +185,6 @@ async def build_services(settings: Settings) -> Services:
     users = UserPool(store, settings, hasher, policy, codes, postman, tokens, clients, limits)
     admin = UserAdmin(store, users, codes, tokens, settings.user_pool.reset_code_ttl)
     codes_ = AuthorizationCodes(store, settings.oauth.code_ttl)
-    deny = DenyList(store, settings.oauth.revocation_sync_interval)
     oauth = OAuthTokens(store, codec, tokens, clients, codes_, deny, settings)
     return Services(
         settings=settings,
@@ -192,6 +194,7 @@ async def build_services(settings: Settings) -> Services:
         deny=deny,
         sessions=BrowserSessions(store, settings.oauth.session_ttl),
         consents=Consents(store),
+        signin=PasswordSignIn(store, hasher, policy, limits.login),
         store=store,
         keys=keys,
         tokens=tokens,

@@ -83,6 +83,14 @@ def _with_services(config: Path | None, work: Callable[[Services], Awaitable[T]]
         raise typer.Exit(1) from None
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
 def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title: str) -> None:
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
@@ -91,7 +99,7 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title: 
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        table.add_row(*(_cell(row.get(c)) for c in columns))
     out.print(table)
 
 
@@ -316,7 +324,6 @@ def _client_rows(clients: list[Any], secret: str | None = None) -> list[dict[str
     rows = []
     for client in clients:
         row = client.public_view
-        row["grant_types"] = " ".join(row["grant_types"])
         if secret is not None:
             row["client_secret"] = secret
         rows.append(row)
@@ -334,6 +341,14 @@ def clients_create(
     scope: Annotated[str | None, typer.Option(help="Space-separated scopes.")] = None,
     token_endpoint_auth_method: Annotated[str, typer.Option()] = "client_secret_basic",
     first_party: Annotated[bool, typer.Option()] = False,
+    post_logout_redirect_uris: Annotated[
+        list[str] | None, typer.Option("--post-logout-redirect-uri")
+    ] = None,
+    audience: Annotated[list[str] | None, typer.Option("--audience")] = None,
+    access_token_format: Annotated[str | None, typer.Option(help="jwt or opaque")] = None,
+    access_token_ttl: Annotated[float | None, typer.Option(help="seconds")] = None,
+    id_token_ttl: Annotated[float | None, typer.Option(help="seconds")] = None,
+    refresh_token_ttl: Annotated[float | None, typer.Option(help="seconds")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -345,12 +360,18 @@ def clients_create(
         "token_endpoint_auth_method": token_endpoint_auth_method,
         "first_party": first_party,
     }
-    if grant_types:
-        fields["grant_types"] = grant_types
-    if redirect_uris:
-        fields["redirect_uris"] = redirect_uris
-    if scope is not None:
-        fields["scope"] = scope
+    optional = {
+        "grant_types": grant_types,
+        "redirect_uris": redirect_uris,
+        "post_logout_redirect_uris": post_logout_redirect_uris,
+        "audience": audience,
+        "scope": scope,
+        "access_token_format": access_token_format,
+        "access_token_ttl": access_token_ttl,
+        "id_token_ttl": id_token_ttl,
+        "refresh_token_ttl": refresh_token_ttl,
+    }
+    fields.update({name: value for name, value in optional.items() if value is not None})
 
     async def work(services: Services) -> list[dict[str, Any]]:
         client, secret = await services.clients.create(parse_metadata(fields), CLI)

@@ -214,6 +214,11 @@ class OAuthSettings(_Section):
         default=True, description="PKCE (S256) for every client; public clients always need it."
     )
     session_ttl: Duration = Field(default=12 * 3600.0, description="Hosted sign-in session.")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins (e.g. https://app.example.com) allowed to call the token, "
+        "revoke and userinfo endpoints; discovery and the JWKS are open to every origin.",
+    )
     revocation_sync_interval: Duration = Field(
         default=2.0, le=5.0, description="How soon a revocation on one replica reaches the others."
     )

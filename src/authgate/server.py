@@ -17,19 +17,21 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
 from authgate import oauth, ui
-from authgate.api import public, wellknown
+from authgate.api import consents, public, wellknown
 from authgate.api.admin import create_admin_router_app
 from authgate.api.docs import render_docs
 from authgate.api.errors import error_response, plain_error
 from authgate.bootstrap import Services, build_services
 from authgate.config import Settings
 from authgate.errors import DomainError
+from authgate.oauth.cors import ScopedCORS
 
 log = logging.getLogger("authgate")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -73,6 +75,7 @@ def create_public_app(services: Services) -> Starlette:
     app = Starlette(
         routes=[
             *public.routes,
+            *consents.routes,
             *oauth.routes,
             *ui.routes,
             *wellknown.discovery_routes,
@@ -81,6 +84,7 @@ def create_public_app(services: Services) -> Starlette:
             Route("/docs", docs, include_in_schema=False),
         ],
         exception_handlers=_exception_handlers(),
+        middleware=[Middleware(ScopedCORS, origins=services.settings.oauth.cors_origins)],
     )
     app.state.services = services
     return app
@@ -184,6 +188,7 @@ async def serve(settings: Settings, services: Services | None = None) -> None:
 
     watcher = asyncio.create_task(_stop_when_asked())
     reloader = asyncio.create_task(_reload_keys())
+    deny_sync = asyncio.create_task(services.deny.run())
     try:
         await asyncio.gather(
             *(server.serve(sockets=[sock]) for server, sock in zip(servers, sockets, strict=True))
@@ -191,4 +196,5 @@ async def serve(settings: Settings, services: Services | None = None) -> None:
     finally:
         watcher.cancel()
         reloader.cancel()
+        deny_sync.cancel()
         await services.close()

@@ -1,4 +1,7 @@
-"""Discovery, the JWKS and health: answered on both listeners where it makes sense."""
+"""The JWKS and health: answered on both listeners where it makes sense.
+
+The discovery documents are served by `authgate.oauth.discovery`.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from authgate.bootstrap import Services
-from authgate.tokens.keys import SUPPORTED_ALGORITHMS
-from authgate.tokens.service import ID_CLAIMS
 
 JWKS_CACHE = "public, max-age=300"
 
@@ -25,49 +26,6 @@ async def jwks(request: Request) -> Response:
     await services.keys.reload_if_older_than(services.settings.tokens.keys_reload_interval)
     body = services.keys.ring.jwks(time.time())
     return JSONResponse(body, headers={"Cache-Control": JWKS_CACHE})
-
-
-def discovery_document(issuer: str) -> dict[str, object]:
-    return {
-        "issuer": issuer,
-        "jwks_uri": f"{issuer}/.well-known/jwks.json",
-        "response_types_supported": ["code"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": list(SUPPORTED_ALGORITHMS),
-        "token_endpoint_auth_methods_supported": [
-            "none",
-            "client_secret_basic",
-            "client_secret_post",
-        ],
-        "scopes_supported": ["openid", "profile", "email", "phone", "offline_access"],
-        "claims_supported": [
-            "iss",
-            "sub",
-            "aud",
-            "iat",
-            "exp",
-            "auth_time",
-            "email",
-            "email_verified",
-            "username",
-            "groups",
-            "token_use",
-            *ID_CLAIMS,
-        ],
-        "grant_types_supported": ["password", "refresh_token"],
-        "authgate_endpoints": {
-            "signup": f"{issuer}/v1/signup",
-            "login": f"{issuer}/v1/login",
-            "token_refresh": f"{issuer}/v1/token/refresh",
-            "logout": f"{issuer}/v1/logout",
-            "me": f"{issuer}/v1/me",
-        },
-    }
-
-
-async def openid_configuration(request: Request) -> Response:
-    document = discovery_document(_services(request).settings.issuer)
-    return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
 
 async def healthz(request: Request) -> Response:
@@ -86,5 +44,4 @@ health_routes = [
 ]
 discovery_routes = [
     Route("/.well-known/jwks.json", jwks, methods=["GET"]),
-    Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
 ]

@@ -28,13 +28,17 @@ from pydantic import (
 from authgate.audit import SYSTEM, Caller
 from authgate.audit import record as audit
 from authgate.errors import InvalidClient, InvalidRequest, NotFound
-from authgate.store import Store, Transaction
+from authgate.store import Store
 from authgate.store.records import ClientRecord, Page
 from authgate.tokens.keys import KeyEncryptor
 
 GrantType = Literal["password", "refresh_token", "authorization_code", "client_credentials"]
 AuthMethod = Literal["none", "client_secret_basic", "client_secret_post"]
 DEFAULT_CLIENT_ID = "default"
+CACHE_TTL = 5.0
+"""How stale a client (and its secret) may be on the hot paths. A change made through this
+process applies at once; one made through another replica within this many seconds."""
+CACHE_MAX = 10_000
 _DUMMY_SECRET = secrets.token_urlsafe(32)
 
 
@@ -78,6 +82,8 @@ class ClientMetadata(BaseModel):
             raise ValueError("redirect_uris: required for the authorization_code grant")
         if "client_credentials" in self.grant_types and not self.has_secret:
             raise ValueError("grant_types: a public client cannot use client_credentials")
+        if "authorization_code" in self.grant_types and not self.response_types:
+            self.response_types = ["code"]  # RFC 7591 2: the default for this grant
         return self
 
     @property
@@ -146,6 +152,7 @@ class ClientRegistry:
         self._encryptor = encryptor
         self._allowed_scopes = allowed_scopes
         self._clock = clock
+        self._cache: dict[str, tuple[float, Client, str]] = {}
 
     def _check_scopes(self, metadata: ClientMetadata) -> None:
         unknown = [s for s in metadata.scopes if s not in self._allowed_scopes]
@@ -215,6 +222,7 @@ class ClientRegistry:
             record.updated_at = self._clock()
             await tx.clients.update(record)
             await audit(tx, "admin_client_updated", caller, client_id=client_id)
+        self._cache.pop(client_id, None)
         return client_from_record(record)
 
     async def rotate_secret(self, client_id: str, caller: Caller) -> str:
@@ -229,6 +237,7 @@ class ClientRegistry:
             record.updated_at = self._clock()
             await tx.clients.update(record)
             await audit(tx, "admin_client_secret_rotated", caller, client_id=client_id)
+        self._cache.pop(client_id, None)
         return secret
 
     async def delete(self, client_id: str, caller: Caller) -> None:
@@ -236,30 +245,43 @@ class ClientRegistry:
             if not await tx.clients.delete(client_id):
                 raise NotFound("No such client.")
             await audit(tx, "admin_client_deleted", caller, client_id=client_id)
+        self._cache.pop(client_id, None)
 
-    async def _secret_of(self, tx: Transaction, client_id: str) -> tuple[Client | None, str]:
-        record = await tx.clients.get(client_id)
+    async def _secret_of(self, client_id: str) -> tuple[Client | None, str]:
+        """The client and its secret ("" for a public client), from the cache when fresh."""
+        now = self._clock()
+        cached = self._cache.get(client_id)
+        if cached is not None and now - cached[0] < CACHE_TTL:
+            return cached[1], cached[2]
+        async with self._store.read() as tx:
+            record = await tx.clients.get(client_id)
         if record is None:
-            return None, _DUMMY_SECRET
-        if record.secret_ciphertext is None:
-            return client_from_record(record), ""
-        secret = self._encryptor.decrypt(record.secret_ciphertext, client_id.encode()).decode()
-        return client_from_record(record), secret
+            return None, _DUMMY_SECRET  # misses are not cached: made-up ids cannot fill it
+        secret = ""
+        if record.secret_ciphertext is not None:
+            secret = self._encryptor.decrypt(record.secret_ciphertext, client_id.encode()).decode()
+        client = client_from_record(record)
+        if len(self._cache) >= CACHE_MAX:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[client_id] = (now, client, secret)
+        return client, secret
+
+    async def lookup(self, client_id: str) -> Client | None:
+        """A client as of at most CACHE_TTL ago, or None: for the hot paths."""
+        client, _ = await self._secret_of(client_id)
+        return client
 
     async def authenticate(self, client_id: str, client_secret: str) -> Client:
         """Check a confidential client's id and secret; InvalidClient otherwise."""
-        async with self._store.read() as tx:
-            client, secret = await self._secret_of(tx, client_id)
+        client, secret = await self._secret_of(client_id)
         matches = hmac.compare_digest(secret.encode(), client_secret.encode())
         if client is None or not secret or not matches:
             raise InvalidClient()
         return client
 
-    async def for_login(
-        self, tx: Transaction, client_id: str, username: str, hash_given: str | None
-    ) -> Client:
+    async def for_login(self, client_id: str, username: str, hash_given: str | None) -> Client:
         """The client a user signs in through; checks SECRET_HASH when it has a secret."""
-        client, secret = await self._secret_of(tx, client_id)
+        client, secret = await self._secret_of(client_id)
         if client is None:
             raise InvalidClient()
         if secret:

@@ -192,10 +192,10 @@ class UserPool:
             raise InvalidRequest("secret_hash must be a string.", field="secret_hash")
         name = normalize_username(username)
         self._limits.login.check(name, caller.ip)
+        client = await self._clients.for_login(
+            client_id or DEFAULT_CLIENT_ID, username, secret_hash
+        )
         async with self._store.read() as tx:
-            client = await self._clients.for_login(
-                tx, client_id or DEFAULT_CLIENT_ID, username, secret_hash
-            )
             user = await tx.users.get_by_username(name)
         if not client.allows("password"):
             raise InvalidClient("This client may not sign users in with a password.")
@@ -278,11 +278,17 @@ class UserPool:
     async def authenticate(self, access_token: str) -> tuple[UserRecord, dict[str, Any]]:
         """The user behind a bearer access token, if the token is still good for them."""
         claims = await self._tokens.check_access_token(access_token)
+        return await self.user_for(claims), claims
+
+    async def user_for(self, claims: dict[str, Any]) -> UserRecord:
+        """The user a verified access token speaks for, if it still may."""
+        if "username" not in claims:
+            raise InvalidToken("The access token was issued to a client, not a user.")
         async with self._store.read() as tx:
             user = await tx.users.get(str(claims.get("sub")))
         if user is None or not user.enabled or self._tokens.is_cut_off(claims, user):
             raise InvalidToken("The access token is revoked.")
-        return user, claims
+        return user
 
     async def update_profile(
         self, user: UserRecord, changes: dict[str, Any], caller: Caller

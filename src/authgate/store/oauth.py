@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from authgate.store.records import (
@@ -116,10 +117,15 @@ class OAuthRepository:
 
     async def revoke_jti(self, jti: str, at: float, expires_at: float) -> None:
         exists = select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
-        if (await self._conn.execute(exists)).first() is None:
-            await self._conn.execute(
-                insert(revoked_tokens).values(jti=jti, revoked_at=at, expires_at=expires_at)
-            )
+        if (await self._conn.execute(exists)).first() is not None:
+            return
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(revoked_tokens).values(jti=jti, revoked_at=at, expires_at=expires_at)
+                )
+        except IntegrityError:
+            pass  # revoked concurrently: it is on the list, as asked
 
     async def revoked_since(self, since: float, now: float) -> list[tuple[str, float, float]]:
         """(jti, revoked_at, expires_at) of live revocations made at or after `since`."""

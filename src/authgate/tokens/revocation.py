@@ -1,11 +1,29 @@
-"""Revoked JWT access tokens: a deny list of `jti`s kept until the tokens expire."""
+"""Revoked JWT access tokens: a deny list of `jti`s kept until the tokens expire.
+
+A JWT is checked without a database round trip, so its revocation must reach every
+process's memory. Revocations are written to the shared table; each process mirrors the
+table's live rows in a dict, refreshed by a background loop every `sync_interval` seconds.
+The hot path is one dict lookup. Each refresh asks for rows revoked since a little before
+the previous refresh (OVERLAP), so a row committed late or stamped by a replica whose
+clock lags is still picked up; merging is idempotent.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 import time
 from collections.abc import Callable
 
-from authgate.store import Store
+from authgate.store import Store, Transaction
+
+log = logging.getLogger("authgate.revocation")
+
+OVERLAP = 60.0
+# Tokens verify up to the codec's leeway past `exp`; keep their jtis a while longer than that.
+KEEP_AFTER_EXPIRY = 300.0
+PURGE_EVERY = 600.0
 
 
 class DenyList:
@@ -15,3 +33,68 @@ class DenyList:
         self._store = store
         self._sync_interval = sync_interval
         self._clock = clock
+        self._denied: dict[str, float] = {}
+        self._synced_at = -math.inf
+        self._purged_at = -math.inf
+        self._running = False
+        self._lock = asyncio.Lock()
+
+    def is_denied(self, jti: str) -> bool:
+        """Memory only: whether `jti` was revoked as of the last sync (or by this process)."""
+        return jti in self._denied
+
+    async def check(self, jti: str) -> bool:
+        """As `is_denied`; without the background loop (a CLI, a test), a stale mirror is
+        refreshed first, so a process that never started the loop still honours the table."""
+        if not self._running and self._stale():
+            async with self._lock:
+                if self._stale():  # else another caller synced while this one waited
+                    await self._sync()
+        return self.is_denied(jti)
+
+    def _stale(self) -> bool:
+        return self._clock() - self._synced_at >= self._sync_interval
+
+    async def revoke(self, tx: Transaction, jti: str, expires_at: float) -> None:
+        """Write a revocation in the caller's transaction; `remember` it once committed."""
+        await tx.oauth.revoke_jti(jti, self._clock(), expires_at)
+
+    def remember(self, jti: str, expires_at: float) -> None:
+        """This process honours a committed revocation at once, not at its next sync."""
+        self._denied[jti] = expires_at
+
+    async def sync(self) -> None:
+        """Merge the table's recent revocations into memory and forget expired ones."""
+        async with self._lock:
+            await self._sync()
+
+    async def _sync(self) -> None:
+        started = self._clock()
+        since = 0.0 if self._synced_at == -math.inf else self._synced_at - OVERLAP
+        cutoff = started - KEEP_AFTER_EXPIRY
+        async with self._store.read() as tx:
+            rows = await tx.oauth.revoked_since(since, cutoff)
+        for jti, _, expires_at in rows:
+            self._denied[jti] = expires_at
+        for jti in [j for j, exp in self._denied.items() if exp < cutoff]:
+            del self._denied[jti]
+        self._synced_at = started
+
+    async def _purge(self) -> None:
+        now = self._clock()
+        if now - self._purged_at < PURGE_EVERY:
+            return
+        self._purged_at = now
+        async with self._store.transaction() as tx:
+            await tx.oauth.purge_revoked(now - KEEP_AFTER_EXPIRY)
+
+    async def run(self) -> None:
+        """Keep the mirror fresh until cancelled; a failed sync keeps the last mirror."""
+        while True:
+            try:
+                await self.sync()
+                self._running = True
+                await self._purge()
+            except Exception:
+                log.exception("syncing the token deny list failed; keeping the last copy")
+            await asyncio.sleep(self._sync_interval)

@@ -1,9 +1,14 @@
-"""Issuing and checking the pool's tokens: JWT access and id tokens, opaque refresh tokens.
+"""Issuing and checking tokens: JWT (RFC 9068) or opaque access tokens, OIDC id tokens,
+and opaque refresh tokens, for the pool's own API and the OAuth grants alike.
 
 Refresh tokens live in families, one per sign-in. Each use spends the presented token and
 issues the next one in the same family; presenting a spent token means it was copied, so
 the whole family is revoked (the thief's and the owner's copies alike). A family's
-lifetime is fixed at sign-in: rotation never extends it.
+lifetime is fixed at sign-in: rotation never extends it. A family belongs to the client it
+was issued to; only that client may refresh it.
+
+Opaque access tokens are 256 random bits stored as their SHA-256 hash with the claims a
+JWT would carry, so every check (introspection, userinfo, /v1/me) reads them the same way.
 """
 
 from __future__ import annotations
@@ -21,9 +26,16 @@ from authgate.config import TokenSettings
 from authgate.errors import InvalidToken
 from authgate.identity.clients import Client, client_from_record
 from authgate.store import Store, Transaction
-from authgate.store.records import RefreshFamilyRecord, RefreshTokenRecord, UserRecord
+from authgate.store.records import (
+    OpaqueTokenRecord,
+    RefreshFamilyRecord,
+    RefreshTokenRecord,
+    UserRecord,
+)
 from authgate.tokens.jwt import TokenCodec, UnknownSigningKey
+from authgate.tokens.keys import b64url_encode
 from authgate.tokens.keystore import KeyManager
+from authgate.tokens.revocation import DenyList
 
 ACCESS_TYP = "at+jwt"
 ID_CLAIMS = (
@@ -64,8 +76,46 @@ class TokenSet:
         }
 
 
+MAX_OPAQUE_LENGTH = 512
+
+
 def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+hash_token = hash_refresh_token
+"""Refresh and opaque access tokens are both stored as the SHA-256 of the token."""
+
+
+def looks_like_jwt(token: str) -> bool:
+    """A compact JWS has three segments; our opaque tokens are base64url without dots."""
+    return token.count(".") == 2
+
+
+def half_hash(value: str, alg: str) -> str:
+    """OIDC Core 3.1.3.6 at_hash: the left half of the hash the signing alg uses
+    (SHA-512 for Ed25519, as the OpenID Foundation's EdDSA note and oidc-provider do)."""
+    digest = (hashlib.sha512 if alg == "EdDSA" else hashlib.sha256)(value.encode()).digest()
+    return b64url_encode(digest[: len(digest) // 2])
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    jti: str
+    expires_in: int
+    expires_at: float
+    claims: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A refresh token was spent: who it was for and the one that replaces it."""
+
+    user: UserRecord
+    client: Client
+    family: RefreshFamilyRecord
+    refresh_token: str
 
 
 class TokenService:
@@ -77,6 +127,7 @@ class TokenService:
         settings: TokenSettings,
         keys: KeyManager | None = None,
         clock: Callable[[], float] = time.time,
+        deny: DenyList | None = None,
     ) -> None:
         self._keys = keys
         self._store = store
@@ -84,6 +135,7 @@ class TokenService:
         self._issuer = issuer
         self._settings = settings
         self._clock = clock
+        self._deny = deny
 
     def _ttl(self, client: Client, kind: str) -> float:
         value = getattr(client.metadata, f"{kind}_token_ttl")
@@ -95,23 +147,71 @@ class TokenService:
         now = math.floor(self._clock())
         return max(now, math.floor(user.tokens_valid_after) + 1)
 
-    def _access_token(self, user: UserRecord, client: Client, scope: str) -> tuple[str, int]:
-        iat = self._issued_at(user)
-        ttl = int(self._ttl(client, "access"))
-        claims = {
+    @property
+    def signing_alg(self) -> str:
+        """The algorithm of the key that signs now (a rotation may have changed it)."""
+        return self._keys.ring.active.alg if self._keys is not None else self._settings.signing_alg
+
+    @staticmethod
+    def audience_of(client: Client) -> str | list[str]:
+        """RFC 9068 aud: the client's registered resource audiences, else the client itself."""
+        audience = client.metadata.audience
+        if not audience:
+            return client.client_id
+        return audience[0] if len(audience) == 1 else list(audience)
+
+    def _access_claims(
+        self, client: Client, scope: str, user: UserRecord | None, auth_time: float | None
+    ) -> dict[str, Any]:
+        iat = self._issued_at(user) if user is not None else math.floor(self._clock())
+        claims: dict[str, Any] = {
             "iss": self._issuer,
-            "sub": user.sub,
-            "aud": client.client_id,
+            "sub": user.sub if user is not None else client.client_id,
+            "aud": self.audience_of(client),
             "client_id": client.client_id,
-            "username": user.username,
             "scope": scope,
-            "groups": list(user.groups),
             "token_use": "access",
             "iat": iat,
-            "exp": iat + ttl,
+            "exp": iat + int(self._ttl(client, "access")),
             "jti": secrets.token_urlsafe(16),
         }
-        return self._codec.sign(claims, typ=ACCESS_TYP), ttl
+        if user is not None:
+            claims["username"] = user.username
+            claims["groups"] = list(user.groups)
+            if auth_time is not None:
+                claims["auth_time"] = int(auth_time)
+        return claims
+
+    async def mint_access(
+        self,
+        tx: Transaction | None,
+        client: Client,
+        scope: str,
+        user: UserRecord | None = None,
+        auth_time: float | None = None,
+    ) -> AccessToken:
+        """An access token for a user (or, without one, for the client itself), in the
+        client's format; an opaque one is stored, so it needs the caller's transaction."""
+        claims = self._access_claims(client, scope, user, auth_time)
+        if client.metadata.access_token_format == "opaque":
+            if tx is None:
+                raise ValueError("an opaque access token is stored: pass a transaction")
+            token = secrets.token_urlsafe(32)
+            await tx.oauth.add_opaque(
+                OpaqueTokenRecord(
+                    token_hash=hash_token(token),
+                    jti=claims["jti"],
+                    client_id=client.client_id,
+                    sub=claims["sub"],
+                    claims=claims,
+                    issued_at=self._clock(),
+                    expires_at=float(claims["exp"]),
+                )
+            )
+        else:
+            token = self._codec.sign(claims, typ=ACCESS_TYP)
+        ttl = claims["exp"] - claims["iat"]
+        return AccessToken(token, claims["jti"], ttl, float(claims["exp"]), claims)
 
     def _id_token(self, user: UserRecord, client: Client, auth_time: float) -> str:
         iat = self._issued_at(user)
@@ -133,6 +233,36 @@ class TokenService:
             claims["groups"] = list(user.groups)
         return self._codec.sign(claims, typ="JWT")
 
+    def oidc_id_token(
+        self,
+        user: UserRecord,
+        client: Client,
+        *,
+        auth_time: float,
+        user_claims: dict[str, Any],
+        nonce: str | None,
+        access_token: str,
+    ) -> str:
+        """An ID token per OIDC Core 2 and 3.1.3.6: only the claims the granted scopes
+        release, the client as aud and azp, the nonce of the request, and at_hash."""
+        iat = self._issued_at(user)
+        alg = self.signing_alg
+        claims: dict[str, Any] = {
+            **user_claims,
+            "iss": self._issuer,
+            "sub": user.sub,
+            "aud": client.client_id,
+            "azp": client.client_id,
+            "iat": iat,
+            "exp": iat + int(self._ttl(client, "id")),
+            "auth_time": int(auth_time),
+            "at_hash": half_hash(access_token, alg),
+            "token_use": "id",
+        }
+        if nonce is not None:
+            claims["nonce"] = nonce
+        return self._codec.sign(claims, typ="JWT")
+
     async def _new_refresh_token(self, tx: Transaction, family_id: str, expires_at: float) -> str:
         token = secrets.token_urlsafe(32)
         await tx.refresh.add_token(
@@ -145,10 +275,10 @@ class TokenService:
         )
         return token
 
-    async def issue(
+    async def new_family(
         self, tx: Transaction, user: UserRecord, client: Client, scope: str, auth_time: float
-    ) -> TokenSet:
-        """Tokens for a fresh sign-in: a new refresh family, inside the caller's transaction."""
+    ) -> tuple[str, str]:
+        """Start a refresh family for a sign-in; returns (family_id, first refresh token)."""
         now = self._clock()
         family = RefreshFamilyRecord(
             family_id=secrets.token_hex(16),
@@ -162,48 +292,81 @@ class TokenService:
         refresh = await self._new_refresh_token(
             tx, family.family_id, now + self._ttl(client, "refresh")
         )
-        access, ttl = self._access_token(user, client, scope)
-        return TokenSet(access, self._id_token(user, client, auth_time), refresh, ttl)
+        return family.family_id, refresh
+
+    async def issue(
+        self, tx: Transaction, user: UserRecord, client: Client, scope: str, auth_time: float
+    ) -> TokenSet:
+        """Tokens for a fresh sign-in: a new refresh family, inside the caller's transaction."""
+        _, refresh = await self.new_family(tx, user, client, scope, auth_time)
+        access = await self.mint_access(tx, client, scope, user, auth_time)
+        id_token = self._id_token(user, client, auth_time)
+        return TokenSet(access.token, id_token, refresh, access.expires_in)
+
+    async def rotate(
+        self,
+        tx: Transaction,
+        refresh_token: object,
+        caller: Caller,
+        *,
+        client_id: str | None = None,
+    ) -> Rotation | None:
+        """Spend a refresh token and issue its successor in the caller's transaction.
+
+        None means the token had been spent before: its family is now revoked, and the
+        caller must commit that before refusing. `client_id` is the authenticated client at
+        the token endpoint; without one (the pool's own API) only families of clients that
+        sign users in with a password may be refreshed, so an OAuth client's refresh token
+        cannot skip that client's authentication.
+        """
+        if not isinstance(refresh_token, str) or not refresh_token:
+            raise InvalidToken("The refresh token is invalid.")
+        if len(refresh_token) > MAX_OPAQUE_LENGTH:
+            raise InvalidToken("The refresh token is invalid.")
+        now = self._clock()
+        found = await tx.refresh.get(hash_refresh_token(refresh_token))
+        if found is None:
+            raise InvalidToken("The refresh token is invalid.")
+        token, family = found
+        if client_id is not None and family.client_id != client_id:
+            raise InvalidToken("The refresh token was issued to another client.")
+        if family.revoked_at is not None or token.expires_at <= now:
+            raise InvalidToken("The refresh token is revoked or expired.")
+        if token.spent_at is not None or not await tx.refresh.spend(token.token_hash, now):
+            await tx.refresh.revoke_family(family.family_id, now)
+            await record(
+                tx,
+                "refresh_reuse_detected",
+                caller,
+                sub=family.sub,
+                client_id=family.client_id,
+                family_id=family.family_id,
+            )
+            return None
+        user = await tx.users.get(family.sub)
+        client_record = await tx.clients.get(family.client_id)
+        if user is None or not user.enabled or client_record is None:
+            raise InvalidToken("The refresh token is no longer valid.")
+        client = client_from_record(client_record)
+        if not client.allows("refresh_token"):
+            raise InvalidToken("The client may not use refresh tokens.")
+        if client_id is None and not client.allows("password"):
+            raise InvalidToken("This sign-in is refreshed at the token endpoint.")
+        new_refresh = await self._new_refresh_token(tx, family.family_id, token.expires_at)
+        await record(tx, "token_refresh", caller, sub=user.sub, client_id=client.client_id)
+        return Rotation(user, client, family, new_refresh)
 
     async def refresh(self, refresh_token: str, caller: Caller) -> TokenSet:
         """Spend a refresh token for a new set; a replayed token revokes its family."""
-        if not refresh_token or len(refresh_token) > 512:
-            raise InvalidToken("The refresh token is invalid.")
-        now = self._clock()
-        reused: RefreshFamilyRecord | None = None
         async with self._store.transaction() as tx:
-            found = await tx.refresh.get(hash_refresh_token(refresh_token))
-            if found is None:
-                raise InvalidToken("The refresh token is invalid.")
-            token, family = found
-            if family.revoked_at is not None or token.expires_at <= now:
-                raise InvalidToken("The refresh token is revoked or expired.")
-            if token.spent_at is not None or not await tx.refresh.spend(token.token_hash, now):
-                await tx.refresh.revoke_family(family.family_id, now)
-                await record(
-                    tx,
-                    "refresh_reuse_detected",
-                    caller,
-                    sub=family.sub,
-                    client_id=family.client_id,
-                    family_id=family.family_id,
-                )
-                reused = family
-            else:
-                user = await tx.users.get(family.sub)
-                client_record = await tx.clients.get(family.client_id)
-                if user is None or not user.enabled or client_record is None:
-                    raise InvalidToken("The refresh token is no longer valid.")
-                client = client_from_record(client_record)
-                if not client.allows("refresh_token"):
-                    raise InvalidToken("The client may not use refresh tokens.")
-                new_refresh = await self._new_refresh_token(tx, family.family_id, token.expires_at)
-                await record(tx, "token_refresh", caller, sub=user.sub, client_id=client.client_id)
-                access, ttl = self._access_token(user, client, family.scope)
+            rotation = await self.rotate(tx, refresh_token, caller)
+            if rotation is not None:
+                user, client, family = rotation.user, rotation.client, rotation.family
+                access = await self.mint_access(tx, client, family.scope, user, family.auth_time)
                 id_token = self._id_token(user, client, family.auth_time)
-        if reused is not None:
+        if rotation is None:
             raise InvalidToken("The refresh token was already used; its sign-in is revoked.")
-        return TokenSet(access, id_token, new_refresh, ttl)
+        return TokenSet(access.token, id_token, rotation.refresh_token, access.expires_in)
 
     async def revoke_family_of(self, refresh_token: str, caller: Caller) -> None:
         """Sign out one sign-in. Unknown tokens are ignored (RFC 7009 style)."""
@@ -228,13 +391,34 @@ class TokenService:
         return self._codec.verify(token, token_use="access", audience=None, typ=ACCESS_TYP)
 
     async def check_access_token(self, token: str) -> dict[str, Any]:
-        """As `verify_access_token`, but a key rotated by another replica is picked up."""
+        """The claims of a live access token, JWT or opaque, that nobody revoked.
+
+        A JWT needs no database round trip: its key may be reloaded once when another
+        replica rotated, and its jti is looked up in the in-memory deny list.
+        """
+        if not looks_like_jwt(token):
+            return await self._opaque_claims(token)
         try:
-            return self.verify_access_token(token)
+            claims = self.verify_access_token(token)
         except UnknownSigningKey:
             if self._keys is None or not await self._keys.reload_for_unknown_kid():
                 raise
-        return self.verify_access_token(token)
+            claims = self.verify_access_token(token)
+        jti = claims.get("jti")
+        if self._deny is not None and (not isinstance(jti, str) or await self._deny.check(jti)):
+            raise InvalidToken("The access token is revoked.")
+        return claims
+
+    async def _opaque_claims(self, token: str) -> dict[str, Any]:
+        if not token or len(token) > MAX_OPAQUE_LENGTH:
+            raise InvalidToken("The access token is invalid.")
+        async with self._store.read() as tx:
+            found = await tx.oauth.get_opaque(hash_token(token))
+        if found is None or found.revoked_at is not None or found.expires_at <= self._clock():
+            raise InvalidToken("The access token is invalid, expired or revoked.")
+        if self._deny is not None and await self._deny.check(found.jti):
+            raise InvalidToken("The access token is revoked.")
+        return dict(found.claims)
 
     @staticmethod
     def is_cut_off(claims: dict[str, Any], user: UserRecord) -> bool:

@@ -2,4 +2,6 @@
 
 from starlette.routing import BaseRoute
 
-routes: list[BaseRoute] = []
+from authgate.ui import consent, signin, signout
+
+routes: list[BaseRoute] = [*signin.routes, *consent.routes, *signout.routes]

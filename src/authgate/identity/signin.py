@@ -1,0 +1,100 @@
+"""Password sign-in for the hosted page: the login path's defences, without issuing tokens.
+
+The hosted page ends in a browser session, not a token set, so it cannot call
+`UserPool.login`; it shares that path's rules instead, with the very same throttle object:
+lockouts per username and per address, a dummy hash for unknown users, one answer for an
+unknown user and a wrong password, and account state (disabled, unconfirmed, a password
+to choose) told only after a correct password.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from authgate.audit import Caller, record
+from authgate.errors import (
+    InvalidCredentials,
+    InvalidRequest,
+    PasswordChangeRequired,
+    TooManyRequests,
+    UserDisabled,
+    UserNotConfirmed,
+)
+from authgate.identity.passwords import PasswordHasher, PasswordPolicy
+from authgate.identity.throttle import LoginThrottle
+from authgate.identity.users import normalize_username
+from authgate.store import Store
+from authgate.store.records import UserRecord
+
+
+class PasswordSignIn:
+    def __init__(
+        self,
+        store: Store,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        throttle: LoginThrottle,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._policy = policy
+        self._throttle = throttle
+        self._clock = clock
+
+    async def authenticate(
+        self,
+        username: str,
+        password: str,
+        caller: Caller,
+        *,
+        client_id: str | None = None,
+        new_password: str | None = None,
+    ) -> UserRecord:
+        """The user whose password this is; a typed error otherwise."""
+        try:
+            name = normalize_username(username)
+        except InvalidRequest:
+            raise InvalidCredentials() from None
+        self._throttle.check(name, caller.ip)
+        async with self._store.read() as tx:
+            user = await tx.users.get_by_username(name)
+        ok = await self._hasher.verify(user.password_hash if user else None, password)
+        if user is None or not ok:
+            await self._failed(name, user, client_id, caller)
+            raise InvalidCredentials()
+        if not user.enabled:
+            raise UserDisabled()
+        if user.status == "unconfirmed":
+            raise UserNotConfirmed()
+        replacement: str | None = None
+        if user.status == "force_change_password":
+            if not new_password:
+                raise PasswordChangeRequired()
+            self._policy.check(new_password)
+            replacement = await self._hasher.hash(new_password)
+        elif self._hasher.needs_rehash(user.password_hash or ""):
+            replacement = await self._hasher.hash(password)
+        self._throttle.success(name)
+        async with self._store.transaction() as tx:
+            if replacement is not None:
+                user.password_hash = replacement
+                user.status = "confirmed"
+                user.updated_at = self._clock()
+                await tx.users.update(user)
+            await record(tx, "login_success", caller, sub=user.sub, client_id=client_id)
+        return user
+
+    async def _failed(
+        self, name: str, user: UserRecord | None, client_id: str | None, caller: Caller
+    ) -> None:
+        self._throttle.failure(name, caller.ip)
+        sub = user.sub if user else None
+        async with self._store.transaction() as tx:
+            await record(tx, "login_failure", caller, sub=sub, client_id=client_id, username=name)
+            try:
+                self._throttle.check(name, caller.ip)
+            except TooManyRequests as locked:
+                retry_after = locked.details.get("retry_after")
+                await record(tx, "lockout", caller, sub=sub, username=name, seconds=retry_after)
