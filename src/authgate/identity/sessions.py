@@ -127,8 +127,10 @@ class Consents:
             return await tx.oauth.list_consents(sub)
 
     async def revoke(self, sub: str, client_id: str, caller: Caller) -> None:
-        """Forget a consent, so the next request from that client asks again."""
+        """Forget a consent, so the next request from that client asks again, and end the
+        client's refresh tokens for this user: what was allowed is taken back."""
         async with self._store.transaction() as tx:
             if not await tx.oauth.delete_consent(sub, client_id):
                 raise NotFound("No consent for this client.")
+            await tx.refresh.revoke_user_client(sub, client_id, self._clock())
             await record(tx, "consent_revoked", caller, sub=sub, client_id=client_id)

@@ -216,5 +216,16 @@ class RefreshTokenRepository:
             .values(revoked_at=at)
         )
 
+    async def revoke_user_client(self, sub: str, client_id: str, at: float) -> None:
+        await self._conn.execute(
+            update(refresh_families)
+            .where(
+                refresh_families.c.sub == sub,
+                refresh_families.c.client_id == client_id,
+                refresh_families.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=at)
+        )
+
     async def purge_expired(self, now: float) -> None:
         await self._conn.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at < now))
