@@ -194,7 +194,7 @@ async def build_services(settings: Settings) -> Services:
         deny=deny,
         sessions=BrowserSessions(store, settings.oauth.session_ttl),
         consents=Consents(store),
-        signin=PasswordSignIn(store, hasher, policy, limits.login),
+        signin=users.signin,
         store=store,
         keys=keys,
         tokens=tokens,

@@ -13,7 +13,8 @@ from authgate.audit import Caller, record
 from authgate.errors import InvalidRequest, NotFound
 from authgate.identity.codes import CodeBook
 from authgate.identity.importer import ImportRow
-from authgate.identity.users import UserPool, normalize_email, normalize_username
+from authgate.identity.names import normalize_email, normalize_username
+from authgate.identity.users import UserPool
 from authgate.store import Store, Transaction
 from authgate.store.records import AuditRecord, GroupRecord, Page, UserRecord
 from authgate.tokens.service import TokenService

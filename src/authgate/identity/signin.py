@@ -1,7 +1,7 @@
 """Password sign-in for the hosted page: the login path's defences, without issuing tokens.
 
-The hosted page ends in a browser session, not a token set, so it cannot call
-`UserPool.login`; it shares that path's rules instead, with the very same throttle object:
+Both `/v1/login` (which then issues tokens) and the hosted page (which then starts a
+browser session) sign in through here, so they share one set of rules and one throttle:
 lockouts per username and per address, a dummy hash for unknown users, one answer for an
 unknown user and a wrong password, and account state (disabled, unconfirmed, a password
 to choose) told only after a correct password.
@@ -21,9 +21,9 @@ from authgate.errors import (
     UserDisabled,
     UserNotConfirmed,
 )
+from authgate.identity.names import normalize_username
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
 from authgate.identity.throttle import LoginThrottle
-from authgate.identity.users import normalize_username
 from authgate.store import Store
 from authgate.store.records import UserRecord
 

@@ -9,13 +9,10 @@ does not differ either. Password hashing never happens inside a database transac
 from __future__ import annotations
 
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from email_validator import EmailNotValidError, validate_email
 
 from authgate.audit import Caller, record
 from authgate.config import Settings
@@ -25,42 +22,18 @@ from authgate.errors import (
     InvalidCredentials,
     InvalidRequest,
     InvalidToken,
-    PasswordChangeRequired,
-    TooManyRequests,
-    UserDisabled,
-    UserNotConfirmed,
 )
 from authgate.identity.attributes import AttributeSchema
 from authgate.identity.clients import DEFAULT_CLIENT_ID, ClientRegistry
 from authgate.identity.codes import CodeBook
+from authgate.identity.names import normalize_email, normalize_username
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
+from authgate.identity.signin import PasswordSignIn
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store
 from authgate.store.records import UserRecord
 from authgate.tokens.service import TokenService, TokenSet
-
-MAX_USERNAME = 256
-
-
-def normalize_username(value: object) -> str:
-    """Usernames compare case-insensitively and by Unicode compatibility form."""
-    if not isinstance(value, str):
-        raise InvalidRequest("username must be a string.", field="username")
-    name = unicodedata.normalize("NFKC", value).strip().casefold()
-    if not name or len(name) > MAX_USERNAME or any(unicodedata.category(c)[0] == "C" for c in name):
-        raise InvalidRequest("username is empty, too long or has control characters.")
-    return name
-
-
-def normalize_email(value: object) -> str:
-    if not isinstance(value, str) or len(value) > 320:
-        raise InvalidRequest("email must be an email address.", field="email")
-    try:
-        checked = validate_email(value, check_deliverability=False)
-    except EmailNotValidError:
-        raise InvalidRequest("email is not a valid email address.", field="email") from None
-    return str(checked.normalized).lower()
 
 
 @dataclass(frozen=True)
@@ -95,6 +68,7 @@ class UserPool:
         self._clients = clients
         self._limits = limits
         self.attributes = AttributeSchema(settings.user_pool.custom_attributes)
+        self.signin = PasswordSignIn(store, hasher, policy, limits.login, clock)
         self._clock = clock
 
     def _password(self, value: object, field: str = "password") -> str:
@@ -190,54 +164,20 @@ class UserPool:
             raise InvalidRequest("client_id must be a string.", field="client_id")
         if secret_hash is not None and not isinstance(secret_hash, str):
             raise InvalidRequest("secret_hash must be a string.", field="secret_hash")
-        name = normalize_username(username)
-        self._limits.login.check(name, caller.ip)
+        if new_password is not None and not isinstance(new_password, str):
+            raise InvalidRequest("new_password must be a string.", field="new_password")
         client = await self._clients.for_login(
             client_id or DEFAULT_CLIENT_ID, username, secret_hash
         )
-        async with self._store.read() as tx:
-            user = await tx.users.get_by_username(name)
         if not client.allows("password"):
             raise InvalidClient("This client may not sign users in with a password.")
-        ok = await self.hasher.verify(user.password_hash if user else None, password)
-        if user is None or not ok:
-            await self._login_failed(name, user, client.client_id, caller)
-            raise InvalidCredentials()
-        if not user.enabled:
-            raise UserDisabled()
-        if user.status == "unconfirmed":
-            raise UserNotConfirmed()
-        replacement: str | None = None
-        if user.status == "force_change_password":
-            if new_password is None:
-                raise PasswordChangeRequired()
-            replacement = await self.hasher.hash(self._password(new_password, "new_password"))
-        elif self.hasher.needs_rehash(user.password_hash or ""):
-            replacement = await self.hasher.hash(password)
-        self._limits.login.success(name)
-        now = self._clock()
+        user = await self.signin.authenticate(
+            username, password, caller, client_id=client.client_id, new_password=new_password
+        )
         async with self._store.transaction() as tx:
-            if replacement is not None:
-                user.password_hash = replacement
-                user.status = "confirmed"
-                user.updated_at = now
-                await tx.users.update(user)
-            tokens = await self._tokens.issue(tx, user, client, client.metadata.scope, now)
-            await record(tx, "login_success", caller, sub=user.sub, client_id=client.client_id)
+            scope = client.metadata.scope
+            tokens = await self._tokens.issue(tx, user, client, scope, self._clock())
         return tokens
-
-    async def _login_failed(
-        self, name: str, user: UserRecord | None, client_id: str, caller: Caller
-    ) -> None:
-        self._limits.login.failure(name, caller.ip)
-        sub = user.sub if user else None
-        async with self._store.transaction() as tx:
-            await record(tx, "login_failure", caller, sub=sub, client_id=client_id, username=name)
-            try:
-                self._limits.login.check(name, caller.ip)
-            except TooManyRequests as locked:
-                retry_after = locked.details.get("retry_after")
-                await record(tx, "lockout", caller, sub=sub, username=name, seconds=retry_after)
 
     # -- password reset ----------------------------------------------------------------
 
