@@ -32,30 +32,15 @@ from authgate.store.records import (
     RefreshTokenRecord,
     UserRecord,
 )
+from authgate.tokens.claims import PROFILE_CLAIMS
 from authgate.tokens.jwt import TokenCodec, UnknownSigningKey
 from authgate.tokens.keys import b64url_encode
 from authgate.tokens.keystore import KeyManager
 from authgate.tokens.revocation import DenyList
 
 ACCESS_TYP = "at+jwt"
-ID_CLAIMS = (
-    "name",
-    "given_name",
-    "family_name",
-    "middle_name",
-    "nickname",
-    "preferred_username",
-    "profile",
-    "picture",
-    "website",
-    "gender",
-    "birthdate",
-    "zoneinfo",
-    "locale",
-    "phone_number",
-    "address",
-    "updated_at",
-)
+# The user pool's own ID token (/v1/login) carries every standard attribute the user has.
+ID_CLAIMS = (*PROFILE_CLAIMS, "phone_number", "address")
 
 
 @dataclass(frozen=True)
