@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from authgate.config import ConfigError, Settings, resolve_secret
+from authgate.gateway.authenticate import Backends
+from authgate.gateway.mutate import IdentitySigner
+from authgate.gateway.pipeline import Pipeline
 from authgate.identity.admin import UserAdmin
 from authgate.identity.clients import ClientRegistry
 from authgate.identity.codes import CodeBook, CodeHasher
@@ -117,6 +120,7 @@ class Services:
     signin: PasswordSignIn
     admin_token: str
     admin_token_created: bool
+    gate: Pipeline
 
     async def close(self) -> None:
         await self.users.postman.drain()
@@ -186,13 +190,16 @@ async def build_services(settings: Settings) -> Services:
     admin = UserAdmin(store, users, codes, tokens, settings.user_pool.reset_code_ttl)
     codes_ = AuthorizationCodes(store, settings.oauth.code_ttl)
     oauth = OAuthTokens(store, codec, tokens, clients, codes_, deny, settings)
+    sessions = BrowserSessions(store, settings.oauth.session_ttl)
+    backends = Backends(tokens, deny, admin, clients, sessions, oauth.inspector)
+    gate = Pipeline.build(settings.gateway, backends, IdentitySigner(codec, settings.issuer))
     return Services(
         settings=settings,
         codec=codec,
         oauth=oauth,
         codes=codes_,
         deny=deny,
-        sessions=BrowserSessions(store, settings.oauth.session_ttl),
+        sessions=sessions,
         consents=Consents(store),
         signin=users.signin,
         store=store,
@@ -204,4 +211,5 @@ async def build_services(settings: Settings) -> Services:
         hasher=hasher,
         admin_token=admin_token,
         admin_token_created=admin_created,
+        gate=gate,
     )

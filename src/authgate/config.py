@@ -11,13 +11,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -26,56 +24,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def _parse_duration(value: Any) -> Any:
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError("expected a duration such as 90s, 15m, 1h or 30d")
-        return float(match.group(1)) * _UNITS[match.group(2)]
-    return value
-
-
-Duration = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
-"""Seconds; also written as `90s`, `15m`, `1h`, `30d`."""
-
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
-_RATE_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
-
-
-class Rate(BaseModel):
-    """A limit of `count` events per `period` seconds; written `20/hour`."""
-
-    model_config = ConfigDict(frozen=True)
-    count: int = Field(gt=0)
-    period: float = Field(gt=0)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_text(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            match = _RATE.match(value)
-            if not match:
-                raise ValueError("expected a rate such as 20/hour")
-            return {"count": int(match.group(1)), "period": _RATE_UNITS[match.group(2)]}
-        return value
+from authgate.gateway.config import GatewaySettings
+from authgate.units import Duration as Duration
+from authgate.units import Listen as Listen
+from authgate.units import Rate as Rate
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-def _check_listen(value: str) -> str:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
-    return value
-
-
-Listen = Annotated[str, AfterValidator(_check_listen)]
 
 
 class PublicListener(_Section):
@@ -266,6 +222,7 @@ class Settings(BaseSettings):
     throttle: ThrottleSettings = ThrottleSettings()
     user_pool: UserPoolSettings = UserPoolSettings()
     oauth: OAuthSettings = OAuthSettings()
+    gateway: GatewaySettings = GatewaySettings()
 
     @field_validator("issuer")
     @classmethod

@@ -31,6 +31,7 @@ from authgate.api.errors import error_response, plain_error
 from authgate.bootstrap import Services, build_services
 from authgate.config import Settings
 from authgate.errors import DomainError
+from authgate.gateway import forward_auth
 from authgate.oauth.cors import ScopedCORS
 
 log = logging.getLogger("authgate")
@@ -74,6 +75,7 @@ def create_public_app(services: Services) -> Starlette:
 
     app = Starlette(
         routes=[
+            *forward_auth.routes,
             *public.routes,
             *consents.routes,
             *oauth.routes,
@@ -163,6 +165,9 @@ async def serve(settings: Settings, services: Services | None = None) -> None:
             access_log=False,
             server_header=False,
             lifespan="off",
+            # The peer address is the TCP peer: forwarding headers are believed only by the
+            # gateway, and only from gateway.trusted_proxies.
+            proxy_headers=False,
         )
         servers.append(_Server(config))
 

@@ -12,7 +12,7 @@ from authgate.api.errors import STATUS
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "authgate"
 DOMAIN = ("identity", "tokens")
-ADAPTERS = ("api",)
+ADAPTERS = ("api", "oauth", "ui", "gateway")
 WEB = ("starlette", "fastapi", "uvicorn")
 
 

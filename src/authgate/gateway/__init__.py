@@ -1,0 +1,1 @@
+"""The gate: routes, path normalization and the authenticate -> authorize -> mutate pipeline."""

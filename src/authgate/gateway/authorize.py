@@ -1,0 +1,82 @@
+"""Stage 3: may this principal make this request. A registry of named authorizers.
+
+An authorizer returns to allow or raises Denied with a stable `reason_id`, which the gate
+logs with route, subject and client and answers in the 403 body. Claim equality is exact
+and type-sensitive (`true` is not `"true"`, `1` is not `true`): a claim an upstream reads
+as a boolean must be a boolean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any, Protocol
+
+from authgate.gateway.principal import Principal
+
+
+class Denied(Exception):
+    """403: the principal is known and may not do this."""
+
+    def __init__(self, reason_id: str, description: str) -> None:
+        super().__init__(description)
+        self.reason_id = reason_id
+        self.description = description
+
+
+class Requirements(Protocol):
+    """The `require` options, as the route configuration validated them."""
+
+    @property
+    def scopes_any(self) -> Collection[str]: ...
+
+    @property
+    def scopes_all(self) -> Collection[str]: ...
+
+    @property
+    def groups_any(self) -> Collection[str]: ...
+
+    @property
+    def claims(self) -> Mapping[str, Any]: ...
+
+
+Authorizer = Callable[[Principal, Any], Awaitable[None]]
+
+
+def same_value(expected: Any, actual: Any) -> bool:
+    """JSON equality that also compares types, at every depth."""
+    if type(expected) is not type(actual):
+        return False
+    if isinstance(expected, dict):
+        return expected.keys() == actual.keys() and all(
+            same_value(expected[k], actual[k]) for k in expected
+        )
+    if isinstance(expected, list | tuple):
+        return len(expected) == len(actual) and all(
+            same_value(e, a) for e, a in zip(expected, actual, strict=True)
+        )
+    return bool(expected == actual)
+
+
+async def allow(principal: Principal, options: Any) -> None:
+    """Every authenticated principal (and the anonymous one, where the route takes it)."""
+
+
+async def deny(principal: Principal, options: Any) -> None:
+    raise Denied("route_denies", "This route refuses every request.")
+
+
+async def require(principal: Principal, options: Requirements) -> None:
+    """Every listed condition must hold; each failure names the first thing missing."""
+    if options.scopes_any and principal.scopes.isdisjoint(options.scopes_any):
+        raise Denied("scope_missing", "The token carries none of the scopes this route accepts.")
+    missing = [s for s in options.scopes_all if s not in principal.scopes]
+    if missing:
+        raise Denied("scope_missing", f"The token lacks the scope {missing[0]}.")
+    if options.groups_any and set(principal.groups).isdisjoint(options.groups_any):
+        raise Denied("group_missing", "The caller is in none of the groups this route accepts.")
+    for name, expected in options.claims.items():
+        if name not in principal.claims or not same_value(expected, principal.claims[name]):
+            raise Denied("claim_mismatch", f"The claim {name} does not have the required value.")
+
+
+AUTHORIZERS: dict[str, Authorizer] = {"allow": allow, "deny": deny, "require": require}

@@ -1,0 +1,190 @@
+"""Stage 4: what the upstream receives, as header patches that the pipeline merges.
+
+Mutators never touch a request: each returns a HeaderPatch (names to remove, headers to
+set), so the built-in proxy applies one merged patch and the forward-auth endpoint hands
+the `set` part to nginx, Traefik or Caddy.
+
+The reserved namespace `X-Authgate-*` is stripped whatever the spelling: some servers
+(CGI, WSGI, nginx with underscores_in_headers) merge `X_Authgate_Sub` or `X.Authgate.Sub`
+into the same variable as `X-Authgate-Sub`. Headers the client names in `Connection` are
+removed with it (a hop-by-hop trick would otherwise let a proxy drop ours after we add it).
+Identity values are visible ASCII only: a CR or LF could split a header, and a lossy
+clean-up could turn one name into another, so an unsafe value refuses the request.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from authgate.gateway.authorize import Denied
+from authgate.gateway.principal import Principal
+from authgate.gateway.request import GateRequest
+from authgate.tokens.jwt import TokenCodec
+
+RESERVED_PREFIX = "x-authgate-"
+IDENTITY_TYP = "authgate-identity+jwt"
+IDENTITY_TTL = 60
+SUB, USERNAME, GROUPS, SCOPES, CLIENT, IDENTITY = (
+    "x-authgate-sub",
+    "x-authgate-username",
+    "x-authgate-groups",
+    "x-authgate-scopes",
+    "x-authgate-client",
+    "x-authgate-identity",
+)
+METHOD_OVERRIDES = frozenset({"x-http-method-override", "x-http-method", "x-method-override"})
+
+
+def header_key(name: str) -> str:
+    """The spelling-independent form of a header name: lower case, `_` and `.` as `-`."""
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def is_reserved(name: str) -> bool:
+    return header_key(name).startswith(RESERVED_PREFIX)
+
+
+@dataclass(frozen=True)
+class HeaderPatch:
+    """Remove `remove` (lower-case names as sent), then set `set` (lower-case names)."""
+
+    set: Mapping[str, str] = field(default_factory=dict)
+    remove: frozenset[str] = frozenset()
+
+    def merge(self, later: HeaderPatch) -> HeaderPatch:
+        """One patch equal to applying self, then `later`."""
+        kept = {k: v for k, v in self.set.items() if k not in later.remove}
+        return HeaderPatch({**kept, **later.set}, self.remove | later.remove)
+
+    def apply(self, headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The header list after the patch (names lower-cased), for the proxy and tests."""
+        gone = self.remove | self.set.keys()
+        kept = [(k.lower(), v) for k, v in headers if k.lower() not in gone]
+        return kept + list(self.set.items())
+
+
+def merge_all(patches: Sequence[HeaderPatch]) -> HeaderPatch:
+    merged = HeaderPatch()
+    for patch in patches:
+        merged = merged.merge(patch)
+    return merged
+
+
+@dataclass(frozen=True)
+class MutationContext:
+    """What the route says about the outgoing request."""
+
+    upstream: str
+    keep_authorization: bool = False
+    identity_headers: bool = True
+    identity_jwt: bool = False
+
+
+def _safe(value: str) -> str:
+    if not all(" " <= c <= "~" for c in value):
+        raise Denied("unsafe_identity_value", "An identity value cannot be sent in a header.")
+    return value
+
+
+class IdentitySigner:
+    """Signs X-Authgate-Identity: who the caller is, for one upstream, for 60 seconds."""
+
+    def __init__(
+        self, codec: TokenCodec, issuer: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._codec = codec
+        self._issuer = issuer
+        self._clock = clock
+
+    def sign(self, principal: Principal, audience: str) -> str:
+        iat = math.floor(self._clock())
+        claims: dict[str, Any] = {
+            "iss": self._issuer,
+            "aud": audience,
+            "sub": principal.subject,
+            "scope": " ".join(sorted(principal.scopes)),
+            "groups": list(principal.groups),
+            "iat": iat,
+            "exp": iat + IDENTITY_TTL,
+            "jti": secrets.token_urlsafe(16),
+        }
+        if principal.client_id is not None:
+            claims["client_id"] = principal.client_id
+        if principal.username is not None:
+            claims["username"] = principal.username
+        return self._codec.sign(claims, typ=IDENTITY_TYP)
+
+
+def strip_client_headers(
+    request: GateRequest, principal: Principal, context: MutationContext
+) -> HeaderPatch:
+    """The reserved namespace in every spelling, Connection and what it names, method
+    overrides (never honoured here, so no upstream may honour them either), and the
+    Authorization header unless the route keeps it."""
+    remove = {name for name, _ in request.headers if is_reserved(name)}
+    for line in request.values("connection"):
+        remove.update(t.strip().lower() for t in line.split(",") if t.strip())
+    if request.values("connection"):
+        remove.add("connection")
+    remove.update(name for name, _ in request.headers if name in METHOD_OVERRIDES)
+    if not context.keep_authorization:
+        remove.add("authorization")
+    return HeaderPatch(remove=frozenset(remove))
+
+
+def identity_headers(
+    request: GateRequest, principal: Principal, context: MutationContext
+) -> HeaderPatch:
+    """X-Authgate-Sub, -Username, -Groups, -Scopes, -Client: only the ones that have a value."""
+    if not context.identity_headers or principal.is_anonymous:
+        return HeaderPatch()
+    if any("," in g for g in principal.groups):
+        raise Denied("unsafe_identity_value", "A group name cannot be listed in a header.")
+    values = {
+        SUB: principal.subject or "",
+        USERNAME: principal.username or "",
+        GROUPS: ",".join(principal.groups),
+        SCOPES: " ".join(sorted(principal.scopes)),
+        CLIENT: principal.client_id or "",
+    }
+    return HeaderPatch({k: _safe(v) for k, v in values.items() if v})
+
+
+class IdentityJwt:
+    """The X-Authgate-Identity mutator: a signed statement an upstream verifies by JWKS."""
+
+    def __init__(self, signer: IdentitySigner) -> None:
+        self._signer = signer
+
+    def __call__(
+        self, request: GateRequest, principal: Principal, context: MutationContext
+    ) -> HeaderPatch:
+        if not context.identity_jwt or principal.is_anonymous:
+            return HeaderPatch()
+        return HeaderPatch({IDENTITY: self._signer.sign(principal, context.upstream)})
+
+
+Mutator = Callable[[GateRequest, Principal, MutationContext], HeaderPatch]
+
+
+def build_mutators(signer: IdentitySigner) -> dict[str, Mutator]:
+    """The registry, in the order the pipeline runs them: strip first, then add."""
+    return {
+        "strip_client_headers": strip_client_headers,
+        "identity_headers": identity_headers,
+        "identity_jwt": IdentityJwt(signer),
+    }
+
+
+def mutate(
+    mutators: Mapping[str, Mutator],
+    request: GateRequest,
+    principal: Principal,
+    context: MutationContext,
+) -> HeaderPatch:
+    return merge_all([m(request, principal, context) for m in mutators.values()])

@@ -1,0 +1,119 @@
+"""Stages 1-4 for one described request: match -> authenticate -> authorize -> mutate.
+
+The pipeline decides; it forwards nothing and writes no response. Its answer is a Decision
+(route match, principal, merged header patch) or one of the typed failures, which each
+adapter maps to a status in one table (`gateway.app`). The built-in proxy and the
+forward-auth endpoint run this same code, so they cannot read a request differently.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from authgate.gateway.authenticate import (
+    AuthContext,
+    AuthenticationFailed,
+    Authenticator,
+    Backends,
+    authenticate,
+    build_authenticators,
+    challenges_for,
+)
+from authgate.gateway.authorize import AUTHORIZERS, Authorizer, Denied
+from authgate.gateway.config import GatewaySettings, RouteSettings
+from authgate.gateway.mutate import (
+    HeaderPatch,
+    IdentitySigner,
+    MutationContext,
+    Mutator,
+    build_mutators,
+    mutate,
+)
+from authgate.gateway.paths import normalize_path
+from authgate.gateway.principal import Principal
+from authgate.gateway.request import GateRequest, check_method, host_name
+from authgate.gateway.routes import RouteMatch, RouteTable
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Let the request through: to this route, as this principal, with this patch."""
+
+    match: RouteMatch
+    principal: Principal
+    patch: HeaderPatch
+
+
+class Pipeline:
+    """One configuration's routes and handlers; a reload builds a new one and swaps it."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        authenticators: Mapping[str, Authenticator],
+        mutators: Mapping[str, Mutator],
+        authorizers: Mapping[str, Authorizer] = AUTHORIZERS,
+    ) -> None:
+        self.settings = settings
+        self.table = RouteTable(settings.routes)
+        self._authenticators = authenticators
+        self._authorizers = authorizers
+        self._mutators = mutators
+
+    @classmethod
+    def build(
+        cls, settings: GatewaySettings, backends: Backends, signer: IdentitySigner
+    ) -> Pipeline:
+        return cls(settings, build_authenticators(backends), build_mutators(signer))
+
+    def trusts(self, peer: str | None) -> bool:
+        """Whether the TCP peer is a configured proxy (none by default)."""
+        if peer is None:
+            return False
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self.settings.trusted_proxies)
+
+    def audience_of(self, route: RouteSettings) -> str | None:
+        """The `aud` a token must carry here: the route's, else its upstream's, else none."""
+        return route.audience or self.settings.upstreams[route.upstream].audience
+
+    async def decide(self, request: GateRequest) -> Decision:
+        """The decision, or NoRoute, MethodNotAllowed, AmbiguousPath, BadGateRequest,
+        AuthenticationFailed or Denied."""
+        check_method(request.method)
+        path = normalize_path(request.raw_path)
+        match = self.table.match(request.method, host_name(request.host), path)
+        route = match.route
+        context = AuthContext(audience=self.audience_of(route))
+        principal = await authenticate(self._authenticators, route.authenticate, request, context)
+        await self._authorize(route, principal)
+        patch = mutate(
+            self._mutators,
+            request,
+            principal,
+            MutationContext(
+                upstream=route.upstream,
+                keep_authorization=route.keep_authorization,
+                identity_headers=route.identity.headers,
+                identity_jwt=route.identity.jwt,
+            ),
+        )
+        return Decision(match, principal, patch)
+
+    async def _authorize(self, route: RouteSettings, principal: Principal) -> None:
+        kind = route.authorize.kind
+        try:
+            await self._authorizers[kind](principal, getattr(route.authorize, kind))
+        except Denied:
+            # Nobody signed in and the route needs someone: ask for credentials (401)
+            # rather than refuse (403), so a client knows that signing in may help.
+            if kind == "require" and principal.is_anonymous:
+                raise AuthenticationFailed(
+                    None, "Authentication is required.", challenges_for(route.authenticate)
+                ) from None
+            raise

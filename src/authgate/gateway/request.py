@@ -1,0 +1,81 @@
+"""The request the gate decides on, as plain data: the built-in proxy and the
+forward-auth endpoint each describe a request this way, so one pipeline serves both."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""RFC 9110 5.6.2 token: what a method name may be."""
+
+
+class BadGateRequest(Exception):
+    """The request cannot be described unambiguously (400): decide nothing on it."""
+
+    def __init__(self, reason_id: str, description: str) -> None:
+        super().__init__(description)
+        self.reason_id = reason_id
+        self.description = description
+
+
+def check_method(method: str) -> str:
+    """A method token as sent; methods are case-sensitive (RFC 9110 9.1), so never folded."""
+    if not _TOKEN.fullmatch(method) or len(method) > 32:
+        raise BadGateRequest("bad_method", "The method is not a valid token.")
+    return method
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """One request to decide: method, where it goes, and the headers the client sent.
+
+    `headers` keeps every field line in order with lower-cased names, because a repeated
+    credential header is itself a reason to refuse.
+    """
+
+    method: str
+    scheme: str
+    host: str
+    raw_path: str
+    query: str
+    headers: tuple[tuple[str, str], ...]
+    peer: str | None = None
+
+    def values(self, name: str) -> list[str]:
+        wanted = name.lower()
+        return [value for key, value in self.headers if key == wanted]
+
+    def header(self, name: str) -> str | None:
+        """The one value of a header; a repeated one is ambiguous and refused."""
+        found = self.values(name)
+        if len(found) > 1:
+            raise BadGateRequest("repeated_header", f"{name} is sent more than once.")
+        return found[0] if found else None
+
+    def cookie(self, name: str) -> str | None:
+        """A cookie's value; one sent twice (a sibling domain may add one) counts as none."""
+        found = []
+        for line in self.values("cookie"):
+            for part in line.split(";"):
+                key, sep, value = part.strip().partition("=")
+                if sep and key == name:
+                    found.append(value.strip())
+        return found[0] if len(found) == 1 else None
+
+
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9_-]+(?:\.[a-z0-9_-]+)*)\.?(?::(\d{1,5}))?")
+
+
+def host_name(value: str | None) -> str | None:
+    """The host routes are matched on: lower case, without port or trailing dot.
+
+    A value that is not a plain host name or address is refused rather than matched
+    (a comma would mean a proxy joined two values).
+    """
+    if value is None or value == "":
+        return None
+    match = _HOST.fullmatch(value.strip().lower())
+    if match is None:
+        raise BadGateRequest("bad_host", "The host is not a valid host name.")
+    return match.group(1)
