@@ -1,0 +1,291 @@
+"""A real nginx, configured by deploy/nginx/authgate.conf, in front of a real upstream.
+
+nginx asks a real authgate (`/_authgate/forward`, through `auth_request`) about every
+request and passes the identity it is given on to the upstream, a tiny HTTP server that
+answers with the `X-Authgate-*` headers it received. The file under test is the shipped
+template itself, with only its placeholders filled in.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import ServerFactory
+from tests.integration.harness import AuthgateServer, free_port
+from tests.integration.oauth_support import RESOURCE_SCOPES, client_token, jose_parts, machine
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "authgate.conf"
+IDENTITY_HEADERS = (
+    "x-authgate-sub",
+    "x-authgate-username",
+    "x-authgate-groups",
+    "x-authgate-scopes",
+    "x-authgate-client",
+    "x-authgate-identity",
+)
+
+
+def nginx_binary() -> str:
+    """The nginx to run; absent is a skip locally and a failure in CI."""
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None
+    )
+    if found is None:
+        message = "nginx is not installed (apt-get install nginx-light); .ci/run installs it"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+class Echo(BaseHTTPRequestHandler):
+    """Answers every request with its path and headers, as JSON."""
+
+    def _answer(self) -> None:
+        body = json.dumps(
+            {"path": self.path, "headers": [[k.lower(), v] for k, v in self.headers.items()]}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_HEAD = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the test reads answers, not logs."""
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def route(name: str, path: str, authenticate: list[str], authorize: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "path": path,
+        "upstream": "app",
+        "authenticate": authenticate,
+        "authorize": authorize,
+    }
+
+
+@pytest.fixture(scope="module")
+def gate(make_server: ServerFactory, upstream: str) -> AuthgateServer:
+    gateway = {
+        "trusted_proxies": ["127.0.0.1/32"],
+        "upstreams": {"app": {"targets": [f"http://{upstream}"]}},
+        "routes": [
+            route("orders", "/orders/**", ["jwt"], {"require": {"scopes_any": ["orders:read"]}}),
+            route("admin", "/admin/**", ["jwt"], {"require": {"groups_any": ["admin"]}}),
+            route("public", "/public/**", ["anonymous"], "allow"),
+        ],
+    }
+    return make_server(oauth={"scopes": RESOURCE_SCOPES}, gateway=gateway)
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    text = template
+    for name, value in values.items():
+        text = text.replace(f"@{name}@", value)
+    leftover = re.findall(r"@[A-Z_]+@", text)
+    assert not leftover, f"unfilled placeholders: {leftover}"
+    return text
+
+
+@dataclass(frozen=True)
+class Nginx:
+    port: int
+    prefix: Path
+
+
+@pytest.fixture(scope="module", params=["off", "on"], ids=["underscores_off", "underscores_on"])
+def nginx(
+    request: pytest.FixtureRequest,
+    gate: AuthgateServer,
+    upstream: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Nginx]:
+    """nginx run from the shipped template; also with `underscores_in_headers on`, which
+    lets `X-Authgate_Sub` in, for the template's clearing of that spelling to be seen."""
+    binary = nginx_binary()
+    prefix = tmp_path_factory.mktemp("nginx")
+    port = free_port()
+    site = render(
+        TEMPLATE.read_text(),
+        {
+            "LISTEN": f"127.0.0.1:{port}",
+            "SERVER_NAME": "_",
+            "UPSTREAM": upstream,
+            "AUTHGATE": f"127.0.0.1:{gate.public_port}",
+            "CACHE_DIR": str(prefix / "cache"),
+        },
+    )
+    site = site.replace("underscores_in_headers off;", f"underscores_in_headers {request.param};")
+    assert f"underscores_in_headers {request.param};" in site
+    (prefix / "authgate.conf").write_text(site)
+    temp = "".join(
+        f"{kind}_temp_path {prefix / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    main = (
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"pid {prefix / 'nginx.pid'};\nerror_log {prefix / 'error.log'} info;\n"
+        + "worker_processes 1;\nevents { worker_connections 64; }\n"
+        + f"http {{\naccess_log {prefix / 'access.log'};\n{temp}"
+        + f"include {prefix / 'authgate.conf'};\n}}\n"
+    )
+    conf = prefix / "nginx.conf"
+    conf.write_text(main)
+    command = [binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    process = subprocess.Popen([*command, "-g", "daemon off;"], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                with socket_client(port) as probe:
+                    probe.request("GET", "/public/ready")
+                    probe.getresponse().read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nginx did not start in time"
+                time.sleep(0.1)
+        yield Nginx(port, prefix)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def socket_client(port: int) -> Iterator[http.client.HTTPConnection]:
+    """http.client sends the path as given: no dot-segment cleanup on the client's side."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def call(
+    port: int, path: str, headers: list[tuple[str, str]] | None = None
+) -> tuple[int, http.client.HTTPResponse, bytes]:
+    with socket_client(port) as conn:
+        conn.putrequest("GET", path, skip_accept_encoding=True)
+        for name, value in headers or []:
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, response, response.read()
+
+
+def seen(body: bytes) -> dict[str, list[str]]:
+    """The X-Authgate-* headers (any spelling) the upstream received."""
+    received: dict[str, list[str]] = {}
+    for name, value in json.loads(body)["headers"]:
+        if name.replace("_", "-").startswith("x-authgate-"):
+            received.setdefault(name, []).append(value)
+    return received
+
+
+def bearer(gate: AuthgateServer, scope: str) -> str:
+    client = machine(gate, scope=scope)
+    token: str = client_token(gate, client)["access_token"]
+    return token
+
+
+def test_no_token_is_401_with_a_bearer_challenge(nginx: Nginx) -> None:
+    status, response, _ = call(nginx.port, "/orders/1")
+    assert status == 401
+    assert (response.getheader("WWW-Authenticate") or "").startswith("Bearer")
+
+
+def test_token_with_the_scope_reaches_the_upstream_with_its_identity(
+    nginx: Nginx, gate: AuthgateServer
+) -> None:
+    client = machine(gate, scope="orders:read")
+    token = client_token(gate, client)["access_token"]
+    status, _, body = call(nginx.port, "/orders/1", [("Authorization", f"Bearer {token}")])
+    assert status == 200, body
+    received = seen(body)
+    assert received["x-authgate-sub"] == [client["client_id"]]
+    assert received["x-authgate-client"] == [client["client_id"]]
+    [identity] = received["x-authgate-identity"]
+    header, claims = jose_parts(identity)
+    assert header["alg"] and claims["sub"] == client["client_id"]
+    assert "authorization" not in dict(json.loads(body)["headers"])
+
+
+def test_token_without_the_scope_is_403(nginx: Nginx, gate: AuthgateServer) -> None:
+    token = bearer(gate, "orders:write")
+    status, _, _ = call(nginx.port, "/orders/1", [("Authorization", f"Bearer {token}")])
+    assert status == 403
+
+
+def test_the_cached_decision_is_per_authorization_header(
+    nginx: Nginx, gate: AuthgateServer
+) -> None:
+    allowed, refused = bearer(gate, "orders:read"), bearer(gate, "orders:write")
+    for _ in range(2):
+        assert call(nginx.port, "/orders/7", [("Authorization", f"Bearer {allowed}")])[0] == 200
+        assert call(nginx.port, "/orders/7", [("Authorization", f"Bearer {refused}")])[0] == 403
+        assert call(nginx.port, "/orders/7")[0] == 401
+    assert any(entry.is_file() for entry in (nginx.prefix / "cache").rglob("*"))
+
+
+@pytest.mark.parametrize("name", ["X-Authgate-Sub", "X-Authgate_Sub", "x-authgate-identity"])
+def test_client_sent_identity_headers_never_reach_the_upstream(
+    nginx: Nginx, gate: AuthgateServer, name: str
+) -> None:
+    token = bearer(gate, "orders:read")
+    spoof = [(name, "admin")]
+    status, _, body = call(nginx.port, "/orders/1", [("Authorization", f"Bearer {token}"), *spoof])
+    assert status == 200, body
+    assert all("admin" not in values for values in seen(body).values())
+    status, _, body = call(nginx.port, "/public/x", spoof)
+    assert status == 200, body
+    assert seen(body) == {}
+
+
+@pytest.mark.parametrize(
+    "path", ["/orders/../admin/x", "/public/../admin/x", "/public/%2e%2e/admin"]
+)
+def test_path_tricks_do_not_reach_a_protected_route(nginx: Nginx, path: str) -> None:
+    status, _, body = call(nginx.port, path)
+    assert status != 200, body
+    assert status in (400, 401, 403, 404, 500)
+
+
+def test_the_anonymous_route_passes_without_identity(nginx: Nginx) -> None:
+    status, _, body = call(nginx.port, "/public/hello?x=1")
+    assert status == 200, body
+    assert json.loads(body)["path"] == "/public/hello?x=1"
+    assert seen(body) == {}
