@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import logging
 import secrets
 from typing import Any, cast
 
@@ -456,6 +457,19 @@ async def test_claim_equality_is_type_sensitive(world: World, value: Any) -> Non
         await world.gate.decide(described("/flag", token=world.token(admin=value)))
     assert denied.value.reason_id == "claim_mismatch"
     assert await world.gate.decide(described("/flag", token=world.token(admin=True)))
+
+
+async def test_a_denial_is_logged_with_reason_route_subject_and_client(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="authgate.gate")
+    with pytest.raises(Denied):
+        await world.gate.decide(described("/closed", token=world.token()))
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "authgate.gate"]
+    fields = dict(part.split("=", 1) for part in line.split()[1:])
+    assert fields["reason_id"] == "route_denies"
+    assert fields["route"] == "closed"
+    assert fields["subject"] != "-" and fields["client"] != "-"
 
 
 async def test_deny_refuses_a_valid_caller(world: World) -> None:

@@ -9,6 +9,7 @@ forward-auth endpoint run this same code, so they cannot read a request differen
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,6 +36,8 @@ from authgate.gateway.paths import normalize_path
 from authgate.gateway.principal import Principal
 from authgate.gateway.request import GateRequest, check_method, host_name
 from authgate.gateway.routes import RouteMatch, RouteTable
+
+log = logging.getLogger("authgate.gate")
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,15 @@ class Pipeline:
         kind = route.authorize.kind
         try:
             await self._authorizers[kind](principal, getattr(route.authorize, kind))
-        except Denied:
+        except Denied as denied:
+            # ARCHITECTURE: every denial is logged with its reason, route, subject and client.
+            log.info(
+                "denied reason_id=%s route=%s subject=%s client=%s",
+                denied.reason_id,
+                route.name,
+                principal.subject or "-",
+                principal.client_id or "-",
+            )
             # Nobody signed in and the route needs someone: ask for credentials (401)
             # rather than refuse (403), so a client knows that signing in may help.
             if kind == "require" and principal.is_anonymous:
