@@ -131,6 +131,15 @@ def _by_label(driver: WebDriver, text: str) -> Any:
     return driver.find_element(By.ID, label.get_attribute("for"))
 
 
+def _sign_in(driver: WebDriver, url: str, username: str, password: str) -> None:
+    """Open the authorization URL in a fresh browser and submit the sign-in form."""
+    driver.delete_all_cookies()
+    driver.get(url)
+    _by_label(driver, "Email or username").send_keys(username)
+    _by_label(driver, "Password").send_keys(password)
+    driver.find_element(By.XPATH, "//button[@type='submit']").click()
+
+
 def _arrived(driver: WebDriver, prefix: str) -> None:
     WebDriverWait(driver, 20).until(lambda d: d.current_url.startswith(prefix))
 
@@ -145,9 +154,7 @@ def test_a_person_signs_in_consents_and_the_app_gets_a_working_code(
     browser.delete_all_cookies()
     browser.get(url)
     assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in"
-    _by_label(browser, "Email or username").send_keys(email)
-    _by_label(browser, "Password").send_keys(PASSWORD)
-    browser.find_element(By.XPATH, "//button[@type='submit']").click()
+    _sign_in(browser, url, email, PASSWORD)
     allow = WebDriverWait(browser, 20).until(
         lambda d: d.find_element(By.XPATH, "//button[normalize-space()='Allow']")
     )
@@ -179,11 +186,7 @@ def test_the_session_cookie_is_http_only_and_same_site_lax(
     client_id = _client(server, redirect_uri, first_party=True)
     email = _user(server)
     url, _ = _authorize_url(server, client_id, redirect_uri)
-    browser.delete_all_cookies()
-    browser.get(url)
-    _by_label(browser, "Email or username").send_keys(email)
-    _by_label(browser, "Password").send_keys(PASSWORD)
-    browser.find_element(By.XPATH, "//button[@type='submit']").click()
+    _sign_in(browser, url, email, PASSWORD)
     _arrived(browser, redirect_uri)
     browser.get(f"{server.public}/healthz")
     session = browser.get_cookie("authgate_session")
@@ -200,11 +203,7 @@ def test_a_wrong_password_shows_an_error_next_to_the_form(
     client_id = _client(server, redirect_uri, first_party=True)
     email = _user(server)
     url, _ = _authorize_url(server, client_id, redirect_uri)
-    browser.delete_all_cookies()
-    browser.get(url)
-    _by_label(browser, "Email or username").send_keys(email)
-    _by_label(browser, "Password").send_keys("not the password 9")
-    browser.find_element(By.XPATH, "//button[@type='submit']").click()
+    _sign_in(browser, url, email, "not the password 9")
     alert = WebDriverWait(browser, 20).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "[role=alert]")
     )
