@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from authgate.audit import Caller, record
 from authgate.errors import (
@@ -24,8 +25,16 @@ from authgate.errors import (
 from authgate.identity.names import normalize_username
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
 from authgate.identity.throttle import LoginThrottle
-from authgate.store import Store
+from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
+
+
+@dataclass(frozen=True)
+class CheckedPassword:
+    """A correct password: its user, and the hash to store instead of the old one, if any."""
+
+    user: UserRecord
+    replacement: str | None
 
 
 class PasswordSignIn:
@@ -52,7 +61,24 @@ class PasswordSignIn:
         client_id: str | None = None,
         new_password: str | None = None,
     ) -> UserRecord:
-        """The user whose password this is; a typed error otherwise."""
+        """The user whose password this is, the success recorded; a typed error otherwise."""
+        checked = await self.check(
+            username, password, caller, client_id=client_id, new_password=new_password
+        )
+        async with self._store.transaction() as tx:
+            await self.record_success(tx, checked, caller, client_id)
+        return checked.user
+
+    async def check(
+        self,
+        username: str,
+        password: str,
+        caller: Caller,
+        *,
+        client_id: str | None = None,
+        new_password: str | None = None,
+    ) -> CheckedPassword:
+        """Every check and the slow hashing, outside any transaction; failures recorded."""
         try:
             name = normalize_username(username)
         except InvalidRequest:
@@ -77,14 +103,20 @@ class PasswordSignIn:
         elif self._hasher.needs_rehash(user.password_hash or ""):
             replacement = await self._hasher.hash(password)
         self._throttle.success(name)
-        async with self._store.transaction() as tx:
-            if replacement is not None:
-                user.password_hash = replacement
-                user.status = "confirmed"
-                user.updated_at = self._clock()
-                await tx.users.update(user)
-            await record(tx, "login_success", caller, sub=user.sub, client_id=client_id)
-        return user
+        return CheckedPassword(user, replacement)
+
+    async def record_success(
+        self, tx: Transaction, checked: CheckedPassword, caller: Caller, client_id: str | None
+    ) -> None:
+        """Store an upgraded or newly chosen hash and audit the sign-in, in the caller's
+        transaction (the login path issues its tokens in the same one)."""
+        user = checked.user
+        if checked.replacement is not None:
+            user.password_hash = checked.replacement
+            user.status = "confirmed"
+            user.updated_at = self._clock()
+            await tx.users.update(user)
+        await record(tx, "login_success", caller, sub=user.sub, client_id=client_id)
 
     async def _failed(
         self, name: str, user: UserRecord | None, client_id: str | None, caller: Caller

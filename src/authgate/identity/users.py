@@ -171,12 +171,13 @@ class UserPool:
         )
         if not client.allows("password"):
             raise InvalidClient("This client may not sign users in with a password.")
-        user = await self.signin.authenticate(
+        checked = await self.signin.check(
             username, password, caller, client_id=client.client_id, new_password=new_password
         )
-        async with self._store.transaction() as tx:
+        async with self._store.transaction() as tx:  # one write per login: audit and tokens
+            await self.signin.record_success(tx, checked, caller, client.client_id)
             scope = client.metadata.scope
-            tokens = await self._tokens.issue(tx, user, client, scope, self._clock())
+            tokens = await self._tokens.issue(tx, checked.user, client, scope, self._clock())
         return tokens
 
     # -- password reset ----------------------------------------------------------------
