@@ -26,21 +26,35 @@ $(NODE_STAMP): tests/interop/package.json tests/interop/package-lock.json
 	npm ci --prefix tests/interop --no-audit --no-fund
 	touch $(NODE_STAMP)
 
+# The quickstart: the whoami demo upstream in the background, authgate in front of it.
+# Ctrl-C (or authgate stopping for any reason) stops both. tests/integration/test_readme.py
+# runs this very recipe.
 run: $(STAMP)
-	$(BIN)/authgate serve
+	@trap 'kill $$whoami 2>/dev/null; wait $$whoami 2>/dev/null' EXIT INT TERM; \
+	PYTHONPATH=$(CURDIR) $(BIN)/python -m examples.whoami --listen 127.0.0.1:9001 \
+	  --issuer http://127.0.0.1:8080 --audience whoami & whoami=$$!; \
+	$(BIN)/authgate serve --config $(CURDIR)/examples/quickstart/authgate.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/mypy src examples
 
 test: lint $(NODE_STAMP) browser
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
+	@if command -v wrk >/dev/null && (command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]); then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx >/dev/null)); \
+	  service nginx stop >/dev/null 2>&1 || true; \
+	else echo "wrk/nginx missing and not root: bench/gateway.py falls back to Python stand-ins"; fi
 	npm ci --prefix bench/peers --no-audit --no-fund
 	$(BIN)/python bench/login.py
 	$(BIN)/python bench/oauth.py
+	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/policy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/interop/node_modules \

@@ -17,7 +17,8 @@ from pathlib import Path
 from authgate.config import ConfigError, Settings, resolve_secret
 from authgate.gateway.authenticate import Backends
 from authgate.gateway.mutate import IdentitySigner
-from authgate.gateway.pipeline import Pipeline
+from authgate.gateway.observe import Observer
+from authgate.gateway.runtime import GateRuntime
 from authgate.identity.admin import UserAdmin
 from authgate.identity.clients import ClientRegistry
 from authgate.identity.codes import CodeBook, CodeHasher
@@ -28,6 +29,7 @@ from authgate.identity.sessions import BrowserSessions, Consents
 from authgate.identity.signin import PasswordSignIn
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.identity.users import Limits, UserPool
+from authgate.policy.service import PolicyCache, PolicyService
 from authgate.store import Store
 from authgate.store.migrate import is_current, upgrade
 from authgate.tokens.authorization import AuthorizationCodes
@@ -120,7 +122,9 @@ class Services:
     signin: PasswordSignIn
     admin_token: str
     admin_token_created: bool
-    gate: Pipeline
+    gateway: GateRuntime
+    policies: PolicyService
+    policy_cache: PolicyCache
 
     async def close(self) -> None:
         await self.users.postman.drain()
@@ -191,8 +195,16 @@ async def build_services(settings: Settings) -> Services:
     codes_ = AuthorizationCodes(store, settings.oauth.code_ttl)
     oauth = OAuthTokens(store, codec, tokens, clients, codes_, deny, settings)
     sessions = BrowserSessions(store, settings.oauth.session_ttl)
+    policy_cache = PolicyCache(store)
+    await policy_cache.refresh_if_changed()
     backends = Backends(tokens, deny, admin, clients, sessions, oauth.inspector)
-    gate = Pipeline.build(settings.gateway, backends, IdentitySigner(codec, settings.issuer))
+    gateway = GateRuntime(
+        settings.gateway,
+        backends,
+        IdentitySigner(codec, settings.issuer),
+        Observer(settings.gateway.access_log),
+        policies=policy_cache,
+    )
     return Services(
         settings=settings,
         codec=codec,
@@ -211,5 +223,7 @@ async def build_services(settings: Settings) -> Services:
         hasher=hasher,
         admin_token=admin_token,
         admin_token_created=admin_created,
-        gate=gate,
+        gateway=gateway,
+        policies=PolicyService(store, policy_cache),
+        policy_cache=policy_cache,
     )

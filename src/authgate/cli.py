@@ -21,6 +21,9 @@ from rich.table import Table
 
 from authgate.audit import Caller
 from authgate.bootstrap import Services, build_services, ensure_data_dir, open_store
+from authgate.cli_devcert import dev_cert
+from authgate.cli_policies import policies_app
+from authgate.cli_routes import routes_app
 from authgate.config import ConfigError, Settings, json_schema, load_settings
 from authgate.errors import DomainError
 
@@ -35,6 +38,9 @@ app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
+app.add_typer(policies_app, name="policies")
+app.add_typer(routes_app, name="routes")
+app.command("dev-cert")(dev_cert)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -105,15 +111,14 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title: 
 
 @app.command()
 def serve(config: ConfigOption = None) -> None:
-    """Run the public and admin listeners."""
-    from authgate.server import ListenError, bind
+    """Run the public and admin listeners (and the gate's own); SIGHUP reloads the gate."""
+    from authgate.listeners import ListenError, check_listeners, listener_specs
     from authgate.server import serve as run_server
 
     settings = _settings(config)
 
     async def run() -> None:
-        for listen in (settings.public.listen, settings.admin.listen):
-            bind(listen).close()  # fail fast, before migrations and key generation
+        check_listeners(settings)  # fail fast, before migrations and key generation
         services = await build_services(settings)
         if services.admin_token_created:
             err.print(
@@ -121,12 +126,12 @@ def serve(config: ConfigOption = None) -> None:
                 f"  {services.admin_token}",
                 highlight=False,
             )
-        err.print(
-            f"authgate public on http://{settings.public.listen}, "
-            f"admin on http://{settings.admin.listen}",
-            highlight=False,
+        where = (
+            f"{spec.key} on {'https' if spec.tls else 'http'}://{spec.listen}"
+            for spec in listener_specs(settings)
         )
-        await run_server(settings, services)
+        err.print(f"authgate {', '.join(where)}", highlight=False)
+        await run_server(settings, services, config)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -152,7 +157,13 @@ def migrate(config: ConfigOption = None) -> None:
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Validate the configuration; exit 1 listing every error with its key."""
+    from authgate.listeners import listener_specs, tls_contexts
+
     settings = _settings(config)
+    try:
+        tls_contexts(listener_specs(settings))  # the TLS files must be readable and fit
+    except ConfigError as exc:
+        _fail(exc)
     out.print(f"configuration is valid (issuer {settings.issuer})", highlight=False)
 
 

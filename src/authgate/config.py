@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from authgate.gateway.config import GatewaySettings
+from authgate.gateway.config import GatewaySettings, ListenerTlsSettings
 from authgate.units import Duration as Duration
 from authgate.units import Listen as Listen
 from authgate.units import Rate as Rate
@@ -34,12 +34,17 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+_TLS_HELP = "Terminate TLS here: {cert: PATH, key: PATH} (PEM); `authgate dev-cert` writes a pair."
+
+
 class PublicListener(_Section):
     listen: Listen = "127.0.0.1:8080"
+    tls: ListenerTlsSettings | None = Field(default=None, description=_TLS_HELP)
 
 
 class AdminListener(_Section):
     listen: Listen = "127.0.0.1:8081"
+    tls: ListenerTlsSettings | None = Field(default=None, description=_TLS_HELP)
     token: str = Field(
         default="file:./.authgate/admin-token",
         description="Bearer token for the admin API; a secret reference (env:NAME or file:PATH).",
@@ -152,6 +157,8 @@ class UserPoolSettings(_Section):
 
 
 BUILTIN_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
+DECIDE_SCOPE = "authgate:decide"
+"""Lets a client ask POST /authz/allowed; always grantable, never declared in `scopes`."""
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]{1,128}")
 
 
@@ -185,7 +192,7 @@ class OAuthSettings(_Section):
         for name in value:
             if not _SCOPE_TOKEN.fullmatch(name):
                 raise ValueError(f"scope {name!r} is not a valid scope token (RFC 6749 3.3)")
-            if name in BUILTIN_SCOPES:
+            if name in BUILTIN_SCOPES or name == DECIDE_SCOPE:
                 raise ValueError(f"scope {name!r} is built in; do not declare it")
         return value
 
@@ -197,7 +204,7 @@ class OAuthSettings(_Section):
         return self
 
     def known_scopes(self) -> set[str]:
-        return {*BUILTIN_SCOPES, *self.scopes}
+        return {*BUILTIN_SCOPES, DECIDE_SCOPE, *self.scopes}
 
 
 class Settings(BaseSettings):

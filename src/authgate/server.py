@@ -1,20 +1,17 @@
-"""The two ASGI apps and the process that serves them on two listeners.
+"""The ASGI apps and the process that serves them on their listeners.
 
 The admin app is a separate application on its own address, so no routing mistake on
-the public listener can reach it.
+the public listener (or the gate's own listeners) can reach it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-import socket
-from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -22,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
+from starlette.types import ASGIApp
 
 from authgate import oauth, ui
-from authgate.api import consents, public, wellknown
+from authgate.api import consents, decide, public, wellknown
 from authgate.api.admin import create_admin_router_app
 from authgate.api.docs import render_docs
 from authgate.api.errors import error_response, plain_error
@@ -32,7 +30,10 @@ from authgate.bootstrap import Services, build_services
 from authgate.config import Settings
 from authgate.errors import DomainError
 from authgate.gateway import forward_auth
+from authgate.gateway.dispatch import with_gate
+from authgate.listeners import Role, open_listeners, server_for
 from authgate.oauth.cors import ScopedCORS
+from authgate.reload import GatewayReloader
 
 log = logging.getLogger("authgate")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -77,6 +78,7 @@ def create_public_app(services: Services) -> Starlette:
         routes=[
             *forward_auth.routes,
             *public.routes,
+            *decide.routes,
             *consents.routes,
             *oauth.routes,
             *ui.routes,
@@ -92,6 +94,11 @@ def create_public_app(services: Services) -> Starlette:
     return app
 
 
+def create_gated_app(services: Services) -> ASGIApp:
+    """The public app with the gate behind it: authgate's own paths first, the rest routed."""
+    return with_gate(create_public_app(services), services.gateway)
+
+
 def create_admin_app(services: Services) -> Starlette:
     api = create_admin_router_app()
     for route in wellknown.health_routes:
@@ -101,6 +108,14 @@ def create_admin_app(services: Services) -> Starlette:
         return render_docs(api.openapi())
 
     api.add_route("/docs", docs, include_in_schema=False)
+
+    async def metrics(request: Request) -> Response:
+        # Counts and timings per route only, nothing about accounts: scrapers need no token
+        # (the admin token can do everything), and the admin listener is not public.
+        body, content_type = services.gateway.observer.exposition()
+        return Response(body, media_type=content_type)
+
+    api.add_route("/metrics", metrics, include_in_schema=False)
 
     @api.middleware("http")
     async def no_store(request: Request, call_next: Any) -> Response:
@@ -115,66 +130,40 @@ def create_admin_app(services: Services) -> Starlette:
     return api
 
 
-class ListenError(Exception):
-    """A listener could not start (address in use, permission denied)."""
+async def serve(
+    settings: Settings, services: Services | None = None, config_path: Path | None = None
+) -> None:
+    """Run every listener until SIGTERM or SIGINT; SIGHUP reloads the gate's routes.
 
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signals to us: two servers share one process."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-def _split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-def bind(listen: str) -> socket.socket:
-    """Bind a listener ourselves, so a taken address is a clear error before anything runs."""
-    host, port = _split_listen(listen)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        raise ListenError(f"cannot listen on {listen}: {exc.strerror}") from None
-    return sock
-
-
-async def serve(settings: Settings, services: Services | None = None) -> None:
-    """Run both listeners until SIGTERM or SIGINT."""
-    sockets = [bind(settings.public.listen)]
-    try:
-        sockets.append(bind(settings.admin.listen))
-    except ListenError:
-        sockets[0].close()
-        raise
+    The gate serves on the public listener, unless `gateway.listen` gives it listeners of
+    its own: then it serves there (authgate's paths first, as everywhere) and the public
+    listener serves authgate only. `config_path` is what a reload re-reads.
+    """
+    listeners = open_listeners(settings)
     services = services or await build_services(settings)
-    servers = []
-    for app in (create_public_app(services), create_admin_app(services)):
-        config = uvicorn.Config(
-            app,
-            http="httptools",
-            log_level="info",
-            access_log=False,
-            server_header=False,
-            lifespan="off",
-            # The peer address is the TCP peer: forwarding headers are believed only by the
-            # gateway, and only from gateway.trusted_proxies.
-            proxy_headers=False,
-        )
-        servers.append(_Server(config))
+    gated = create_gated_app(services)
+    admin = create_admin_app(services)
+    gateway_reloader = GatewayReloader(settings, config_path, services.gateway, listeners)
+    admin.state.reloader = gateway_reloader
+    apps: dict[Role, ASGIApp] = {
+        "public": create_public_app(services) if settings.gateway.listen else gated,
+        "admin": admin,
+        "gate": gated,
+    }
+    servers = [server_for(apps[listener.spec.role], listener) for listener in listeners]
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    gateway_reloads: set[asyncio.Task[None]] = set()
+
+    def _reload_gateway() -> None:
+        task = asyncio.create_task(gateway_reloader.reload_and_log())
+        gateway_reloads.add(task)
+        task.add_done_callback(gateway_reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, _reload_gateway)
 
     async def _stop_when_asked() -> None:
         await stop.wait()
@@ -194,12 +183,22 @@ async def serve(settings: Settings, services: Services | None = None) -> None:
     watcher = asyncio.create_task(_stop_when_asked())
     reloader = asyncio.create_task(_reload_keys())
     deny_sync = asyncio.create_task(services.deny.run())
+    policy_sync = asyncio.create_task(services.policy_cache.run())
+    await services.gateway.start()
     try:
         await asyncio.gather(
-            *(server.serve(sockets=[sock]) for server, sock in zip(servers, sockets, strict=True))
+            *(
+                server.serve(sockets=[listener.sock])
+                for server, listener in zip(servers, listeners, strict=True)
+            )
         )
     finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+        for task in list(gateway_reloads):
+            task.cancel()
         watcher.cancel()
         reloader.cancel()
         deny_sync.cancel()
+        policy_sync.cancel()
+        await services.gateway.aclose()
         await services.close()

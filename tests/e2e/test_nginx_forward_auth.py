@@ -289,3 +289,13 @@ def test_the_anonymous_route_passes_without_identity(nginx: Nginx) -> None:
     assert status == 200, body
     assert json.loads(body)["path"] == "/public/hello?x=1"
     assert seen(body) == {}
+
+
+@pytest.mark.parametrize(
+    "name", ["X-Original-URL", "X-Rewrite-URL", "X-Original-URI", "X-HTTP-Method-Override"]
+)
+def test_headers_that_rename_the_request_never_reach_the_upstream(nginx: Nginx, name: str) -> None:
+    status, _, body = call(nginx.port, "/public/x", [(name, "/admin/x")])
+    assert status == 200, body
+    received = {header for header, _ in json.loads(body)["headers"]}
+    assert name.lower() not in received

@@ -1,8 +1,12 @@
 """`make run` serves the walk-through in the README exactly as written.
 
-The server runs as `make run` runs it: `authgate serve` with no configuration at all, in a
-fresh directory, so on the dev defaults (127.0.0.1:8080 and :8081, data in ./.authgate).
-The walk-through's shell block is then run verbatim from that same directory.
+The quickstart runs as `make run` runs it: the `run` recipe of the Makefile itself (the whoami
+demo upstream in the background, `authgate serve --config examples/quickstart/authgate.yaml`
+in front), in a fresh directory, so on the dev ports (127.0.0.1:8080, :8081 and whoami on
+:9001, data in ./.authgate). The walk-through's shell blocks then run verbatim from that same
+directory, one shell for all of them, as a reader types them into one terminal.
+
+The demo upstream on its own: test_whoami_example.py.
 """
 
 from __future__ import annotations
@@ -21,26 +25,60 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-DEV_PORTS = (8080, 8081)
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+MAKEFILE = REPO / "Makefile"
+DEV_PORTS = (8080, 8081, 9001)
 
 
-def walk_through_block(readme: str) -> str:
-    """The first ```sh block after the heading '## A first walk-through'."""
+def walk_through_blocks(readme: str) -> str:
+    """Every ```sh block of the section '## A first walk-through', in order, as one script."""
     _, heading, after = readme.partition("\n## A first walk-through\n")
     assert heading, "README has no '## A first walk-through' section"
-    match = re.search(r"^```sh\n(.*?)^```$", after, re.DOTALL | re.MULTILINE)
-    assert match, "no ```sh block after '## A first walk-through'"
-    return match.group(1)
+    section = re.split(r"^## ", after, maxsplit=1, flags=re.MULTILINE)[0]
+    blocks = re.findall(r"^```sh\n(.*?)^```$", section, re.DOTALL | re.MULTILINE)
+    assert blocks, "no ```sh block in '## A first walk-through'"
+    return "\n".join(blocks)
+
+
+def make_recipe(makefile: str, target: str, variables: dict[str, str]) -> str:
+    """The shell command make runs for `target` (a one-line recipe), variables expanded."""
+    lines = makefile.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{target}:"))
+    recipe: list[str] = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line[1:])
+    assert recipe, f"the Makefile has no recipe for {target}"
+    assert all(line.endswith("\\") for line in recipe[:-1]), "expected one shell command"
+    text = "\n".join(recipe).lstrip("@")
+
+    def expand(found: re.Match[str]) -> str:
+        return "$" if found.group(0) == "$$" else variables[found.group(1)]
+
+    return re.sub(r"\$\$|\$\((\w+)\)", expand, text)
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on `port` (SO_REUSEADDR, as uvicorn binds, so that
+    connections still in TIME_WAIT from an earlier run do not count)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
             return False
+    return True
+
+
+def accepts_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return False
     return True
 
 
@@ -58,71 +96,155 @@ def json_documents(text: str) -> list[Any]:
         documents.append(document)
 
 
-@pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[Path]:
-    """`authgate serve` on the dev defaults in a fresh directory; yields that directory."""
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def wait_until_up(process: subprocess.Popen[bytes], urls: list[str], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not all(answers(url) for url in urls):
+        if process.poll() is not None:
+            pytest.fail(f"`make run` exited at start:\n{log.read_text()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"`make run` did not answer in time:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+def start_make_run(workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """The `run` recipe in `workdir`, as make runs it, in a process group of its own."""
     taken = [port for port in DEV_PORTS if not port_is_free(port)]
     if taken:
         pytest.skip(f"the dev default port(s) {taken} are already in use on this machine")
+    variables = {"BIN": str(Path(sys.executable).parent), "CURDIR": str(REPO)}
+    command = make_recipe(MAKEFILE.read_text(encoding="utf-8"), "run", variables)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHGATE_")}
-    log_path = tmp_path.parent / f"{tmp_path.name}-server.log"
-    with log_path.open("wb") as log:
+    log = workdir.parent / f"{workdir.name}-make-run.log"
+    with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "authgate", "serve"],
-            cwd=tmp_path,
+            ["sh", "-c", command],
+            cwd=workdir,
             env=env,
-            stdout=log,
+            stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+    urls = ["http://127.0.0.1:8080/healthz", "http://127.0.0.1:8081/healthz"]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"authgate serve exited at start:\n{log_path.read_text()}")
-            try:
-                if all(
-                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-                    for port in DEV_PORTS
-                ):
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"authgate serve did not answer in time:\n{log_path.read_text()}")
-            time.sleep(0.1)
+        wait_until_up(process, [*urls, "http://127.0.0.1:9001/health"], log)
+    except BaseException:
+        stop(process, signal.SIGKILL)
+        raise
+    return process, log
+
+
+def stop(process: subprocess.Popen[bytes], sig: signal.Signals) -> int:
+    """`sig` to the whole group, as Ctrl-C sends SIGINT to a terminal's foreground group."""
+    try:
+        os.killpg(process.pid, sig)
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.wait()
+    except ProcessLookupError:
+        return process.wait()
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Iterator[Path]:
+    """`make run` in a fresh directory; yields that directory."""
+    process, _ = start_make_run(tmp_path)
+    try:
         yield tmp_path
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, signal.SIGINT)
 
 
-def test_the_walk_through_runs_as_written_against_make_run(dev_server: Path) -> None:
-    block = walk_through_block(README.read_text(encoding="utf-8"))
+def test_the_walk_through_runs_as_written_against_make_run(quickstart: Path) -> None:
+    script = walk_through_blocks(README.read_text(encoding="utf-8"))
 
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block],
-        cwd=dev_server,
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=quickstart,
         capture_output=True,
         text=True,
         timeout=120,
     )
 
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    last_line = result.stdout.rstrip("\n").splitlines()[-1]
-    me = json_documents(last_line)[-1]
+    printed = json_documents(result.stdout)
+    me = next(d for d in printed if isinstance(d, dict) and "email_verified" in d)
     assert me["email"] == "alice@example.com"
     assert me["email_verified"] is True
+    seen = [d for d in printed if isinstance(d, dict) and d.get("verified") is True]
+    assert [d["path"] for d in seen] == ["/hello", "/admin-area/reports"]
+    assert [d["username"] for d in seen] == ["alice@example.com"] * 2
+    assert [d["sub"] for d in seen] == [me["sub"]] * 2
+    assert [d["groups"] for d in seen] == [[], ["admin"]]
+    statuses = [d for d in printed if isinstance(d, int)]
+    assert statuses == [401, 403, 204]
+    order = [d if isinstance(d, int) else d.get("path") for d in printed]
+    assert order.index("/hello") < order.index(401) < order.index(403)
+    assert order.index(204) < order.index("/admin-area/reports")
+
+
+def test_ctrl_c_on_make_run_stops_authgate_and_the_demo_upstream(tmp_path: Path) -> None:
+    process, log = start_make_run(tmp_path)
+
+    stop(process, signal.SIGINT)
+
+    still_up = [port for port in DEV_PORTS if accepts_connections(port)]
+    assert still_up == [], f"still listening after Ctrl-C: {still_up}\n{log.read_text()}"
+
+
+def children(pid: int) -> dict[int, str]:
+    """The child processes of `pid` with their command lines (Linux /proc)."""
+    found: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[1]) == pid:
+                cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                found[int(stat.parent.name)] = cmdline.decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def test_when_authgate_stops_make_run_stops_the_demo_upstream_too(tmp_path: Path) -> None:
+    process, log = start_make_run(tmp_path)
+    try:
+        serving = [pid for pid, cmd in children(process.pid).items() if "authgate serve" in cmd]
+        assert len(serving) == 1, children(process.pid)
+
+        os.kill(serving[0], signal.SIGTERM)
+        process.wait(timeout=30)
+
+        assert not accepts_connections(9001), log.read_text()
+    finally:
+        stop(process, signal.SIGKILL)
 
 
 def test_the_walk_through_block_is_the_one_of_the_readme() -> None:
-    block = walk_through_block(README.read_text(encoding="utf-8"))
+    script = walk_through_blocks(README.read_text(encoding="utf-8"))
 
-    assert "/v1/signup" in block
-    assert "/v1/me" in block
+    assert "/v1/signup" in script
+    assert "/v1/me" in script
+    assert "127.0.0.1:8080/whoami/" in script
+
+
+def test_the_readme_shows_the_gateway_section_of_the_quickstart_config() -> None:
+    readme = README.read_text(encoding="utf-8")
+    _, heading, after = readme.partition("\n## The gate\n")
+    assert heading, "README has no '## The gate' section"
+    shown = re.search(r"^```yaml\n(.*?)^```$", after, re.DOTALL | re.MULTILINE)
+    assert shown, "no ```yaml block in '## The gate'"
+
+    config = yaml.safe_load((REPO / "examples/quickstart/authgate.yaml").read_text())
+
+    assert yaml.safe_load(shown.group(1)) == {"gateway": config["gateway"]}
 
 
 def test_the_readme_names_the_two_commands() -> None:

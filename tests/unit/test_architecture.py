@@ -9,9 +9,10 @@ import pytest
 
 from authgate import errors
 from authgate.api.errors import STATUS
+from authgate.policy.errors import ALL_POLICY_ERRORS
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "authgate"
-DOMAIN = ("identity", "tokens")
+DOMAIN = ("identity", "tokens", "policy")
 ADAPTERS = ("api", "oauth", "ui", "gateway")
 WEB = ("starlette", "fastapi", "uvicorn")
 
@@ -71,7 +72,9 @@ def test_store_imports_no_domain_or_adapter(path: Path) -> None:
     assert not upward, f"{path.name} imports {upward}"
 
 
-@pytest.mark.parametrize("error", errors.ALL_DOMAIN_ERRORS, ids=lambda e: e.__name__)
+@pytest.mark.parametrize(
+    "error", (*errors.ALL_DOMAIN_ERRORS, *ALL_POLICY_ERRORS), ids=lambda e: e.__name__
+)
 def test_every_domain_error_has_a_rest_status(error: type[errors.DomainError]) -> None:
     assert 400 <= STATUS[error] < 500
 

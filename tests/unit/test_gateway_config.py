@@ -172,12 +172,8 @@ def test_require_takes_claims_of_json_scalar_types(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("fields", "key", "words"),
     [
-        (
-            {"authorize": {"policy": "orders"}},
-            "authorize",
-            "policy authorizer arrives with issue 5",
-        ),
-        ({"authorize": "policy"}, "authorize", "policy authorizer arrives with issue 5"),
+        ({"authorize": {"policy": "orders"}}, "authorize.policy", "valid dictionary"),
+        ({"authorize": "policy"}, "authorize", "policy needs its templates"),
         ({"authorize": "maybe"}, "authorize", "unknown authorizer"),
         ({"authorize": {"allow": True, "deny": True}}, "authorize", "exactly one"),
         ({"authorize": {}}, "authorize", "exactly one"),
@@ -212,7 +208,7 @@ def test_require_takes_claims_of_json_scalar_types(tmp_path: Path) -> None:
         ({"methods": ["GE T"]}, "methods", "not an HTTP method"),
         ({"max_body": "lots"}, "max_body", "size"),
         ({"max_body": 0}, "max_body", "greater than 0"),
-        ({"cors": {"origins": ["x"], "allow": 1}}, "cors.allow", "Extra"),
+        ({"cors": {"origins": ["https://a.example"], "allow": 1}}, "cors.allow", "Extra"),
         ({"rate_limit": {"key": "subject", "rate": "lots"}}, "rate_limit.rate", "rate"),
         ({"timeout": "5s"}, "timeout", "Extra"),
     ],

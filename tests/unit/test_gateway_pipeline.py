@@ -31,6 +31,13 @@ from authgate.gateway.authenticate import (
 )
 from authgate.gateway.authorize import Denied, same_value
 from authgate.gateway.config import GatewaySettings
+from authgate.gateway.cors import CorsOriginDenied, CorsPreflightDenied
+from authgate.gateway.forward_errors import (
+    BadGateway,
+    BodyTooLarge,
+    NoHealthyUpstream,
+    UpstreamTimeout,
+)
 from authgate.gateway.mutate import (
     IDENTITY_TYP,
     HeaderPatch,
@@ -41,6 +48,7 @@ from authgate.gateway.mutate import (
 from authgate.gateway.paths import AmbiguousPath
 from authgate.gateway.pipeline import Pipeline
 from authgate.gateway.principal import Principal
+from authgate.gateway.ratelimit import RateLimited
 from authgate.gateway.request import BadGateRequest, GateRequest, host_name
 from authgate.gateway.routes import MethodNotAllowed, NoRoute
 from authgate.identity.clients import Client, ClientMetadata
@@ -527,6 +535,25 @@ async def test_the_patch_strips_every_spelling_and_what_connection_names(world: 
     assert out["accept"] == "*/*"
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x-original-url",
+        "x-rewrite-url",
+        "x-original-uri",
+        "x-original-method",
+        "x-forwarded-uri",
+        "x-forwarded-prefix",
+        "x_original_url",
+        "x-http-method",
+    ],
+)
+async def test_the_patch_strips_headers_that_rename_the_request(world: World, name: str) -> None:
+    request = described("/orders/1", "GET", world.token(), (name, "/admin/delete-all"))
+    out = dict((await world.gate.decide(request)).patch.apply(request.headers))
+    assert name not in out
+
+
 async def test_connection_cannot_drop_the_headers_the_gate_adds(world: World) -> None:
     request = described("/orders/1", "GET", world.token(), ("connection", "X-Authgate-Sub"))
     out = dict((await world.gate.decide(request)).patch.apply(request.headers))
@@ -553,6 +580,46 @@ async def test_the_identity_jwt(world: World) -> None:
     assert token.claims["sub"] == ada.sub
     assert token.claims["exp"] - token.claims["iat"] == 60
     assert token.claims["groups"] == ["admin", "ops"]
+
+
+def identity_of(world: World, signer: IdentitySigner, principal: Principal) -> dict[str, Any]:
+    keys = KeySet.import_key_set(cast(Any, world.ring.jwks(NOW)))
+    return dict(jose_jwt.decode(signer.sign(principal, "orders"), keys).claims)
+
+
+def test_an_identity_statement_is_reused_while_half_its_life_remains(world: World) -> None:
+    signer = IdentitySigner(world.codec, ISSUER, world.clock)
+    ada = Principal("jwt", subject="ada", groups=("ops",))
+    first = signer.sign(ada, "orders")
+    world.clock.now += 30
+    assert signer.sign(ada, "orders") == first
+    world.clock.now += 1
+    renewed = identity_of(world, signer, ada)
+    assert renewed["iat"] == int(world.clock.now)
+    assert renewed["exp"] - world.clock.now == 60
+
+
+def test_an_identity_statement_is_never_shared_between_principals_or_upstreams(
+    world: World,
+) -> None:
+    signer = IdentitySigner(world.codec, ISSUER, world.clock)
+    ada = Principal("jwt", subject="ada", groups=("ops",), scopes=frozenset({"a"}))
+    statements = {
+        signer.sign(ada, "orders"),
+        signer.sign(ada, "billing"),
+        signer.sign(Principal("jwt", subject="bob", groups=("ops",)), "orders"),
+        signer.sign(Principal("jwt", subject="ada", groups=("admin",)), "orders"),
+        signer.sign(Principal("jwt", subject="ada", groups=("ops",)), "orders"),
+        signer.sign(Principal("jwt", subject="ada", client_id="web"), "orders"),
+    }
+    assert len(statements) == 6
+
+
+def test_the_identity_cache_is_bounded(world: World) -> None:
+    signer = IdentitySigner(world.codec, ISSUER, world.clock, max_cached=3)
+    for n in range(10):
+        signer.sign(Principal("jwt", subject=f"user-{n}"), "orders")
+    assert len(signer._cache) == 3
 
 
 @pytest.mark.parametrize("username", ["ada\r\nX-Authgate-Sub: root", "ada\n", "adá"])
@@ -610,6 +677,13 @@ FAILURES = [
     (Denied("scope_missing", "no"), 403, "scope_missing"),
     (NoRoute("/x"), 404, None),
     (MethodNotAllowed(["GET", "HEAD"]), 405, None),
+    (CorsOriginDenied("https://evil.example"), 403, "origin_not_allowed"),
+    (CorsPreflightDenied("method_not_allowed", "no"), 403, "method_not_allowed"),
+    (RateLimited(7), 429, None),
+    (BodyTooLarge(1024), 413, None),
+    (BadGateway(), 502, None),
+    (NoHealthyUpstream("orders"), 503, None),
+    (UpstreamTimeout(), 504, None),
 ]
 
 
@@ -631,6 +705,8 @@ def test_a_failure_answers_json_with_its_reason(
         assert response.headers["www-authenticate"].startswith('Bearer realm="authgate"')
     if status == 405:
         assert response.headers["allow"] == "GET, HEAD"
+    if status == 429:
+        assert response.headers["retry-after"] == "7"
 
 
 @pytest.mark.parametrize(

@@ -312,9 +312,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_admin_router_app() -> FastAPI:
+    from authgate.api.admin_gateway import router as gateway  # it imports this module
+    from authgate.api.admin_policies import policies  # it imports this module
+
     app = FastAPI(title="authgate admin API", docs_url=None, redoc_url=None)
-    for router in (users, groups, clients, keys, audit):
+    for router in (users, groups, clients, keys, audit, policies):
         app.include_router(router)
+    app.include_router(gateway)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app

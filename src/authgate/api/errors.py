@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 
 from authgate import errors
+from authgate.policy.errors import PolicyExists, PolicyInvalid, PolicyNotFound
+from authgate.tokens.errors import InsufficientScope
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -27,13 +29,17 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.Unauthorized: 401,
     errors.InvalidClient: 401,
     errors.UserNotConfirmed: 403,
+    InsufficientScope: 403,
     errors.UserDisabled: 403,
     errors.PasswordChangeRequired: 403,
     errors.NotFound: 404,
     errors.AlreadyExists: 409,
+    PolicyInvalid: 400,
+    PolicyNotFound: 404,
+    PolicyExists: 409,
     errors.TooManyRequests: 429,
 }
-_EXPOSED_DETAILS = ("rules", "attribute", "field")
+_EXPOSED_DETAILS = ("rules", "attribute", "field", "problems")
 
 
 def error_response(exc: errors.DomainError) -> JSONResponse:
@@ -46,6 +52,8 @@ def error_response(exc: errors.DomainError) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Bearer realm="authgate", error="invalid_token"'
     elif isinstance(exc, errors.Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="authgate"'
+    elif isinstance(exc, InsufficientScope):
+        headers["WWW-Authenticate"] = 'Bearer realm="authgate", error="insufficient_scope"'
     return JSONResponse(body, status_code=status_of(exc), headers=headers)
 
 

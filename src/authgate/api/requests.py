@@ -12,6 +12,7 @@ from starlette.requests import Request
 from authgate.api.errors import MAX_BODY_BYTES, BodyTooLarge
 from authgate.audit import Caller
 from authgate.errors import InvalidRequest, Unauthorized
+from authgate.gateway.ratelimit import client_address
 
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
 
@@ -63,8 +64,11 @@ def bearer_token(request: Request) -> str:
 
 
 def caller_of(request: Request) -> Caller:
-    """The direct peer; forwarding headers are not believed (no trusted proxies yet)."""
-    ip = request.client.host if request.client else None
+    """Who is calling, for throttles and audit: the TCP peer, or behind a proxy listed in
+    `gateway.trusted_proxies`, the address that proxy reports (X-Forwarded-For)."""
+    peer = request.client.host if request.client else None
+    trusted = request.app.state.services.settings.gateway.trusted_proxies
+    ip = client_address(peer, request.headers.getlist("x-forwarded-for"), trusted) if peer else None
     return Caller(ip=ip, user_agent=request.headers.get("user-agent"))
 
 

@@ -10,7 +10,15 @@ from starlette.responses import JSONResponse
 
 from authgate.gateway.authenticate import AuthenticationFailed
 from authgate.gateway.authorize import Denied
+from authgate.gateway.cors import CorsOriginDenied, CorsPreflightDenied
+from authgate.gateway.forward_errors import (
+    BadGateway,
+    BodyTooLarge,
+    NoHealthyUpstream,
+    UpstreamTimeout,
+)
 from authgate.gateway.paths import AmbiguousPath
+from authgate.gateway.ratelimit import RateLimited
 from authgate.gateway.request import BadGateRequest
 from authgate.gateway.routes import MethodNotAllowed, NoRoute
 
@@ -21,6 +29,19 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     Denied: (403, "forbidden"),
     NoRoute: (404, "not_found"),
     MethodNotAllowed: (405, "method_not_allowed"),
+    CorsOriginDenied: (403, "cors_origin_denied"),
+    CorsPreflightDenied: (403, "cors_preflight_denied"),
+    RateLimited: (429, "rate_limited"),
+    BodyTooLarge: (413, "body_too_large"),
+    BadGateway: (502, "bad_gateway"),
+    NoHealthyUpstream: (503, "no_healthy_upstream"),
+    UpstreamTimeout: (504, "upstream_timeout"),
+}
+_FORWARDING_MESSAGES: dict[type[Exception], str] = {
+    BodyTooLarge: "The request body is larger than this route accepts.",
+    BadGateway: "The upstream could not be reached or gave an unusable answer.",
+    NoHealthyUpstream: "No healthy upstream target is available.",
+    UpstreamTimeout: "The upstream did not answer in time.",
 }
 GATE_FAILURES: tuple[type[Exception], ...] = tuple(STATUS)
 """What the pipeline raises on purpose; anything else is a server error (500)."""
@@ -28,15 +49,25 @@ GATE_FAILURES: tuple[type[Exception], ...] = tuple(STATUS)
 
 def _details(exc: Exception) -> tuple[str | None, str]:
     """(reason_id, message) of a failure, each type saying it its own way."""
-    if isinstance(exc, BadGateRequest | Denied):
+    if isinstance(exc, BadGateRequest | Denied | CorsOriginDenied | CorsPreflightDenied):
         return exc.reason_id, exc.description
+    if isinstance(exc, RateLimited):
+        return None, f"Too many requests; retry in {exc.retry_after} s."
     if isinstance(exc, AuthenticationFailed):
         return exc.error, exc.description
+    if type(exc) in _FORWARDING_MESSAGES:
+        return None, _FORWARDING_MESSAGES[type(exc)]
     if isinstance(exc, AmbiguousPath):
         return None, f"The path is ambiguous: {exc.reason}."
     if isinstance(exc, MethodNotAllowed):
         return None, "No route serves this path with this method."
     return None, "No route serves this request."
+
+
+def failure_reason(exc: Exception) -> str:
+    """What the access log names as the reason: the failure's reason_id, else its code."""
+    reason_id, _ = _details(exc)
+    return reason_id or next(STATUS[c] for c in type(exc).__mro__ if c in STATUS)[1]
 
 
 def failure_response(exc: Exception) -> JSONResponse:
@@ -52,4 +83,6 @@ def failure_response(exc: Exception) -> JSONResponse:
             response.headers.append("WWW-Authenticate", challenge)
     if isinstance(exc, MethodNotAllowed):
         response.headers["Allow"] = ", ".join(exc.allowed)
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response

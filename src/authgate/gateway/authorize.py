@@ -9,18 +9,34 @@ as a boolean must be a boolean.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from authgate.gateway.principal import Principal
+from authgate.gateway.request import GateRequest
+from authgate.gateway.routes import RouteMatch
 
 
 class Denied(Exception):
-    """403: the principal is known and may not do this."""
+    """403: the principal is known and may not do this.
 
-    def __init__(self, reason_id: str, description: str) -> None:
+    `policy` names the deciding policy (or `no_match`) for the log line only: policy ids
+    are the operator's business, not the caller's.
+    """
+
+    def __init__(self, reason_id: str, description: str, policy: str | None = None) -> None:
         super().__init__(description)
         self.reason_id = reason_id
         self.description = description
+        self.policy = policy
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What the principal is trying: the request as described, and the route it matched."""
+
+    request: GateRequest
+    match: RouteMatch
 
 
 class Requirements(Protocol):
@@ -39,7 +55,7 @@ class Requirements(Protocol):
     def claims(self) -> Mapping[str, Any]: ...
 
 
-Authorizer = Callable[[Principal, Any], Awaitable[None]]
+Authorizer = Callable[[Principal, Any, Attempt], Awaitable[None]]
 
 
 def same_value(expected: Any, actual: Any) -> bool:
@@ -57,15 +73,15 @@ def same_value(expected: Any, actual: Any) -> bool:
     return bool(expected == actual)
 
 
-async def allow(principal: Principal, options: Any) -> None:
+async def allow(principal: Principal, options: Any, attempt: Attempt) -> None:
     """Every authenticated principal (and the anonymous one, where the route takes it)."""
 
 
-async def deny(principal: Principal, options: Any) -> None:
+async def deny(principal: Principal, options: Any, attempt: Attempt) -> None:
     raise Denied("route_denies", "This route refuses every request.")
 
 
-async def require(principal: Principal, options: Requirements) -> None:
+async def require(principal: Principal, options: Requirements, attempt: Attempt) -> None:
     """Every listed condition must hold; each failure names the first thing missing."""
     if options.scopes_any and principal.scopes.isdisjoint(options.scopes_any):
         raise Denied("scope_missing", "The token carries none of the scopes this route accepts.")
@@ -80,3 +96,5 @@ async def require(principal: Principal, options: Requirements) -> None:
 
 
 AUTHORIZERS: dict[str, Authorizer] = {"allow": allow, "deny": deny, "require": require}
+"""The stateless authorizers; `policy` needs the decider, so each Pipeline adds its own
+(`gateway.policy_authorizer`)."""

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from authgate.gateway.cors import WILDCARD, is_header_name, normalize_origin
 from authgate.gateway.patterns import (
     NO_HOST_MATCH,
     HostPattern,
@@ -32,10 +33,21 @@ from authgate.gateway.patterns import (
     host_rank,
     sample_hosts,
 )
+from authgate.gateway.templates import Template, TemplateError, parse_template
 from authgate.units import ByteSize, Duration, Listen, Rate
 
 RESERVED_SEGMENTS = frozenset(
-    {"v1", "oauth2", ".well-known", "healthz", "readyz", "_authgate", "docs", "openapi.json"}
+    {
+        "v1",
+        "oauth2",
+        ".well-known",
+        "healthz",
+        "readyz",
+        "_authgate",
+        "authz",
+        "docs",
+        "openapi.json",
+    }
 )
 """First path segments that authgate serves itself; routes cannot claim them."""
 
@@ -125,41 +137,82 @@ class RequireSettings(_Model):
         return self
 
 
-AuthorizerKind = Literal["allow", "deny", "require"]
+class PolicySettings(_Model):
+    """Ask the policies: the request becomes (action, resource) by these templates.
+
+    Placeholders are listed in `gateway.templates`; an unknown one is a load error.
+    """
+
+    action: str = Field(description='e.g. "{method_verb}"')
+    resource: str = Field(description='e.g. "resources:orders:{path[1]}"')
+    methods: dict[str, str] = Field(
+        default_factory=dict, description="{method_verb} per method, e.g. {GET: read}."
+    )
+
+    @field_validator("action", "resource")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        try:
+            parse_template(value)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, value: dict[str, str]) -> dict[str, str]:
+        methods = {method.upper(): verb for method, verb in value.items()}
+        for method, verb in methods.items():
+            if not _METHOD.fullmatch(method):
+                raise ValueError(f"{method!r} is not an HTTP method")
+            if not verb or len(verb) > 128:
+                raise ValueError(f"the verb of {method} must be 1-128 characters")
+        if len(methods) != len(value):
+            raise ValueError("a method is listed twice")
+        return methods
+
+    @cached_property
+    def action_template(self) -> Template:
+        return parse_template(self.action)
+
+    @cached_property
+    def resource_template(self) -> Template:
+        return parse_template(self.resource)
+
+
+AuthorizerKind = Literal["allow", "deny", "require", "policy"]
+_KINDS: tuple[AuthorizerKind, ...] = ("allow", "deny", "require", "policy")
 
 
 class AuthorizeSettings(_Model):
-    """Exactly one authorizer: `allow`, `deny` or `require: {...}`."""
+    """Exactly one authorizer: `allow`, `deny`, `require: {...}` or `policy: {...}`."""
 
     allow: Literal[True] | None = None
     deny: Literal[True] | None = None
     require: RequireSettings | None = None
+    policy: PolicySettings | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        if value == "policy" or (isinstance(value, dict) and "policy" in value):
-            raise ValueError("policy authorizer arrives with issue 5")
         if value in ("allow", "deny"):
             return {value: True}
+        if value == "policy":
+            raise ValueError("policy needs its templates: policy: {action: ..., resource: ...}")
         if isinstance(value, str):
-            raise ValueError(f"unknown authorizer {value!r}; use allow, deny or require")
+            raise ValueError(f"unknown authorizer {value!r}; use allow, deny, require or policy")
         return value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> AuthorizeSettings:
-        given = [name for name in ("allow", "deny", "require") if getattr(self, name) is not None]
+        given = [name for name in _KINDS if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of allow, deny, require")
+            raise ValueError("give exactly one of allow, deny, require, policy")
         return self
 
     @property
     def kind(self) -> AuthorizerKind:
-        if self.allow:
-            return "allow"
-        if self.deny:
-            return "deny"
-        return "require"
+        return next(name for name in _KINDS if getattr(self, name) is not None)
 
 
 class IdentitySettings(_Model):
@@ -168,14 +221,43 @@ class IdentitySettings(_Model):
 
 
 class CorsSettings(_Model):
-    """Accepted so configurations can be written now; not enforced yet."""
+    """Browser origins that may call a route (see `gateway.cors`)."""
 
-    origins: list[str] = Field(default_factory=list)
-    credentials: bool = False
+    origins: list[str] = Field(
+        min_length=1, description="Exact origins, `https://app.example.com`; or only `*`."
+    )
+    credentials: bool = Field(default=False, description="Let browsers send cookies and auth.")
+    expose_headers: list[str] = Field(
+        default_factory=list, description="Response headers scripts may read."
+    )
+
+    @field_validator("origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        origins = list(dict.fromkeys(normalize_origin(origin) for origin in value))
+        if WILDCARD in origins and len(origins) > 1:
+            raise ValueError("origin '*' must stand alone")
+        return origins
+
+    @field_validator("expose_headers")
+    @classmethod
+    def _expose_headers(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not is_header_name(name):
+                raise ValueError(f"{name!r} is not a header name")
+        return value
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> CorsSettings:
+        if self.credentials and WILDCARD in self.origins:
+            raise ValueError(
+                "origin '*' with credentials would let every site act as the user; list the origins"
+            )
+        return self
 
 
 class RateLimitSettings(_Model):
-    """Accepted so configurations can be written now; not enforced yet."""
+    """Requests per caller on a route, counted in each process (see `gateway.ratelimit`)."""
 
     key: Literal["subject", "client", "ip"] = "subject"
     rate: Rate
@@ -199,8 +281,10 @@ class RouteSettings(_Model):
     keep_authorization: bool = False
     audience: str | None = Field(default=None, description="`aud` required; else the upstream's.")
     max_body: ByteSize = Field(default=10 * 1024 * 1024, description="Bytes; e.g. 10MiB.")
-    cors: CorsSettings | None = Field(default=None, description="Not enforced yet.")
-    rate_limit: RateLimitSettings | None = Field(default=None, description="Not enforced yet.")
+    cors: CorsSettings | None = Field(default=None, description="Browser origins allowed.")
+    rate_limit: RateLimitSettings | None = Field(
+        default=None, description="Per subject, client or IP; counted per process."
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -302,12 +386,14 @@ class RouteSettings(_Model):
 
 
 class ListenerTlsSettings(_Model):
-    cert: str
-    key: str
+    """TLS termination on a listener: PEM files, read (and checked) at start and reload."""
+
+    cert: str = Field(min_length=1, description="PEM certificate chain, leaf first.")
+    key: str = Field(min_length=1, description="PEM private key, unencrypted.")
 
 
 class GatewayListener(_Model):
-    """A listener of the gate's own; accepted now, served when TLS listeners arrive."""
+    """A listener of the gate's own: it serves the gate, with authgate's paths first."""
 
     listen: Listen
     tls: ListenerTlsSettings | None = None
@@ -329,8 +415,13 @@ class GatewaySettings(_Model):
     )
     upstreams: dict[str, UpstreamSettings] = Field(default_factory=dict)
     routes: list[RouteSettings] = Field(default_factory=list)
+    access_log: bool = Field(
+        default=True, description="One JSON line a request on the `authgate.access` logger."
+    )
     listen: list[GatewayListener] = Field(
-        default_factory=list, description="Listeners of the gate's own; not served yet."
+        default_factory=list,
+        description="Listeners of the gate's own; when given, the public listener serves only"
+        " authgate's paths. A change needs a restart.",
     )
 
     @field_validator("trusted_proxies", mode="before")
@@ -360,6 +451,14 @@ class GatewaySettings(_Model):
                         ("routes", index, "upstream"),
                         f"route {route.name!r}: {route.upstream!r} is not declared in"
                         " gateway.upstreams",
+                    )
+                )
+            elif route.keep_authorization and self.upstreams[route.upstream].basic_auth:
+                problems.append(
+                    (
+                        ("routes", index, "keep_authorization"),
+                        f"route {route.name!r}: keep_authorization is ambiguous with upstream"
+                        f" {route.upstream!r}'s basic_auth (both set Authorization)",
                     )
                 )
         for index, first in enumerate(self.routes):

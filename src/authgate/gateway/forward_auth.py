@@ -80,7 +80,7 @@ class ForwardAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        gate: Pipeline = request.app.state.services.gate
+        gate: Pipeline = request.app.state.services.gateway.pipeline
         try:
             decision = await gate.decide(describe(request, gate))
         except GATE_FAILURES as exc:

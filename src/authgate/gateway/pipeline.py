@@ -22,7 +22,7 @@ from authgate.gateway.authenticate import (
     build_authenticators,
     challenges_for,
 )
-from authgate.gateway.authorize import AUTHORIZERS, Authorizer, Denied
+from authgate.gateway.authorize import AUTHORIZERS, Attempt, Authorizer, Denied
 from authgate.gateway.config import GatewaySettings, RouteSettings
 from authgate.gateway.mutate import (
     HeaderPatch,
@@ -33,7 +33,9 @@ from authgate.gateway.mutate import (
     mutate,
 )
 from authgate.gateway.paths import normalize_path
+from authgate.gateway.policy_authorizer import DeciderSource, PolicyAuthorizer
 from authgate.gateway.principal import Principal
+from authgate.gateway.ratelimit import Limit, RateLimits, caller_key, client_address
 from authgate.gateway.request import GateRequest, check_method, host_name
 from authgate.gateway.routes import RouteMatch, RouteTable
 
@@ -57,19 +59,37 @@ class Pipeline:
         settings: GatewaySettings,
         authenticators: Mapping[str, Authenticator],
         mutators: Mapping[str, Mutator],
-        authorizers: Mapping[str, Authorizer] = AUTHORIZERS,
+        authorizers: Mapping[str, Authorizer] | None = None,
+        rate_limits: RateLimits | None = None,
+        policies: DeciderSource | None = None,
     ) -> None:
         self.settings = settings
         self.table = RouteTable(settings.routes)
         self._authenticators = authenticators
-        self._authorizers = authorizers
+        self._authorizers = authorizers or {
+            **AUTHORIZERS,
+            "policy": PolicyAuthorizer(policies, settings.trusted_proxies),
+        }
         self._mutators = mutators
+        self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
+        """Pass the old pipeline's to a reloaded one, so a reload resets no budget."""
 
     @classmethod
     def build(
-        cls, settings: GatewaySettings, backends: Backends, signer: IdentitySigner
+        cls,
+        settings: GatewaySettings,
+        backends: Backends,
+        signer: IdentitySigner,
+        rate_limits: RateLimits | None = None,
+        policies: DeciderSource | None = None,
     ) -> Pipeline:
-        return cls(settings, build_authenticators(backends), build_mutators(signer))
+        return cls(
+            settings,
+            build_authenticators(backends),
+            build_mutators(signer),
+            rate_limits=rate_limits,
+            policies=policies,
+        )
 
     def trusts(self, peer: str | None) -> bool:
         """Whether the TCP peer is a configured proxy (none by default)."""
@@ -85,16 +105,23 @@ class Pipeline:
         """The `aud` a token must carry here: the route's, else its upstream's, else none."""
         return route.audience or self.settings.upstreams[route.upstream].audience
 
-    async def decide(self, request: GateRequest) -> Decision:
-        """The decision, or NoRoute, MethodNotAllowed, AmbiguousPath, BadGateRequest,
-        AuthenticationFailed or Denied."""
-        check_method(request.method)
+    def match(self, request: GateRequest, method: str | None = None) -> RouteMatch:
+        """Stage 1 alone: the route serving `request` (as if sent with `method`, which a
+        CORS preflight names), or NoRoute, MethodNotAllowed, AmbiguousPath, BadGateRequest."""
+        method = check_method(method or request.method)
         path = normalize_path(request.raw_path)
-        match = self.table.match(request.method, host_name(request.host), path)
+        return self.table.match(method, host_name(request.host), path)
+
+    async def decide(self, request: GateRequest, match: RouteMatch | None = None) -> Decision:
+        """The decision, or NoRoute, MethodNotAllowed, AmbiguousPath, BadGateRequest,
+        AuthenticationFailed, RateLimited or Denied. `match`: stage 1's answer, when the
+        caller needed it first."""
+        match = match or self.match(request)
         route = match.route
         context = AuthContext(audience=self.audience_of(route))
         principal = await authenticate(self._authenticators, route.authenticate, request, context)
-        await self._authorize(route, principal)
+        self._limit_rate(route, request, principal)
+        await self._authorize(route, principal, Attempt(request, match))
         patch = mutate(
             self._mutators,
             request,
@@ -108,22 +135,37 @@ class Pipeline:
         )
         return Decision(match, principal, patch)
 
-    async def _authorize(self, route: RouteSettings, principal: Principal) -> None:
+    def _limit_rate(self, route: RouteSettings, request: GateRequest, principal: Principal) -> None:
+        """Spend the caller's budget on this route; after authentication, so a token's
+        subject is the key, and before authorization, so denied calls count too."""
+        if route.rate_limit is None:
+            return
+        address = client_address(
+            request.peer, request.values("x-forwarded-for"), self.settings.trusted_proxies
+        )
+        key = caller_key(route.rate_limit.key, principal, address)
+        rate = route.rate_limit.rate
+        self.rate_limits.hit(route.name, key, Limit(rate.count, rate.period))
+
+    async def _authorize(
+        self, route: RouteSettings, principal: Principal, attempt: Attempt
+    ) -> None:
         kind = route.authorize.kind
         try:
-            await self._authorizers[kind](principal, getattr(route.authorize, kind))
+            await self._authorizers[kind](principal, getattr(route.authorize, kind), attempt)
         except Denied as denied:
             # ARCHITECTURE: every denial is logged with its reason, route, subject and client.
             log.info(
-                "denied reason_id=%s route=%s subject=%s client=%s",
+                "denied reason_id=%s route=%s subject=%s client=%s%s",
                 denied.reason_id,
                 route.name,
                 principal.subject or "-",
                 principal.client_id or "-",
+                "" if denied.policy is None else f" policy={denied.policy}",
             )
             # Nobody signed in and the route needs someone: ask for credentials (401)
             # rather than refuse (403), so a client knows that signing in may help.
-            if kind == "require" and principal.is_anonymous:
+            if kind in ("require", "policy") and principal.is_anonymous:
                 raise AuthenticationFailed(
                     None, "Authentication is required.", challenges_for(route.authenticate)
                 ) from None

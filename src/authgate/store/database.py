@@ -26,6 +26,7 @@ from authgate.store.credentials import (
     RefreshTokenRepository,
 )
 from authgate.store.oauth import OAuthRepository
+from authgate.store.policies import PolicyRepository
 from authgate.store.users import GroupRepository, UserRepository
 
 READ_ONLY = "authgate_read_only"
@@ -43,6 +44,7 @@ class Transaction:
         self.refresh = RefreshTokenRepository(conn)
         self.audit = AuditRepository(conn)
         self.oauth = OAuthRepository(conn)
+        self.policies = PolicyRepository(conn)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -202,3 +202,21 @@ opaque_tokens = Table(
     Column("revoked_at", Float, nullable=True),
     Index("ix_opaque_tokens_jti", "jti"),
 )
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# One row: bumped in the same transaction as every policy change, so each replica can tell
+# with one cheap read whether its compiled policies are stale.
+policy_version = Table(
+    "policy_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+)

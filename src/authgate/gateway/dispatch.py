@@ -1,0 +1,33 @@
+"""Which app serves a request on a listener the gate shares with authgate.
+
+authgate's own paths come first and cannot be routed: if the first segment of the decoded
+path is one of RESERVED_SEGMENTS the request goes to authgate's app, anything else to the
+gate (which answers 404 when no route matches, also when no route is configured). The
+decoded path is used so that `/%761/...` cannot reach the gate as something other than
+what authgate's router will see.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from authgate.gateway.config import RESERVED_SEGMENTS
+
+GATED = frozenset({"http", "websocket"})
+
+
+def first_segment(path: str) -> str:
+    return path[1:].split("/", 1)[0] if path.startswith("/") else ""
+
+
+def with_gate(authgate_app: ASGIApp, gate: ASGIApp) -> ASGIApp:
+    """One ASGI app: authgate's paths to `authgate_app`, other HTTP and WebSocket requests
+    to `gate`."""
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in GATED and first_segment(scope["path"]) not in RESERVED_SEGMENTS:
+            await gate(scope, receive, send)
+        else:
+            await authgate_app(scope, receive, send)
+
+    return dispatch

@@ -1,0 +1,131 @@
+"""The headers of a forwarded exchange, and the request as the gate describes it.
+
+Hop-by-hop headers (RFC 9110 7.6.1) are removed in both directions, and so are those a
+`Connection` header names. Forwarding headers are believed only from a trusted proxy:
+X-Forwarded-For is the TCP peer, appended to the client's value only when that peer is
+trusted (whose X-Forwarded-Proto and -Host are then kept too); from anyone else every
+forwarding header is dropped and the gate's own take their place.
+"""
+
+from __future__ import annotations
+
+from starlette.types import Scope
+
+from authgate.gateway.pipeline import Decision
+from authgate.gateway.request import BadGateRequest, GateRequest
+from authgate.gateway.upstreams import Target
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authorization",
+        "proxy-authenticate",
+    }
+)
+_HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
+FORWARDING = frozenset(
+    {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port"}
+    | {"forwarded", "x-real-ip"}
+)
+"""Believed from a trusted proxy only; dropped from anyone else."""
+NOT_FORWARDED = HOP_BY_HOP | {"host", "expect"}
+"""Never copied from the client: the gate sets Host itself and answers `Expect` itself."""
+_RESPONSE_DROPPED = _HOP_BY_HOP_BYTES | {b"date"}
+"""The server adds its own Date; two would be a malformed answer."""
+
+
+def describe(scope: Scope) -> GateRequest:
+    """The request the pipeline decides on, as the ASGI server parsed it."""
+    headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+    host = ""
+    for name, value in headers:
+        if name == "host":
+            host = value
+            break
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+    client = scope.get("client")
+    return GateRequest(
+        method=scope["method"],
+        scheme=scope.get("scheme", "http"),
+        host=host,
+        raw_path=raw_path.decode("latin-1"),
+        query=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        peer=client[0] if client else None,
+    )
+
+
+def body_length(request: GateRequest) -> int | None:
+    """The announced body length, 0 for none, None for a chunked body; 400 if framing is
+    contradictory (a smuggling attempt)."""
+    chunked = bool(request.values("transfer-encoding"))
+    length = request.header("content-length")
+    if length is not None:
+        if chunked:
+            raise BadGateRequest("conflicting_framing", "Content-Length with Transfer-Encoding.")
+        if not length.isdigit() or len(length) > 19:
+            raise BadGateRequest("bad_content_length", "Content-Length is not a number.")
+        return int(length)
+    return None if chunked else 0
+
+
+def upstream_headers(
+    request: GateRequest,
+    decision: Decision,
+    trusted: bool,
+    target: Target,
+    authorization: str | None,
+) -> list[tuple[str, str]]:
+    """What the upstream receives: the client's headers after the patch, then ours."""
+    patch = decision.patch
+    dropped = patch.remove | patch.set.keys() | NOT_FORWARDED
+    out: list[tuple[str, str]] = []
+    forwarded_for: str | None = None
+    proto: str | None = None
+    host: str | None = None
+    for name, value in request.headers:
+        if name in dropped:
+            continue
+        if name in FORWARDING:
+            if not trusted:
+                continue
+            if name == "x-forwarded-for":
+                forwarded_for = value if forwarded_for is None else f"{forwarded_for}, {value}"
+                continue
+            if name == "x-forwarded-proto":
+                proto = proto or value
+                continue
+            if name == "x-forwarded-host":
+                host = host or value
+                continue
+        out.append((name, value))
+    out.extend(patch.set.items())
+    out.append(("host", target.host_header))
+    if request.peer is not None:
+        peer = request.peer
+        out.append(("x-forwarded-for", f"{forwarded_for}, {peer}" if forwarded_for else peer))
+    out.append(("x-forwarded-proto", proto or request.scheme))
+    if host or request.host:
+        out.append(("x-forwarded-host", host or request.host))
+    if authorization is not None:
+        out.append(("authorization", authorization))
+    return out
+
+
+def response_headers(raw: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes, bytes]]:
+    """The upstream's headers without hop-by-hop ones and those its Connection names."""
+    named: set[bytes] = set()
+    for name, value in raw:
+        if name.lower() == b"connection":
+            named.update(t.strip().lower() for t in value.split(b",") if t.strip())
+    return [
+        (name, value)
+        for name, value in raw
+        if (lower := name.lower()) not in _RESPONSE_DROPPED and lower not in named
+    ]
