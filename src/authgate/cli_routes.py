@@ -10,6 +10,7 @@ request), 1 refused, 2 a usage or configuration error.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import sys
 from pathlib import Path
@@ -51,7 +52,9 @@ def _settings(config: Path | None) -> Settings:
         raise typer.Exit(USAGE) from None
 
 
-def describe_request(method: str, url: str, token: str | None) -> GateRequest:
+def describe_request(
+    method: str, url: str, token: str | None, client_ip: str | None = None
+) -> GateRequest:
     """The request as the gate would see it; `url` is absolute or a path (any host)."""
     parts = urlsplit(url)
     if parts.scheme and parts.scheme not in ("http", "https"):
@@ -60,6 +63,11 @@ def describe_request(method: str, url: str, token: str | None) -> GateRequest:
         raise UsageError(f"{url!r}: the URL must be http(s)://HOST/PATH or /PATH")
     if token is not None and (not token or any(c.isspace() for c in token)):
         raise UsageError("the token must be one non-empty word")
+    if client_ip is not None:
+        try:
+            client_ip = str(ipaddress.ip_address(client_ip))
+        except ValueError:
+            raise UsageError(f"{client_ip!r} is not an IP address") from None
     headers: list[tuple[str, str]] = []
     if parts.netloc:
         headers.append(("host", parts.netloc))
@@ -72,6 +80,7 @@ def describe_request(method: str, url: str, token: str | None) -> GateRequest:
         raw_path=parts.path,
         query=parts.query,
         headers=tuple(headers),
+        peer=client_ip,
     )
 
 
@@ -174,12 +183,16 @@ def check(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="YAML file (default: $AUTHGATE_CONFIG).")
     ] = None,
+    client_ip: Annotated[
+        str | None,
+        typer.Option("--from", help="The client's IP address (policies may test remoteIP)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Which route serves METHOD URL, what it requires, and whether --token would pass."""
     settings = _settings(config)
     try:
-        request = describe_request(method, url, token)
+        request = describe_request(method, url, token, client_ip)
     except UsageError as exc:
         _usage(str(exc))
     result: dict[str, Any] = {}

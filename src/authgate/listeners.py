@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 
 from authgate.config import ConfigError, Settings
 from authgate.gateway.config import ListenerTlsSettings
+from authgate.http_limits import BoundedHttpToolsProtocol
 
 log = logging.getLogger("authgate")
 
@@ -202,7 +203,7 @@ def server_for(app: ASGIApp, listener: Listener) -> uvicorn.Server:
     context = listener.tls
     config = uvicorn.Config(
         app,
-        http="httptools",
+        http=BoundedHttpToolsProtocol,
         log_level="info",
         access_log=False,
         server_header=False,

@@ -31,6 +31,13 @@ GATEWAY = {
             "rate_limit": {"key": "client", "rate": "100/minute"},
         },
         {
+            "name": "office",
+            "path": "/office/*",
+            "upstream": "orders",
+            "authenticate": ["jwt"],
+            "authorize": {"policy": {"action": "{method_verb}", "resource": "office:{path[1]}"}},
+        },
+        {
             "name": "public",
             "path": "/public/**",
             "upstream": "orders",
@@ -183,3 +190,28 @@ def test_a_config_error_is_exit_2_naming_the_route_and_key(tmp_path: Path, confi
     result = check(bad, "GET", "/orders/1")
     assert result.returncode == 2
     assert "gateway.routes.0.cors: route 'orders-read'" in result.stderr
+
+
+def test_the_client_address_given_is_what_a_policy_sees(
+    gate: AuthgateServer, config: Path, worker: dict[str, Any]
+) -> None:
+    policy = {
+        "subjects": [worker["client_id"]],
+        "actions": ["read"],
+        "resources": ["office:<.*>"],
+        "effect": "allow",
+        "conditions": {"remoteIP": {"type": "CIDRCondition", "options": {"cidr": "10.0.0.0/8"}}},
+    }
+    with gate.admin_client() as admin:
+        assert admin.post("/admin/policies", json=policy).status_code == 201
+    token = client_token(gate, worker)["access_token"]
+    inside = check(config, "GET", "/office/printer", "--token", token, "--from", "10.1.2.3")
+    assert inside.returncode == 0, inside.stdout + inside.stderr
+    outside = check(config, "GET", "/office/printer", "--token", token, "--from", "192.0.2.1")
+    assert outside.returncode == 1
+    assert "policy_denied" in outside.stdout
+
+
+def test_a_client_address_that_is_not_an_ip_is_a_usage_error(config: Path) -> None:
+    result = check(config, "GET", "/public/x", "--from", "somewhere")
+    assert result.returncode == 2

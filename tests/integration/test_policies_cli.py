@@ -1,8 +1,11 @@
-"""`authgate policies`, run as an operator runs it, on SQLite and PostgreSQL.
+"""`authgate policies`, run as an operator runs it.
 
 The commands share the database of a running server (the `server` fixture), as an operator's
 CLI shares the database of the deployment; the server's admin API sets up what the CLI has no
 command for (group membership). Each test names its own policies, so they do not meet.
+
+On SQLite only: each command is a process start (about 3 s), and the storage it reaches is
+the policy service's, which tests/integration/test_policies_admin.py runs on both backends.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ HYDRA = {
     "resources": ["resources:orders:<.*>"],
 }
 HYDRA_SUBJECT = HYDRA["subjects"][0]
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    return "sqlite"
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,8 @@ import httpx
 import pytest
 import yaml
 
+from authgate.gateway.config import GatewaySettings
+
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 MAKEFILE = REPO / "Makefile"
@@ -235,16 +237,22 @@ def test_the_walk_through_block_is_the_one_of_the_readme() -> None:
     assert "127.0.0.1:8080/whoami/" in script
 
 
-def test_the_readme_shows_the_gateway_section_of_the_quickstart_config() -> None:
+def test_the_annotated_gateway_config_in_the_readme_is_valid() -> None:
     readme = README.read_text(encoding="utf-8")
     _, heading, after = readme.partition("\n## The gate\n")
     assert heading, "README has no '## The gate' section"
     shown = re.search(r"^```yaml\n(.*?)^```$", after, re.DOTALL | re.MULTILINE)
     assert shown, "no ```yaml block in '## The gate'"
 
-    config = yaml.safe_load((REPO / "examples/quickstart/authgate.yaml").read_text())
+    gateway = GatewaySettings.model_validate(yaml.safe_load(shown.group(1))["gateway"])
 
-    assert yaml.safe_load(shown.group(1)) == {"gateway": config["gateway"]}
+    assert gateway.routes and gateway.upstreams
+
+
+def test_the_quickstart_config_is_valid() -> None:
+    config = yaml.safe_load((REPO / "examples/quickstart/authgate.yaml").read_text())
+    gateway = GatewaySettings.model_validate(config["gateway"])
+    assert {route.name for route in gateway.routes} == {"whoami", "whoami-admin"}
 
 
 def test_the_readme_names_the_two_commands() -> None:

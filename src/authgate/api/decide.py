@@ -66,7 +66,7 @@ async def authenticate_caller(services: Services, token: str) -> None:
         raise InvalidToken("The access token is invalid, expired or revoked.")
     if DECIDE_SCOPE not in str(claims.get("scope", "")).split():
         raise InsufficientScope(f"The access token does not carry the scope {DECIDE_SCOPE}.")
-    if "username" in claims:
+    if "username" in claims or claims.get("sub") != claims.get("client_id"):
         raise InsufficientScope("Only a client's own token (client_credentials) may ask.")
 
 

@@ -61,7 +61,8 @@ class _Model(BaseModel):
 
 
 class HealthSettings(_Model):
-    """Active health checks of an upstream's targets (not run yet: arrives with the proxy)."""
+    """Active health checks of an upstream's targets: a target is taken out after
+    `unhealthy_threshold` failed checks in a row and back after `healthy_threshold` passes."""
 
     path: str = "/health"
     interval: Duration = 5.0
