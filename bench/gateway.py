@@ -296,6 +296,11 @@ def main() -> None:
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--no-nginx", action="store_true", help="run as if nginx were absent")
     parser.add_argument(
+        "--cases",
+        default="",
+        help="comma-separated case keys to time (e.g. b,c,c*,d); default: every case",
+    )
+    parser.add_argument(
         "--signing-alg",
         choices=("RS256", "ES256", "EdDSA"),
         default="RS256",
@@ -311,6 +316,10 @@ def main() -> None:
         start_servers(Path(tmp), placement, not args.no_nginx, args.signing_alg) as servers,
     ):
         cases, skipped = prepare(servers)
+        if args.cases:
+            wanted = set(args.cases.split(","))
+            cases = [case for case in cases if case.key in wanted]
+            skipped = {key: reason for key, reason in skipped.items() if key in wanted}
         results, rounds, failed = measure(cases, generator, servers.pids(), args)
         described = servers.describe()
     context = [

@@ -38,7 +38,14 @@ def gate(make_server: ServerFactory, upstream: Upstream) -> AuthgateServer:
                     "upstream": "main",
                     "authenticate": ["jwt"],
                     "authorize": {"require": {"scopes_any": ["orders:read"]}},
-                }
+                },
+                {
+                    "name": "staff",
+                    "path": "/staff/**",
+                    "upstream": "main",
+                    "authenticate": ["jwt"],
+                    "authorize": {"require": {"groups_any": ["staff"]}},
+                },
             ],
         },
     )
@@ -95,6 +102,19 @@ def test_a_refusal_is_logged_with_its_reason(gate: AuthgateServer) -> None:
     assert record["status"] == 401
     assert record["upstream_ms"] is None
     assert record["reason_id"]
+
+
+def test_a_denial_is_logged_with_who_was_refused(gate: AuthgateServer) -> None:
+    worker = machine(gate, scope="orders:read")
+    token = client_token(gate, worker)["access_token"]
+    with gate.public_client() as http:
+        answer = http.get("/staff/list", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 403
+    record = wait_for_line(gate, path="/staff/list")
+    assert record["route"] == "staff"
+    assert record["client"] == worker["client_id"]
+    assert record["subject"] == worker["client_id"]
+    assert record["reason_id"] == answer.json()["reason_id"]
 
 
 def test_requests_are_counted_per_route_and_status_on_the_admin_listener(

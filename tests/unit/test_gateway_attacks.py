@@ -1,7 +1,6 @@
 """Attacks on the gate's pure parts: what an upstream reads, header spellings, host names.
 
-Each property says what an attacker must never achieve, for any input Hypothesis finds;
-tests marked xfail(strict) are holes, described in their reason.
+Each property says what an attacker must never achieve, for any input Hypothesis finds.
 """
 
 from __future__ import annotations
@@ -51,11 +50,6 @@ def test_no_upstream_decoding_any_number_of_times_reads_a_traversal(raw: str, de
     assert read.isascii()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (judgement): segments ending in '.' or ' ' are accepted; Windows servers "
-    "strip them, so /admin./x reads as /admin/x upstream (paths.normalize_path)",
-)
 @pytest.mark.parametrize("raw", ["/admin./x", "/admin%20/x", "/admin.%20/x", "/admin%20./x"])
 def test_segments_ending_in_dots_or_spaces_are_refused(raw: str) -> None:
     with pytest.raises(AmbiguousPath):
@@ -84,11 +78,6 @@ def _forwarded(sent: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
     return upstream_headers(request, decision, False, Target("http://10.0.0.1:8080"), None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: FORWARDING is matched by exact name in exchange_headers.upstream_headers; "
-    "compare header_key(name) instead, as strip_client_headers does for overrides",
-)
 @given(st.data(), st.sampled_from(["x-forwarded-for", "x-forwarded-host", "x-real-ip"]))
 def test_an_untrusted_peer_cannot_send_a_forwarding_header_in_any_spelling(
     data: st.DataObject, name: str

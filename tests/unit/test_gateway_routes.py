@@ -231,9 +231,9 @@ def test_a_strip_prefix_of_several_segments() -> None:
 
 # --- properties ----------------------------------------------------------------------------
 
-_SEGMENTS = st.sampled_from(["a", "b", "orders", "42", "x:y", "%20", "..a"]) | st.text(
+_SEGMENTS = st.sampled_from(["a", "b", "orders", "42", "x:y", "a%20b", "..a"]) | st.text(
     alphabet="".join(sorted(SEGMENT_CHARS)), min_size=1, max_size=6
-).filter(lambda s: s.strip("."))
+).filter(lambda s: s.strip(".") and not s.endswith("."))
 normalized_paths = st.builds(
     lambda segments, trailing: "/" + "/".join(segments) + ("/" if trailing and segments else ""),
     st.lists(_SEGMENTS, max_size=6),

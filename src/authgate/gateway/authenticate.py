@@ -22,6 +22,7 @@ from typing import Any, Final, Protocol
 from authgate.errors import InvalidClient, InvalidToken, NotFound
 from authgate.gateway.principal import ANONYMOUS, Principal
 from authgate.gateway.request import GateRequest
+from authgate.gateway.singleflight import SharedLookup
 from authgate.identity.clients import Client
 from authgate.identity.sessions import SignedIn
 from authgate.store.records import UserRecord
@@ -178,16 +179,20 @@ class _UserCheck:
         self._users = users
         self._clock = clock
         self._seen: dict[str, tuple[float, UserRecord | None]] = {}
+        self._fetching = SharedLookup(self._fetch)
+
+    async def _fetch(self, sub: str) -> UserRecord | None:
+        try:
+            return await self._users.get_user(sub)
+        except NotFound:
+            return None
 
     async def _user(self, sub: str) -> UserRecord | None:
         now = self._clock()
         cached = self._seen.get(sub)
         if cached is not None and now - cached[0] < USER_CHECK_TTL:
             return cached[1]
-        try:
-            user: UserRecord | None = await self._users.get_user(sub)
-        except NotFound:
-            user = None
+        user = await self._fetching.get(sub)
         if len(self._seen) >= CACHE_MAX:
             self._seen.pop(next(iter(self._seen)))
         self._seen[sub] = (now, user)
@@ -201,49 +206,68 @@ class _UserCheck:
 class JwtAuthenticator:
     """Bearer JWT access tokens signed by authgate (RFC 9068), verified in process.
 
-    A verified token is cached by its hash until it expires; the deny list and the user
-    check still run on every hit, so revocation and "sign out everywhere" stay prompt.
+    A verified token is cached by its hash until it expires, with the principal it speaks
+    for; the deny list and the user (or client) check still run on every hit, so revocation
+    and "sign out everywhere" stay prompt.
     """
 
     name = "jwt"
 
     def __init__(self, backends: Backends) -> None:
         self._b = backends
-        self._verified: dict[str, dict[str, Any]] = {}
+        self._verified: dict[bytes, _Verified] = {}
         self._users = _UserCheck(backends.users, backends.clock)
+        self._clients = SharedLookup(self._client)
 
-    async def _claims(self, token: str) -> dict[str, Any]:
-        key = hashlib.sha256(token.encode()).hexdigest()
+    async def _client(self, client_id: str) -> Client | None:
+        return await self._b.clients.lookup(client_id)
+
+    async def _checked(self, token: str) -> _Verified:
+        key = hashlib.sha256(token.encode()).digest()
         now = self._b.clock()
-        claims = self._verified.get(key)
-        if claims is not None and now < claims["exp"]:
-            jti = claims.get("jti")
-            if not isinstance(jti, str) or await self._b.deny.check(jti):
+        verified = self._verified.get(key)
+        if verified is not None and now < verified.exp:
+            if verified.jti is None or await self._b.deny.check(verified.jti):
                 raise _invalid("The access token is revoked.")
-            return claims
+            return verified
         try:
             claims = await self._b.tokens.check_access_token(token)
         except InvalidToken as exc:
             raise _invalid(exc.message) from None
         if len(self._verified) >= CACHE_MAX:
-            self._verified = {k: c for k, c in self._verified.items() if now < c["exp"]}
+            self._verified = {k: v for k, v in self._verified.items() if now < v.exp}
             while len(self._verified) >= CACHE_MAX:
                 self._verified.pop(next(iter(self._verified)))
-        self._verified[key] = claims
-        return claims
+        verified = _Verified(claims, principal_from_claims(claims, self.name))
+        self._verified[key] = verified
+        return verified
 
     async def __call__(self, request: GateRequest, context: AuthContext) -> Outcome:
         token = _bearer(request)
         if token is None or not looks_like_jwt(token):
             return NOT_MINE
-        claims = await self._claims(token)
+        verified = await self._checked(token)
+        claims = verified.claims
         check_audience(claims, context.audience)
         if "username" in claims:
             if not await self._users.allows(claims):
                 raise _invalid("The access token is revoked.")
-        elif await self._b.clients.lookup(str(claims.get("client_id"))) is None:
+        elif await self._clients.get(str(claims.get("client_id"))) is None:
             raise _invalid("The client of this token no longer exists.")
-        return principal_from_claims(claims, self.name)
+        return verified.principal
+
+
+class _Verified:
+    """A verified access token's claims and principal, kept until the token expires."""
+
+    __slots__ = ("claims", "exp", "jti", "principal")
+
+    def __init__(self, claims: dict[str, Any], principal: Principal) -> None:
+        self.claims = claims
+        self.exp: float = claims["exp"]
+        jti = claims.get("jti")
+        self.jti = jti if isinstance(jti, str) else None
+        self.principal = principal
 
 
 class IntrospectionAuthenticator:

@@ -29,6 +29,8 @@ class Denied(Exception):
         self.reason_id = reason_id
         self.description = description
         self.policy = policy
+        self.principal: Principal | None = None
+        """Who was refused, set by the pipeline for the access log."""
 
 
 @dataclass(frozen=True)

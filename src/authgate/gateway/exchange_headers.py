@@ -9,8 +9,11 @@ forwarding header is dropped and the gate's own take their place.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from starlette.types import Scope
 
+from authgate.gateway.mutate import header_key
 from authgate.gateway.pipeline import Decision
 from authgate.gateway.request import BadGateRequest, GateRequest
 from authgate.gateway.upstreams import Target
@@ -31,23 +34,36 @@ HOP_BY_HOP = frozenset(
 _HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
 FORWARDING = frozenset(
     {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port"}
-    | {"forwarded", "x-real-ip"}
+    | {"forwarded", "x-real-ip", "x-forwarded-server", "x-forwarded-scheme", "x-forwarded-ssl"}
+    | {"x-url-scheme", "front-end-https", "client-ip", "true-client-ip", "x-client-ip"}
+    | {"x-cluster-client-ip", "cf-connecting-ip", "fastly-client-ip"}
 )
-"""Believed from a trusted proxy only; dropped from anyone else."""
+"""Headers frameworks read as the client's address or scheme: believed from a trusted
+proxy only (and only in this spelling), dropped from anyone else in any spelling, since
+CGI and WSGI servers merge `X_Forwarded_For` into the same variable as `X-Forwarded-For`."""
 NOT_FORWARDED = HOP_BY_HOP | {"host", "expect"}
 """Never copied from the client: the gate sets Host itself and answers `Expect` itself."""
 _RESPONSE_DROPPED = _HOP_BY_HOP_BYTES | {b"date"}
 """The server adds its own Date; two would be a malformed answer."""
 
 
+@lru_cache(maxsize=4096)
+def forwarding_key(name: str) -> str | None:
+    """The forwarding header `name` stands for in any spelling, or None."""
+    key = header_key(name)
+    return key if key in FORWARDING else None
+
+
 def describe(scope: Scope) -> GateRequest:
-    """The request the pipeline decides on, as the ASGI server parsed it."""
-    headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
-    host = ""
-    for name, value in headers:
-        if name == "host":
-            host = value
-            break
+    """The request the pipeline decides on, as the ASGI server parsed it; an HTTP/1.1
+    request needs exactly one Host (RFC 9112 3.2), a front proxy might read another."""
+    headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
+    hosts = [value for name, value in headers if name == "host"]
+    if len(hosts) > 1:
+        raise BadGateRequest("repeated_header", "Host is sent more than once.")
+    if not hosts and scope.get("http_version", "1.1") == "1.1":
+        raise BadGateRequest("missing_host", "An HTTP/1.1 request needs a Host header.")
+    host = hosts[0] if hosts else ""
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
     client = scope.get("client")
     return GateRequest(
@@ -92,8 +108,8 @@ def upstream_headers(
     for name, value in request.headers:
         if name in dropped:
             continue
-        if name in FORWARDING:
-            if not trusted:
+        if forwarding_key(name) is not None:
+            if not trusted or name not in FORWARDING:
                 continue
             if name == "x-forwarded-for":
                 forwarded_for = value if forwarded_for is None else f"{forwarded_for}, {value}"
@@ -104,7 +120,7 @@ def upstream_headers(
             if name == "x-forwarded-host":
                 host = host or value
                 continue
-        out.append((name, value))
+        out.append((name, value if value.isascii() else _as_sent(value)))
     out.extend(patch.set.items())
     out.append(("host", target.host_header))
     if request.peer is not None:
@@ -116,6 +132,16 @@ def upstream_headers(
     if authorization is not None:
         out.append(("authorization", authorization))
     return out
+
+
+def _as_sent(value: str) -> str:
+    """A non-ASCII value (decoded as latin-1) in the form the client library re-encodes to
+    the bytes the client sent: it writes header values as UTF-8, so only UTF-8 can pass
+    unchanged; any other bytes are refused rather than forwarded altered."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadGateRequest("bad_header_value", "A header value is not ASCII or UTF-8.") from None
 
 
 def response_headers(raw: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes, bytes]]:

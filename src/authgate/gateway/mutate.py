@@ -15,10 +15,12 @@ clean-up could turn one name into another, so an unsafe value refuses the reques
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from authgate.gateway.authorize import Denied
@@ -63,6 +65,14 @@ def is_reserved(name: str) -> bool:
     return header_key(name).startswith(RESERVED_PREFIX)
 
 
+@lru_cache(maxsize=4096)
+def _never_forwarded(name: str) -> bool:
+    """Whether the client's header `name` is reserved or a method/URL override, in any
+    spelling; remembered per name, since the same few names come with every request."""
+    key = header_key(name)
+    return key.startswith(RESERVED_PREFIX) or key in REQUEST_OVERRIDES
+
+
 @dataclass(frozen=True)
 class HeaderPatch:
     """Remove `remove` (lower-case names as sent), then set `set` (lower-case names)."""
@@ -82,13 +92,6 @@ class HeaderPatch:
         return kept + list(self.set.items())
 
 
-def merge_all(patches: Sequence[HeaderPatch]) -> HeaderPatch:
-    merged = HeaderPatch()
-    for patch in patches:
-        merged = merged.merge(patch)
-    return merged
-
-
 @dataclass(frozen=True)
 class MutationContext:
     """What the route says about the outgoing request."""
@@ -99,8 +102,11 @@ class MutationContext:
     identity_jwt: bool = False
 
 
+_VISIBLE_ASCII = re.compile(r"[ -~]*")
+
+
 def _safe(value: str) -> str:
-    if not all(" " <= c <= "~" for c in value):
+    if not _VISIBLE_ASCII.fullmatch(value):
         raise Denied("unsafe_identity_value", "An identity value cannot be sent in a header.")
     return value
 
@@ -170,12 +176,12 @@ def strip_client_headers(
     """The reserved namespace in every spelling, Connection and what it names, method and
     URL overrides (never honoured here, so no upstream may honour them either), and the
     Authorization header unless the route keeps it."""
-    remove = {name for name, _ in request.headers if is_reserved(name)}
-    for line in request.values("connection"):
+    remove = {name for name, _ in request.headers if _never_forwarded(name)}
+    connection = request.values("connection")
+    for line in connection:
         remove.update(t.strip().lower() for t in line.split(",") if t.strip())
-    if request.values("connection"):
+    if connection:
         remove.add("connection")
-    remove.update(name for name, _ in request.headers if header_key(name) in REQUEST_OVERRIDES)
     if not context.keep_authorization:
         remove.add("authorization")
     return HeaderPatch(remove=frozenset(remove))
@@ -187,14 +193,32 @@ def identity_headers(
     """X-Authgate-Sub, -Username, -Groups, -Scopes, -Client: only the ones that have a value."""
     if not context.identity_headers or principal.is_anonymous:
         return HeaderPatch()
-    if any("," in g for g in principal.groups):
+    return _identity_patch(
+        principal.subject,
+        principal.username,
+        principal.groups,
+        principal.scopes,
+        principal.client_id,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _identity_patch(
+    subject: str | None,
+    username: str | None,
+    groups: tuple[str, ...],
+    scopes: frozenset[str],
+    client_id: str | None,
+) -> HeaderPatch:
+    """identity_headers' patch, built once per identity (an unsafe one raises, uncached)."""
+    if any("," in g for g in groups):
         raise Denied("unsafe_identity_value", "A group name cannot be listed in a header.")
     values = {
-        SUB: principal.subject or "",
-        USERNAME: principal.username or "",
-        GROUPS: ",".join(principal.groups),
-        SCOPES: " ".join(sorted(principal.scopes)),
-        CLIENT: principal.client_id or "",
+        SUB: subject or "",
+        USERNAME: username or "",
+        GROUPS: ",".join(groups),
+        SCOPES: " ".join(sorted(scopes)),
+        CLIENT: client_id or "",
     }
     return HeaderPatch({k: _safe(v) for k, v in values.items() if v})
 
@@ -231,4 +255,15 @@ def mutate(
     principal: Principal,
     context: MutationContext,
 ) -> HeaderPatch:
-    return merge_all([m(request, principal, context) for m in mutators.values()])
+    """The mutators' patches in registry order, merged as HeaderPatch.merge would merge
+    them one by one (here in one pass: this runs on every request)."""
+    sets: dict[str, str] = {}
+    removed: set[str] = set()
+    for mutator in mutators.values():
+        patch = mutator(request, principal, context)
+        if patch.remove:
+            for name in patch.remove & sets.keys():
+                del sets[name]
+            removed |= patch.remove
+        sets.update(patch.set)
+    return HeaderPatch(sets, frozenset(removed))

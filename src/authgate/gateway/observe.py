@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -25,6 +26,39 @@ log = logging.getLogger("authgate.access")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 NO_ROUTE = "-"
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Observed(Protocol):
+    """What the observer reads of a request: an Exchange, or the proxy's own record."""
+
+    @property
+    def route(self) -> str | None: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def client(self) -> str | None: ...
+    @property
+    def target(self) -> str | None: ...
+    @property
+    def peer(self) -> str | None: ...
+    @property
+    def auth_seconds(self) -> float: ...
+    @property
+    def upstream_seconds(self) -> float | None: ...
+    @property
+    def total_seconds(self) -> float: ...
+    @property
+    def reason_id(self) -> str | None: ...
+    @property
+    def bytes_in(self) -> int: ...
+    @property
+    def bytes_out(self) -> int: ...
+    @property
+    def path(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -87,34 +121,74 @@ class Observer:
             ("route", "direction"),
             registry=self.registry,
         )
+        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[str, _RouteSeries] = {}
+        """The labelled children, looked up once: `labels()` costs a lock and a tuple a call.
+        Keys are bounded: routes come from configuration, methods and statuses are closed sets."""
 
-    def record(self, exchange: Exchange) -> None:
+    def _series(self, route: str) -> _RouteSeries:
+        series = self._timed.get(route)
+        if series is None:
+            series = self._timed[route] = _RouteSeries(
+                self._duration.labels(route),
+                self._auth.labels(route),
+                self._upstream.labels(route),
+                self._bytes.labels(route, "in"),
+                self._bytes.labels(route, "out"),
+            )
+        return series
+
+    def record(self, exchange: Observed) -> None:
         route = exchange.route or NO_ROUTE
         method = exchange.method if exchange.method in KNOWN_METHODS else "OTHER"
-        self._requests.labels(route, method, str(exchange.status)).inc()
-        self._duration.labels(route).observe(exchange.total_seconds)
-        self._auth.labels(route).observe(exchange.auth_seconds)
+        key = (route, method, exchange.status)
+        counter = self._counted.get(key)
+        if counter is None:
+            counter = self._counted[key] = self._requests.labels(
+                route, method, str(exchange.status)
+            )
+        counter.inc()
+        series = self._series(route)
+        series.duration.observe(exchange.total_seconds)
+        series.auth.observe(exchange.auth_seconds)
         if exchange.upstream_seconds is not None:
-            self._upstream.labels(route).observe(exchange.upstream_seconds)
+            series.upstream.observe(exchange.upstream_seconds)
         if exchange.bytes_in:
-            self._bytes.labels(route, "in").inc(exchange.bytes_in)
+            series.bytes_in.inc(exchange.bytes_in)
         if exchange.bytes_out:
-            self._bytes.labels(route, "out").inc(exchange.bytes_out)
+            series.bytes_out.inc(exchange.bytes_out)
         if self.access_log and log.isEnabledFor(logging.INFO):
-            log.info(access_line(exchange))
+            # As log.info would, minus its search of the stack for the caller's file and
+            # line, which an access line does not carry.
+            log.handle(
+                log.makeRecord(log.name, logging.INFO, "", 0, access_line(exchange), (), None)
+            )
 
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text format of every series, and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
+@dataclass(frozen=True)
+class _RouteSeries:
+    duration: Histogram
+    auth: Histogram
+    upstream: Histogram
+    bytes_in: Counter
+    bytes_out: Counter
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 3)
 
 
-def access_line(exchange: Exchange) -> str:
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+"""One encoder for every line (json.dumps with options builds a new one per call)."""
+
+
+def access_line(exchange: Observed) -> str:
     """One JSON object: fixed keys, absent values as null, durations in milliseconds."""
-    return json.dumps(
+    return _ENCODE(
         {
             "route": exchange.route,
             "method": exchange.method,
@@ -130,7 +204,5 @@ def access_line(exchange: Exchange) -> str:
             "total_ms": _ms(exchange.total_seconds),
             "bytes_in": exchange.bytes_in,
             "bytes_out": exchange.bytes_out,
-        },
-        separators=(",", ":"),
-        ensure_ascii=True,
+        }
     )

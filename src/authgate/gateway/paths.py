@@ -13,13 +13,15 @@ two spellings an upstream would decode to the same path normalize to the same st
   `\`, `%25` (servers that decode twice would read another path), control characters and
   `%00`, non-ASCII bytes (raw or encoded, including overlong UTF-8 such as `%c0%ae`), invalid
   escapes, raw `;` (path parameters, read differently by servers), dot segments (also after
-  decoding, and any all-dots segment), and empty segments (`//`).
+  decoding, and any all-dots segment), empty segments (`//`), and segments ending in `.` or
+  a space (Windows servers strip those, so `/admin./x` and `/admin%20/x` read as `/admin/x`).
 
 A trailing slash is kept: `/a/` and `/a` are different paths. Case is preserved.
 """
 
 from __future__ import annotations
 
+import re
 import string
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
@@ -27,6 +29,9 @@ _SUB_DELIMS_SAFE = frozenset("!$&'()*+,=:@")
 # Characters that appear raw in a normalized path segment; their escapes are decoded.
 SEGMENT_CHARS = _UNRESERVED | _SUB_DELIMS_SAFE
 _HEX = frozenset(string.hexdigits)
+_ALREADY_NORMAL = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,=:@/]*")
+"""A path of raw segment characters only: nothing to decode or refuse character by
+character (the segment checks still run), which is nearly every request."""
 
 
 class AmbiguousPath(Exception):
@@ -73,6 +78,9 @@ def _raw(char: str) -> str:
 
 def normalize_path(raw_path: str) -> str:
     """The normalized form of `raw_path` (percent-encoded, without query), or AmbiguousPath."""
+    if _ALREADY_NORMAL.fullmatch(raw_path):
+        _check_segments(raw_path)
+        return raw_path
     if not raw_path.startswith("/"):
         raise AmbiguousPath("the path must start with '/'")
     out: list[str] = []
@@ -89,13 +97,23 @@ def normalize_path(raw_path: str) -> str:
             out.append(_raw(char))
             index += 1
     path = "".join(out)
+    _check_segments(path)
+    return path
+
+
+def _check_segments(path: str) -> None:
+    """Refuse empty segments (`//`), dot segments (any all-dots one), and segments that
+    end in a dot or a space."""
+    if "//" not in path and "." not in path and "%20" not in path:
+        return
     segments = path[1:].split("/")
     for position, segment in enumerate(segments):
         if segment == "" and position != len(segments) - 1:
             raise AmbiguousPath("empty path segments ('//') are ambiguous")
         if segment and segment.strip(".") == "":
             raise AmbiguousPath("dot segments are refused")
-    return path
+        if segment.endswith((".", "%20")):
+            raise AmbiguousPath("a segment ending in '.' or a space is read differently")
 
 
 def split_path(path: str) -> list[str]:

@@ -12,6 +12,7 @@ import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from authgate.gateway.authenticate import (
     AuthContext,
@@ -43,6 +44,16 @@ log = logging.getLogger("authgate.gate")
 
 
 @dataclass(frozen=True)
+class _RoutePlan:
+    """What a route's settings mean for every request, worked out once per generation."""
+
+    auth: AuthContext
+    mutation: MutationContext
+    authorize_kind: str
+    authorize_options: Any
+
+
+@dataclass(frozen=True)
 class Decision:
     """Let the request through: to this route, as this principal, with this patch."""
 
@@ -71,6 +82,9 @@ class Pipeline:
             "policy": PolicyAuthorizer(policies, settings.trusted_proxies),
         }
         self._mutators = mutators
+        self._plans = {id(route): self._plan(route) for route in settings.routes}
+        """By identity: these route objects live as long as the pipeline, so no other
+        object can share an id with one of them."""
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         """Pass the old pipeline's to a reloaded one, so a reload resets no budget."""
 
@@ -89,6 +103,20 @@ class Pipeline:
             build_mutators(signer),
             rate_limits=rate_limits,
             policies=policies,
+        )
+
+    def _plan(self, route: RouteSettings) -> _RoutePlan:
+        kind = route.authorize.kind
+        return _RoutePlan(
+            auth=AuthContext(audience=self.audience_of(route)),
+            mutation=MutationContext(
+                upstream=route.upstream,
+                keep_authorization=route.keep_authorization,
+                identity_headers=route.identity.headers,
+                identity_jwt=route.identity.jwt,
+            ),
+            authorize_kind=kind,
+            authorize_options=getattr(route.authorize, kind),
         )
 
     def trusts(self, peer: str | None) -> bool:
@@ -118,21 +146,11 @@ class Pipeline:
         caller needed it first."""
         match = match or self.match(request)
         route = match.route
-        context = AuthContext(audience=self.audience_of(route))
-        principal = await authenticate(self._authenticators, route.authenticate, request, context)
+        plan = self._plans.get(id(route)) or self._plan(route)
+        principal = await authenticate(self._authenticators, route.authenticate, request, plan.auth)
         self._limit_rate(route, request, principal)
-        await self._authorize(route, principal, Attempt(request, match))
-        patch = mutate(
-            self._mutators,
-            request,
-            principal,
-            MutationContext(
-                upstream=route.upstream,
-                keep_authorization=route.keep_authorization,
-                identity_headers=route.identity.headers,
-                identity_jwt=route.identity.jwt,
-            ),
-        )
+        await self._authorize(route, plan, principal, Attempt(request, match))
+        patch = mutate(self._mutators, request, principal, plan.mutation)
         return Decision(match, principal, patch)
 
     def _limit_rate(self, route: RouteSettings, request: GateRequest, principal: Principal) -> None:
@@ -148,11 +166,11 @@ class Pipeline:
         self.rate_limits.hit(route.name, key, Limit(rate.count, rate.period))
 
     async def _authorize(
-        self, route: RouteSettings, principal: Principal, attempt: Attempt
+        self, route: RouteSettings, plan: _RoutePlan, principal: Principal, attempt: Attempt
     ) -> None:
-        kind = route.authorize.kind
+        kind = plan.authorize_kind
         try:
-            await self._authorizers[kind](principal, getattr(route.authorize, kind), attempt)
+            await self._authorizers[kind](principal, plan.authorize_options, attempt)
         except Denied as denied:
             # ARCHITECTURE: every denial is logged with its reason, route, subject and client.
             log.info(
@@ -169,4 +187,5 @@ class Pipeline:
                 raise AuthenticationFailed(
                     None, "Authentication is required.", challenges_for(route.authenticate)
                 ) from None
+            denied.principal = principal
             raise

@@ -24,6 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
 from authgate.gateway.app import GATE_FAILURES, failure_reason, failure_response
+from authgate.gateway.authorize import Denied
 from authgate.gateway.cors import RouteCors, is_cors_header
 from authgate.gateway.exchange_headers import (
     body_length,
@@ -100,6 +101,7 @@ class Record:
         "path",
         "started",
         "cors",
+        "total_seconds",
     )
 
     def __init__(self, scope: Scope) -> None:
@@ -122,6 +124,7 @@ class Record:
         self.cors: list[tuple[bytes, bytes]] | None = None
         """The route's CORS headers for this request's origin; None if the route has no
         CORS rules (the upstream's own then pass unchanged)."""
+        self.total_seconds = 0.0
 
     def exchange(self, total_seconds: float) -> Exchange:
         return Exchange(
@@ -183,7 +186,8 @@ class Proxy:
             record.status = 500
             await _server_error(send)
         finally:
-            self.observer.record(record.exchange(time.perf_counter() - started))
+            record.total_seconds = time.perf_counter() - started
+            self.observer.record(record)
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, record: Record, started: float
@@ -216,6 +220,9 @@ class Proxy:
                 refusal.raw_headers.extend(record.cors)
             record.status = refusal.status_code
             record.reason_id = failure_reason(exc)
+            if isinstance(exc, Denied) and exc.principal is not None:
+                record.subject = exc.principal.subject
+                record.client = exc.principal.client_id
             record.started = True
             await refusal(scope, receive, send)
             return
@@ -347,13 +354,17 @@ class Proxy:
             headers = [h for h in headers if not is_cors_header(h[0].decode("latin-1"))]
             headers.extend(record.cors)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        content = response.content
         try:
-            async for chunk in response.content.iter_any():
+            async for chunk in content.iter_any():
                 if gone is not None and gone.done():
                     record.reason_id = "client_gone"
                     response.close()
                     return
                 record.bytes_out += len(chunk)
+                if content.at_eof():  # the whole answer is in: one message, not two
+                    await send({"type": "http.response.body", "body": chunk, "more_body": False})
+                    return
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("upstream target %s failed mid-answer: %s", record.target, loggable(exc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """RFC 9110 5.6.2 token: what a method name may be."""
@@ -19,8 +20,13 @@ class BadGateRequest(Exception):
         self.description = description
 
 
+_COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def check_method(method: str) -> str:
     """A method token as sent; methods are case-sensitive (RFC 9110 9.1), so never folded."""
+    if method in _COMMON_METHODS:
+        return method
     if not _TOKEN.fullmatch(method) or len(method) > 32:
         raise BadGateRequest("bad_method", "The method is not a valid token.")
     return method
@@ -42,9 +48,20 @@ class GateRequest:
     headers: tuple[tuple[str, str], ...]
     peer: str | None = None
 
+    @cached_property
+    def _by_name(self) -> dict[str, list[str]]:
+        """Every value of each header name, built once: stages ask for several names."""
+        index: dict[str, list[str]] = {}
+        for key, value in self.headers:
+            found = index.get(key)
+            if found is None:
+                index[key] = [value]
+            else:
+                found.append(value)
+        return index
+
     def values(self, name: str) -> list[str]:
-        wanted = name.lower()
-        return [value for key, value in self.headers if key == wanted]
+        return list(self._by_name.get(name.lower(), ()))
 
     def header(self, name: str) -> str | None:
         """The one value of a header; a repeated one is ambiguous and refused."""
@@ -75,6 +92,12 @@ def host_name(value: str | None) -> str | None:
     """
     if value is None or value == "":
         return None
+    return _parsed_host(value)
+
+
+@lru_cache(maxsize=1024)
+def _parsed_host(value: str) -> str:
+    """host_name's work, remembered per value (a refused one raises and is not cached)."""
     match = _HOST.fullmatch(value.strip().lower())
     if match is None:
         raise BadGateRequest("bad_host", "The host is not a valid host name.")
