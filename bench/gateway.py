@@ -11,8 +11,8 @@ Cases, all on 127.0.0.1, each measured with the same load generator and connecti
   c   `authgate serve` (SQLite) as the gate: bearer JWT, a scope check, identity headers
       and a signed identity JWT, proxied to the same upstream;
   d   authgate's forward-auth endpoint deciding the same request (no proxying);
-  c*, d*  diagnostic twins of c and d on a route without the identity JWT, whose
-      per-request signature is the gate's largest single cost;
+  c*, d*  diagnostic twins of c and d on a route without the identity JWT: what its
+      signature costs (one per principal and upstream every 30 s, cached between);
   e   nginx `auth_request` in front of the upstream, configured by the shipped
       deploy/nginx/authgate.conf, asking authgate: with its 5-second decision cache (what
       users get) and without it; e0 is the same nginx asking a trivial Python endpoint
