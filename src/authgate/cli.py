@@ -10,22 +10,29 @@ import gc
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn
 
 import typer
 import uvloop
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from authgate.audit import Caller
 from authgate.bootstrap import Services, build_services, ensure_data_dir, open_store
 from authgate.cli_devcert import dev_cert
 from authgate.cli_policies import policies_app
 from authgate.cli_routes import routes_app
-from authgate.config import ConfigError, Settings, json_schema, load_settings
+from authgate.cli_support import (
+    CLI,
+    ConfigOption,
+    JsonOption,
+    T,
+    err,
+    out,
+    settings_or_exit,
+    with_services,
+)
+from authgate.config import ConfigError, json_schema
 from authgate.errors import DomainError
 
 app = typer.Typer(
@@ -43,16 +50,6 @@ app.add_typer(policies_app, name="policies")
 app.add_typer(routes_app, name="routes")
 app.command("dev-cert")(dev_cert)
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-CLI = Caller(ip=None, user_agent="authgate-cli")
-T = TypeVar("T")
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML file (default: $AUTHGATE_CONFIG).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
 
 def _fail(exc: Exception) -> NoReturn:
     """Print every problem, one a line, and exit 1."""
@@ -60,34 +57,6 @@ def _fail(exc: Exception) -> NoReturn:
     for problem in problems:
         err.print(f"[red]error[/red] {problem}", highlight=False)
     raise typer.Exit(1)
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]config error[/red] {exc.source}: {problem}", highlight=False)
-        raise typer.Exit(1) from None
-
-
-def _with_services(config: Path | None, work: Callable[[Services], Awaitable[T]]) -> T:
-    settings = _settings(config)
-
-    async def run() -> T:
-        services = await build_services(settings)
-        try:
-            return await work(services)
-        finally:
-            await services.close()
-
-    try:
-        return asyncio.run(run())
-    except ConfigError as exc:
-        _fail(exc)
-    except DomainError as exc:
-        err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
-        raise typer.Exit(1) from None
 
 
 def _cell(value: Any) -> str:
@@ -116,7 +85,7 @@ def serve(config: ConfigOption = None) -> None:
     from authgate.listeners import ListenError, check_listeners, listener_specs
     from authgate.server import serve as run_server
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
 
     async def run() -> None:
         check_listeners(settings)  # fail fast, before migrations and key generation
@@ -149,7 +118,7 @@ def serve(config: ConfigOption = None) -> None:
 @app.command()
 def migrate(config: ConfigOption = None) -> None:
     """Bring the database schema to the newest revision."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
 
     async def run() -> None:
         ensure_data_dir(settings)
@@ -165,7 +134,7 @@ def config_check(config: ConfigOption = None) -> None:
     """Validate the configuration; exit 1 listing every error with its key."""
     from authgate.listeners import listener_specs, tls_contexts
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     try:
         tls_contexts(listener_specs(settings))  # the TLS files must be readable and fit
     except ConfigError as exc:
@@ -195,7 +164,7 @@ def _key_rows(services: Services) -> list[dict[str, Any]]:
 @keys_app.command("list")
 def keys_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List signing keys, newest first."""
-    rows = _with_services(config, lambda s: _async(_key_rows(s)))
+    rows = with_services(config, lambda s: _async(_key_rows(s)))
     _emit(rows, ["kid", "alg", "active", "created_at", "verify_until"], as_json, "signing keys")
 
 
@@ -207,7 +176,7 @@ def keys_rotate(config: ConfigOption = None, as_json: JsonOption = False) -> Non
         key = await services.keys.rotate(CLI)
         return [{"kid": key.kid, "alg": key.alg}]
 
-    _emit(_with_services(config, work), ["kid", "alg"], as_json, "new signing key")
+    _emit(with_services(config, work), ["kid", "alg"], as_json, "new signing key")
 
 
 async def _async(value: T) -> T:
@@ -247,7 +216,7 @@ def users_create(
         )
         return [_user_row(user)]
 
-    _emit(_with_services(config, work), USER_COLUMNS, as_json, "created")
+    _emit(with_services(config, work), USER_COLUMNS, as_json, "created")
 
 
 @users_app.command("list")
@@ -273,7 +242,7 @@ def users_list(
         )
         return [_user_row(u) for u in found.items]
 
-    _emit(_with_services(config, work), USER_COLUMNS, as_json, "users")
+    _emit(with_services(config, work), USER_COLUMNS, as_json, "users")
 
 
 @users_app.command("disable")
@@ -287,7 +256,7 @@ def users_disable(
         user = await services.admin.get_by_username(username)
         await services.admin.set_enabled(user.sub, False, CLI)
 
-    _with_services(config, work)
+    with_services(config, work)
     out.print(f"disabled {username}", highlight=False)
 
 
@@ -299,7 +268,7 @@ def users_export(config: ConfigOption = None) -> None:
         async for line in services.admin.export_users():
             sys.stdout.write(json.dumps(line) + "\n")
 
-    _with_services(config, work)
+    with_services(config, work)
 
 
 @users_app.command("import")
@@ -328,7 +297,7 @@ def users_import(
                 progress.advance(task)
         return imported, refused
 
-    imported, refused = _with_services(config, work)
+    imported, refused = with_services(config, work)
     if as_json:
         sys.stdout.write(json.dumps({"imported": imported, "refused": refused}) + "\n")
     else:
@@ -394,7 +363,7 @@ def clients_create(
         client, secret = await services.clients.create(parse_metadata(fields), CLI)
         return _client_rows([client], secret)
 
-    rows = _with_services(config, work)
+    rows = with_services(config, work)
     columns = CLIENT_COLUMNS + (["client_secret"] if "client_secret" in rows[0] else [])
     _emit(rows, columns, as_json, "client (the secret is shown only now)")
 
@@ -407,7 +376,7 @@ def clients_list(config: ConfigOption = None, as_json: JsonOption = False) -> No
         found = await services.clients.list(None, 500)
         return _client_rows(found.items)
 
-    _emit(_with_services(config, work), CLIENT_COLUMNS, as_json, "clients")
+    _emit(with_services(config, work), CLIENT_COLUMNS, as_json, "clients")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,70 +7,24 @@ subjects it was asked for, and every policy that matched with whether its condit
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from authgate.audit import Caller
-from authgate.bootstrap import Services, build_services
-from authgate.config import ConfigError, load_settings
-from authgate.errors import DomainError
+from authgate.bootstrap import Services
+from authgate.cli_support import CLI, ConfigOption, JsonOption, fail, out, with_services
 from authgate.policy.access import AccessDecision
 from authgate.policy.documents import PolicyDocument, document_json
-from authgate.policy.errors import PolicyInvalid
 
 policies_app = typer.Typer(help="Access policies (Ladon documents).", no_args_is_help=True)
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-CLI = Caller(ip=None, user_agent="authgate-cli")
-T = TypeVar("T")
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML file (default: $AUTHGATE_CONFIG).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 class PolicyFileError(ValueError):
     """The file is not JSON, a JSON list, or JSON Lines of documents."""
-
-
-def _fail(problems: list[str]) -> NoReturn:
-    for problem in problems:
-        err.print(f"[red]error[/red] {problem}", highlight=False)
-    raise typer.Exit(1)
-
-
-def _run(config: Path | None, work: Callable[[Services], Awaitable[T]]) -> T:
-    """Run `work` with the services built from the configuration; errors exit 1."""
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        _fail([f"config {exc.source}: {problem}" for problem in exc.problems])
-
-    async def run() -> T:
-        services = await build_services(settings)
-        try:
-            return await work(services)
-        finally:
-            await services.close()
-
-    try:
-        return asyncio.run(run())
-    except ConfigError as exc:
-        _fail(exc.problems)
-    except PolicyInvalid as exc:
-        _fail([exc.message, *exc.problems])
-    except DomainError as exc:
-        _fail([f"{exc.code}: {exc.message}"])
 
 
 def read_documents(text: str) -> list[object]:
@@ -107,12 +61,12 @@ def policies_import(
     try:
         items = read_documents(file.read_text(encoding="utf-8"))
     except (PolicyFileError, UnicodeDecodeError) as exc:
-        _fail([f"{file}: {exc}"])
+        fail([f"{file}: {exc}"])
 
     async def work(services: Services) -> list[PolicyDocument]:
         return await services.policies.import_documents(items, CLI)
 
-    imported = _run(config, work)
+    imported = with_services(config, work)
     if as_json:
         sys.stdout.write(json.dumps({"imported": len(imported)}) + "\n")
     else:
@@ -126,7 +80,7 @@ def policies_export(config: ConfigOption = None) -> None:
     async def work(services: Services) -> list[PolicyDocument]:
         return await services.policies.list()
 
-    documents = [document_json(d) for d in _run(config, work)]
+    documents = [document_json(d) for d in with_services(config, work)]
     sys.stdout.write(json.dumps(documents, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -143,7 +97,7 @@ def policies_list(
     async def work(services: Services) -> list[PolicyDocument]:
         return await services.policies.list(subject)
 
-    documents = _run(config, work)
+    documents = with_services(config, work)
     if as_json:
         rows = [document_json(d) for d in documents]
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
@@ -163,9 +117,9 @@ def _context(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        _fail([f"--context: not JSON ({exc.msg})"])
+        fail([f"--context: not JSON ({exc.msg})"])
     if not isinstance(value, dict):
-        _fail(["--context: must be a JSON object"])
+        fail(["--context: must be a JSON object"])
     return value
 
 
@@ -191,7 +145,7 @@ def policies_check(
     async def work(services: Services) -> tuple[AccessDecision, tuple[str, ...]]:
         return await services.policies.check(subject, action, resource, fields, group or [])
 
-    decision, subjects = _run(config, work)
+    decision, subjects = with_services(config, work)
     matches = [
         {"id": m.policy_id, "effect": m.effect, "conditions_held": m.conditions_held}
         for m in decision.matches

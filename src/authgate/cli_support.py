@@ -1,0 +1,68 @@
+"""What every `authgate` sub-command shares: consoles, the config option, and running work
+on the services built from the configuration with errors printed one a line (exit 1).
+
+A module of its own so that command modules can use it without importing `cli`, which
+imports them to register them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from authgate.audit import Caller
+from authgate.bootstrap import Services, build_services
+from authgate.config import ConfigError, Settings, load_settings
+from authgate.errors import DomainError
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+CLI = Caller(ip=None, user_agent="authgate-cli")
+T = TypeVar("T")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML file (default: $AUTHGATE_CONFIG).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def fail(problems: Iterable[str]) -> NoReturn:
+    """Print every problem, one a line, and exit 1."""
+    for problem in problems:
+        err.print(f"[red]error[/red] {problem}", highlight=False)
+    raise typer.Exit(1)
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]config error[/red] {exc.source}: {problem}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def with_services(config: Path | None, work: Callable[[Services], Awaitable[T]]) -> T:
+    """`work` on the services of the configuration; a domain error is printed with its
+    code (and every problem it lists), and exits 1."""
+    settings = settings_or_exit(config)
+
+    async def run() -> T:
+        services = await build_services(settings)
+        try:
+            return await work(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(run())
+    except ConfigError as exc:
+        fail(exc.problems)
+    except DomainError as exc:
+        err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
+        fail(getattr(exc, "problems", []))
