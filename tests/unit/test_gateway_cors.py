@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from authgate.config import ConfigError, load_settings
-from authgate.gateway.config import CorsSettings, RouteSettings
+from authgate.gateway.config import RouteSettings
 from authgate.gateway.cors import (
     MAX_REQUEST_HEADERS,
     CorsOriginDenied,
@@ -21,6 +21,7 @@ from authgate.gateway.cors import (
     is_cors_header,
     normalize_origin,
 )
+from authgate.gateway.route_options import CorsSettings
 
 APP = "https://app.example.com"
 

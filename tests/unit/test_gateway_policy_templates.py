@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 
 from authgate.config import ConfigError, load_settings
 from authgate.gateway.authorize import Attempt, Denied
-from authgate.gateway.config import GatewaySettings, PolicySettings
+from authgate.gateway.config import GatewaySettings
 from authgate.gateway.policy_authorizer import PolicyAuthorizer, request_facts
 from authgate.gateway.principal import ANONYMOUS, Principal
 from authgate.gateway.request import GateRequest
+from authgate.gateway.route_options import PolicySettings
 from authgate.gateway.routes import RouteTable
 from authgate.gateway.templates import (
     MAX_SEGMENT_INDEX,

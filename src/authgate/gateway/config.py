@@ -2,7 +2,7 @@
 
 Every problem names the route (by name) or upstream and the key, and ambiguity is an error:
 two routes that one request could match with equal specificity and priority are refused.
-Handler options are typed here so that a typo is a load error, not a surprise in production.
+Handler options (authorize, identity, CORS, rate limits) are typed in `gateway.route_options`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -25,7 +23,6 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from authgate.gateway.cors import WILDCARD, is_header_name, normalize_origin
 from authgate.gateway.patterns import (
     NO_HOST_MATCH,
     HostPattern,
@@ -33,8 +30,15 @@ from authgate.gateway.patterns import (
     host_rank,
     sample_hosts,
 )
-from authgate.gateway.templates import Template, TemplateError, parse_template
-from authgate.units import ByteSize, Duration, Listen, Rate
+from authgate.gateway.route_options import (
+    METHOD,
+    AuthorizeSettings,
+    CorsSettings,
+    IdentitySettings,
+    Model,
+    RateLimitSettings,
+)
+from authgate.units import ByteSize, Duration, Listen
 
 RESERVED_SEGMENTS = frozenset(
     {
@@ -53,14 +57,9 @@ RESERVED_SEGMENTS = frozenset(
 
 AuthenticatorName = Literal["jwt", "introspection", "cookie", "client_credentials", "anonymous"]
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_METHOD = re.compile(r"[A-Z][A-Z-]{0,31}")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HealthSettings(_Model):
+class HealthSettings(Model):
     """Active health checks of an upstream's targets: a target is taken out after
     `unhealthy_threshold` failed checks in a row and back after `healthy_threshold` passes."""
 
@@ -78,19 +77,19 @@ class HealthSettings(_Model):
         return value
 
 
-class TimeoutSettings(_Model):
+class TimeoutSettings(Model):
     connect: Duration = 2.0
     read: Duration = 30.0
 
 
-class BasicAuthSettings(_Model):
+class BasicAuthSettings(Model):
     """Credentials for a legacy upstream; secret references (env:, file:) resolve later."""
 
     username: str = Field(min_length=1)
     password: str = Field(min_length=1)
 
 
-class UpstreamSettings(_Model):
+class UpstreamSettings(Model):
     targets: list[str] = Field(min_length=1, description="http(s)://HOST[:PORT], no path.")
     health: HealthSettings | None = None
     timeouts: TimeoutSettings = TimeoutSettings()
@@ -119,152 +118,7 @@ class UpstreamSettings(_Model):
         return targets
 
 
-class RequireSettings(_Model):
-    """What a principal must hold; every condition given must hold."""
-
-    scopes_any: list[str] = Field(default_factory=list)
-    scopes_all: list[str] = Field(default_factory=list)
-    groups_any: list[str] = Field(default_factory=list)
-    claims: dict[str, bool | int | float | str] = Field(
-        default_factory=dict, description="Claim equality, e.g. {admin: true}."
-    )
-
-    @model_validator(mode="after")
-    def _something(self) -> RequireSettings:
-        if not (self.scopes_any or self.scopes_all or self.groups_any or self.claims):
-            raise ValueError(
-                "require needs at least one of scopes_any, scopes_all, groups_any, claims"
-            )
-        return self
-
-
-class PolicySettings(_Model):
-    """Ask the policies: the request becomes (action, resource) by these templates.
-
-    Placeholders are listed in `gateway.templates`; an unknown one is a load error.
-    """
-
-    action: str = Field(description='e.g. "{method_verb}"')
-    resource: str = Field(description='e.g. "resources:orders:{path[1]}"')
-    methods: dict[str, str] = Field(
-        default_factory=dict, description="{method_verb} per method, e.g. {GET: read}."
-    )
-
-    @field_validator("action", "resource")
-    @classmethod
-    def _template(cls, value: str) -> str:
-        try:
-            parse_template(value)
-        except TemplateError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-    @field_validator("methods")
-    @classmethod
-    def _methods(cls, value: dict[str, str]) -> dict[str, str]:
-        methods = {method.upper(): verb for method, verb in value.items()}
-        for method, verb in methods.items():
-            if not _METHOD.fullmatch(method):
-                raise ValueError(f"{method!r} is not an HTTP method")
-            if not verb or len(verb) > 128:
-                raise ValueError(f"the verb of {method} must be 1-128 characters")
-        if len(methods) != len(value):
-            raise ValueError("a method is listed twice")
-        return methods
-
-    @cached_property
-    def action_template(self) -> Template:
-        return parse_template(self.action)
-
-    @cached_property
-    def resource_template(self) -> Template:
-        return parse_template(self.resource)
-
-
-AuthorizerKind = Literal["allow", "deny", "require", "policy"]
-_KINDS: tuple[AuthorizerKind, ...] = ("allow", "deny", "require", "policy")
-
-
-class AuthorizeSettings(_Model):
-    """Exactly one authorizer: `allow`, `deny`, `require: {...}` or `policy: {...}`."""
-
-    allow: Literal[True] | None = None
-    deny: Literal[True] | None = None
-    require: RequireSettings | None = None
-    policy: PolicySettings | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        if value in ("allow", "deny"):
-            return {value: True}
-        if value == "policy":
-            raise ValueError("policy needs its templates: policy: {action: ..., resource: ...}")
-        if isinstance(value, str):
-            raise ValueError(f"unknown authorizer {value!r}; use allow, deny, require or policy")
-        return value
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> AuthorizeSettings:
-        given = [name for name in _KINDS if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of allow, deny, require, policy")
-        return self
-
-    @property
-    def kind(self) -> AuthorizerKind:
-        return next(name for name in _KINDS if getattr(self, name) is not None)
-
-
-class IdentitySettings(_Model):
-    headers: bool = Field(default=True, description="Add X-Authgate-Sub, -Username, ... headers.")
-    jwt: bool = Field(default=True, description="Add X-Authgate-Identity, a signed 60 s JWT.")
-
-
-class CorsSettings(_Model):
-    """Browser origins that may call a route (see `gateway.cors`)."""
-
-    origins: list[str] = Field(
-        min_length=1, description="Exact origins, `https://app.example.com`; or only `*`."
-    )
-    credentials: bool = Field(default=False, description="Let browsers send cookies and auth.")
-    expose_headers: list[str] = Field(
-        default_factory=list, description="Response headers scripts may read."
-    )
-
-    @field_validator("origins")
-    @classmethod
-    def _origins(cls, value: list[str]) -> list[str]:
-        origins = list(dict.fromkeys(normalize_origin(origin) for origin in value))
-        if WILDCARD in origins and len(origins) > 1:
-            raise ValueError("origin '*' must stand alone")
-        return origins
-
-    @field_validator("expose_headers")
-    @classmethod
-    def _expose_headers(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if not is_header_name(name):
-                raise ValueError(f"{name!r} is not a header name")
-        return value
-
-    @model_validator(mode="after")
-    def _no_wildcard_with_credentials(self) -> CorsSettings:
-        if self.credentials and WILDCARD in self.origins:
-            raise ValueError(
-                "origin '*' with credentials would let every site act as the user; list the origins"
-            )
-        return self
-
-
-class RateLimitSettings(_Model):
-    """Requests per caller on a route, counted in each process (see `gateway.ratelimit`)."""
-
-    key: Literal["subject", "client", "ip"] = "subject"
-    rate: Rate
-
-
-class RouteSettings(_Model):
+class RouteSettings(Model):
     name: str
     hosts: list[str] = Field(
         default_factory=list, description="Exact names or `*.example.com` (one label); default any."
@@ -334,7 +188,7 @@ class RouteSettings(_Model):
     def _methods(cls, value: list[str]) -> list[str]:
         methods = list(dict.fromkeys(method.upper() for method in value))
         for method in methods:
-            if not _METHOD.fullmatch(method):
+            if not METHOD.fullmatch(method):
                 raise ValueError(f"{method!r} is not an HTTP method")
         return methods
 
@@ -386,14 +240,14 @@ class RouteSettings(_Model):
         )
 
 
-class ListenerTlsSettings(_Model):
+class ListenerTlsSettings(Model):
     """TLS termination on a listener: PEM files, read (and checked) at start and reload."""
 
     cert: str = Field(min_length=1, description="PEM certificate chain, leaf first.")
     key: str = Field(min_length=1, description="PEM private key, unencrypted.")
 
 
-class GatewayListener(_Model):
+class GatewayListener(Model):
     """A listener of the gate's own: it serves the gate, with authgate's paths first."""
 
     listen: Listen
@@ -409,7 +263,7 @@ def _network(value: Any) -> Any:
     return value
 
 
-class GatewaySettings(_Model):
+class GatewaySettings(Model):
     trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(
         default_factory=list,
         description="Peers whose X-Forwarded-* headers are believed; none by default.",

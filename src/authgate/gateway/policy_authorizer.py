@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from authgate.gateway.authorize import Attempt, Denied
-from authgate.gateway.config import PolicySettings
 from authgate.gateway.paths import split_path
 from authgate.gateway.principal import Principal
 from authgate.gateway.ratelimit import client_address
 from authgate.gateway.request import host_name
+from authgate.gateway.route_options import PolicySettings
 from authgate.gateway.templates import MissingInput, RequestFacts, method_verb
 from authgate.policy.decider import AccessRequest, Decider, subjects_for
 
