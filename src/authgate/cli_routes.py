@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 import typer
 from pydantic import BaseModel
 
-from authgate.config import ConfigError, Settings, load_settings
+from authgate.cli_support import settings_or_exit
+from authgate.config import ConfigError, Settings
 from authgate.errors import DomainError
 from authgate.gateway.app import GATE_FAILURES, failure_response
 from authgate.gateway.config import RouteSettings
@@ -41,15 +42,6 @@ class UsageError(Exception):
 def _usage(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(USAGE)
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.echo(f"config error {exc.source}: {problem}", err=True)
-        raise typer.Exit(USAGE) from None
 
 
 def describe_request(
@@ -190,7 +182,7 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Which route serves METHOD URL, what it requires, and whether --token would pass."""
-    settings = _settings(config)
+    settings = settings_or_exit(config, USAGE)
     try:
         request = describe_request(method, url, token, client_ip)
     except UsageError as exc:

@@ -38,13 +38,14 @@ def fail(problems: Iterable[str]) -> NoReturn:
     raise typer.Exit(1)
 
 
-def settings_or_exit(config: Path | None) -> Settings:
+def settings_or_exit(config: Path | None, exit_code: int = 1) -> Settings:
+    """The configuration, or every problem printed (`config error FILE: key: message`)."""
     try:
         return load_settings(config)
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(f"[red]config error[/red] {exc.source}: {problem}", highlight=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exit_code) from None
 
 
 def with_services(config: Path | None, work: Callable[[Services], Awaitable[T]]) -> T:

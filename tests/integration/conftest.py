@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import _drop_database, create_database_or_skip, postgres_base_url
 from tests.integration.harness import AuthgateServer
+from tests.integration.upstream_app import Upstream
 
 ServerFactory = Callable[..., AuthgateServer]
 
@@ -56,3 +57,11 @@ def server(make_server: ServerFactory) -> AuthgateServer:
 
 def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{secrets.token_hex(4)}@example.com"
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
+    """A real upstream process (tests/integration/upstream_app.py) echoing what it receives."""
+    process = Upstream(tmp_path_factory.mktemp("upstream"), "main").start()
+    yield process
+    process.stop()

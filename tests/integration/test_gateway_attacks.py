@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -41,13 +40,6 @@ def _route(name: str, path: str, **extra: Any) -> dict[str, Any]:
 def _jwt_route(name: str, path: str, scope: str, **extra: Any) -> dict[str, Any]:
     required = {"require": {"scopes_any": [scope]}}
     return _route(name, path, authenticate=["jwt"], authorize=required, **extra)
-
-
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
-    process = Upstream(tmp_path_factory.mktemp("upstream"), "main").start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,6 @@ from tests.integration.upstream_app import GarbageServer, Upstream
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
-    process = Upstream(tmp_path_factory.mktemp("upstream"), "main").start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
 def garbage() -> Iterator[GarbageServer]:
     server = GarbageServer().start()
     yield server

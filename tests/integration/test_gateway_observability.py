@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,13 +15,6 @@ from tests.integration.conftest import ServerFactory
 from tests.integration.harness import AuthgateServer
 from tests.integration.oauth_support import RESOURCE_SCOPES, client_token, machine
 from tests.integration.upstream_app import Upstream
-
-
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
-    process = Upstream(tmp_path_factory.mktemp("upstream"), "main").start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture(scope="module")

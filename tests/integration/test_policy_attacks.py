@@ -29,13 +29,6 @@ def backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
-    process = Upstream(tmp_path_factory.mktemp("upstream"), "main").start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
 def server(make_server: ServerFactory, upstream: Upstream) -> AuthgateServer:
     """The gate's `/office/**` asks the policies, with `remoteIP` in the context."""
     office = {
