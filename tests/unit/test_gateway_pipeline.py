@@ -139,11 +139,8 @@ class Inspector:
     def __init__(self) -> None:
         self.opaque: dict[str, dict[str, Any]] = {}
 
-    async def access_claims(self, token: str) -> dict[str, Any] | None:
+    async def live_access_claims(self, token: str) -> dict[str, Any] | None:
         return self.opaque.get(token)
-
-    async def subject_is_live(self, claims: dict[str, Any]) -> bool:
-        return True
 
 
 def route(name: str, path: str, authenticate: list[str], authorize: Any, **extra: Any) -> Any:

@@ -18,8 +18,7 @@ gate pays to verify one.
 from __future__ import annotations
 
 import hmac
-import time
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -39,29 +38,13 @@ MAX_NAME = 4096
 INVALID_TOKEN = "invalid_token"
 
 
-class Inspector(Protocol):
-    async def access_claims(self, token: str) -> dict[str, Any] | None: ...
-
-    async def subject_is_live(self, claims: dict[str, Any]) -> bool: ...
-
-
-async def live_claims(inspector: Inspector, token: str) -> dict[str, Any] | None:
-    """The claims of a live access token (not expired, revoked, or its subject gone)."""
-    claims = await inspector.access_claims(token)
-    if claims is None or claims.get("exp", 0) <= time.time():
-        return None
-    if not await inspector.subject_is_live(claims):
-        return None
-    return claims
-
-
 async def authenticate_caller(services: Services, token: str) -> None:
     """The admin token, or a client's own live access token with `authgate:decide`; else
     401 or 403. A user's token never qualifies, even from a client granted the scope: it
     would let whoever holds it read every decision about everyone."""
     if hmac.compare_digest(token.encode(), services.admin_token.encode()):
         return
-    claims = await live_claims(services.oauth.inspector, token)
+    claims = await services.oauth.inspector.live_access_claims(token)
     if claims is None:
         raise InvalidToken("The access token is invalid, expired or revoked.")
     if DECIDE_SCOPE not in str(claims.get("scope", "")).split():
@@ -132,7 +115,7 @@ async def allowed(request: Request) -> Response:
         decision, _ = await services.policies.check(subject, action, resource, context)
         return _answer(decision.allowed, subject, decision.reason)
     assert token is not None
-    claims = await live_claims(services.oauth.inspector, token)
+    claims = await services.oauth.inspector.live_access_claims(token)
     if claims is None:
         return _answer(False, None, INVALID_TOKEN)
     sub = str(claims["sub"])

@@ -67,6 +67,14 @@ class TokenInspector:
             user = await tx.users.get(str(claims.get("sub")))
         return user is not None and user.enabled and not self._tokens.is_cut_off(claims, user)
 
+    async def live_access_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of an access token that is live now: valid, unexpired (no leeway:
+        the issuer is the verifier here), unrevoked, and its user or client still there."""
+        claims = await self.access_claims(token)
+        if claims is None or claims.get("exp", 0) <= self._clock():
+            return None
+        return claims if await self.subject_is_live(claims) else None
+
     async def introspect(self, token: object, hint: object) -> dict[str, Any]:
         """RFC 7662 2.2: the standard fields for a live token, `{"active": false}` else."""
         value = _usable(token)
@@ -81,11 +89,8 @@ class TokenInspector:
         return answer or {"active": False}
 
     async def _introspect_access(self, token: str) -> dict[str, Any] | None:
-        claims = await self.access_claims(token)
-        # The issuer is the verifier here: no clock skew to forgive, so no leeway past exp.
-        if claims is None or claims.get("exp", 0) <= self._clock():
-            return None
-        if not await self.subject_is_live(claims):
+        claims = await self.live_access_claims(token)
+        if claims is None:
             return None
         answer: dict[str, Any] = {"active": True, "token_type": "Bearer"}
         answer.update({k: claims[k] for k in ACCESS_CLAIMS if k in claims})
