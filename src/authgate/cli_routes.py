@@ -23,8 +23,8 @@ from pydantic import BaseModel
 from authgate.cli_support import settings_or_exit
 from authgate.config import ConfigError, Settings
 from authgate.errors import DomainError
-from authgate.gateway.app import GATE_FAILURES, failure_response
 from authgate.gateway.config import RouteSettings
+from authgate.gateway.failure_answers import GATE_FAILURES, failure_response
 from authgate.gateway.paths import normalize_path
 from authgate.gateway.pipeline import Decision
 from authgate.gateway.request import GateRequest, check_method, host_name

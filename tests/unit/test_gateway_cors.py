@@ -19,8 +19,8 @@ from authgate.gateway.cors import (
     CorsPreflightDenied,
     RouteCors,
     is_cors_header,
-    normalize_origin,
 )
+from authgate.gateway.cors_values import normalize_origin
 from authgate.gateway.route_options import CorsSettings
 
 APP = "https://app.example.com"

@@ -21,7 +21,6 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
 from authgate.errors import InvalidClient, InvalidToken, NotFound
-from authgate.gateway.app import STATUS, failure_response
 from authgate.gateway.authenticate import (
     NOT_MINE,
     AuthContext,
@@ -32,6 +31,7 @@ from authgate.gateway.authenticate import (
 from authgate.gateway.authorize import Denied, same_value
 from authgate.gateway.config import GatewaySettings
 from authgate.gateway.cors import CorsOriginDenied, CorsPreflightDenied
+from authgate.gateway.failure_answers import STATUS, failure_response
 from authgate.gateway.forward_errors import (
     BadGateway,
     BodyTooLarge,

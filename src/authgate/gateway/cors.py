@@ -9,25 +9,20 @@ with credentials, which would hand every site the user's session.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+
+from authgate.gateway.cors_values import TOKEN, WILDCARD
 
 if TYPE_CHECKING:
     from authgate.gateway.config import RouteSettings
 
-WILDCARD = "*"
 MAX_AGE = 600
 """Seconds a browser may reuse a preflight answer."""
 MAX_REQUEST_HEADERS = 32
 """Names a preflight may ask for; more is refused, not truncated."""
 MAX_ORIGIN = 2048
-
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
-"""RFC 9110 5.6.2 token, bounded: what a method or header name may be."""
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Headers = Sequence[tuple[str, str]]
 
@@ -49,31 +44,6 @@ class CorsPreflightDenied(Exception):
         super().__init__(description)
         self.reason_id = reason_id
         self.description = description
-
-
-def normalize_origin(value: str) -> str:
-    """A configured origin in the form browsers send: `scheme://host[:port]`, lower case,
-    without a default port; `*` stays `*`. Raises ValueError for anything else."""
-    if value == WILDCARD:
-        return value
-    parts = urlsplit(value)
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise ValueError(f"origin {value!r} must be http(s)://HOST[:PORT]")
-    if parts.username or parts.password or parts.query or parts.fragment or parts.path:
-        raise ValueError(f"origin {value!r} must not have a path, query, fragment or credentials")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"origin {value!r} has an invalid port") from None
-    host = parts.netloc.rsplit(":", 1)[0] if port is not None else parts.netloc
-    if port is None or port == _DEFAULT_PORTS[parts.scheme]:
-        return f"{parts.scheme}://{host.lower()}"
-    return f"{parts.scheme}://{host.lower()}:{port}"
-
-
-def is_header_name(name: str) -> bool:
-    """Whether `name` is a header name (an RFC 9110 token) of at most 64 characters."""
-    return _TOKEN.fullmatch(name) is not None
 
 
 def is_cors_header(name: str) -> bool:
@@ -99,7 +69,7 @@ def _request_headers(headers: Headers) -> list[str]:
     ]
     if len(names) > MAX_REQUEST_HEADERS:
         raise CorsPreflightDenied("too_many_headers", "The preflight asks for too many headers.")
-    if not all(_TOKEN.fullmatch(name) for name in names):
+    if not all(TOKEN.fullmatch(name) for name in names):
         raise CorsPreflightDenied("bad_request_headers", "A requested header is not a token.")
     return list(dict.fromkeys(names))
 
@@ -157,7 +127,7 @@ class RouteCors:
             return None
         if not self.allows(origin):
             raise CorsOriginDenied(origin)
-        if not _TOKEN.fullmatch(requested):
+        if not TOKEN.fullmatch(requested):
             raise CorsPreflightDenied("bad_request_method", "The requested method is not a token.")
         if self.allowed_methods is not None and requested not in self.allowed_methods:
             raise CorsPreflightDenied("method_not_allowed", "This route does not serve the method.")

@@ -22,8 +22,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from authgate.gateway.app import GATE_FAILURES, failure_response
 from authgate.gateway.authorize import Denied
+from authgate.gateway.failure_answers import GATE_FAILURES, failure_response
 from authgate.gateway.pipeline import Pipeline
 from authgate.gateway.request import BadGateRequest, GateRequest
 

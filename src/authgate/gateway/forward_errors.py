@@ -1,4 +1,5 @@
-"""Typed failures of stage 5 (forwarding), mapped to statuses in `gateway.app`'s one table.
+"""Typed failures of stage 5 (forwarding), mapped to statuses in the gateway's one table
+(`gateway.failure_answers`).
 
 They carry no address or library message: what went wrong with which target is logged,
 and the client learns only the stable code.

@@ -2,8 +2,8 @@
 
 The pipeline decides; it forwards nothing and writes no response. Its answer is a Decision
 (route match, principal, merged header patch) or one of the typed failures, which each
-adapter maps to a status in one table (`gateway.app`). The built-in proxy and the
-forward-auth endpoint run this same code, so they cannot read a request differently.
+adapter maps to a status in one table (`gateway.failure_answers`). The built-in proxy and
+the forward-auth endpoint run this same code, so they cannot read a request differently.
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ import aiohttp
 from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
-from authgate.gateway.app import GATE_FAILURES, failure_reason, failure_response
 from authgate.gateway.authorize import Denied
 from authgate.gateway.cors import RouteCors, is_cors_header
 from authgate.gateway.exchange_headers import (
@@ -32,6 +31,7 @@ from authgate.gateway.exchange_headers import (
     response_headers,
     upstream_headers,
 )
+from authgate.gateway.failure_answers import GATE_FAILURES, failure_reason, failure_response
 from authgate.gateway.forward_errors import BadGateway, BodyTooLarge, UpstreamTimeout, loggable
 from authgate.gateway.observe import Exchange, Observer
 from authgate.gateway.pipeline import Decision, Pipeline

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from authgate.gateway.cors import WILDCARD, is_header_name, normalize_origin
+from authgate.gateway.cors_values import WILDCARD, is_header_name, normalize_origin
 from authgate.gateway.templates import Template, TemplateError, parse_template
 from authgate.units import Rate
 

@@ -21,8 +21,8 @@ import aiohttp
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
-from authgate.gateway.app import GATE_FAILURES, failure_reason, failure_response
 from authgate.gateway.exchange_headers import describe, upstream_headers
+from authgate.gateway.failure_answers import GATE_FAILURES, failure_reason, failure_response
 from authgate.gateway.forward_errors import BadGateway, UpstreamTimeout, loggable
 from authgate.gateway.observe import Observer
 from authgate.gateway.pipeline import Pipeline
