@@ -156,7 +156,17 @@ def test_the_trusted_proxy_gets_a_decision(proxy: httpx.Client, read_token: str)
 
 @pytest.mark.parametrize(
     "uri",
-    ["/admin/../orders/1", "/orders/%2e%2e/admin", "/orders/a%2fb", "//orders/1", "/orders/./1"],
+    [
+        "/admin/../orders/1",
+        "/orders/%2e%2e/admin",
+        "/orders/a%2fb",
+        "//orders/1",
+        "/orders/./1",
+        "/public/%00/../x",
+        "/public/a%2fb/%2e%2e/x",
+        "/public/a;b/../x",
+        "/public/a./../x",
+    ],
 )
 def test_ambiguous_paths_are_refused(proxy: httpx.Client, read_token: str, uri: str) -> None:
     assert_failure(ask(proxy, uri=uri, **bearer(read_token)), 400)

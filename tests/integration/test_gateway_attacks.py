@@ -226,6 +226,33 @@ def test_path_tricks_are_refused_with_400(gate: AuthgateServer, token: str, targ
     assert request(gate, target, auth(token)).status == 400
 
 
+HIDDEN = {
+    "%00": "control character",
+    "a%2fb": "encoded '/'",
+    "a%5cb": "encoded '\\'",
+    "%25": "encoded '%'",
+    "a;b": "';' path parameters",
+    "%c0%ae": "non-ASCII",
+    "a.": "ending in '.'",
+    "a%20": "ending in '.' or a space",
+    "": "empty path segments",
+}
+
+
+@pytest.mark.parametrize("dots", ["..", "%2e%2e", "."])
+@pytest.mark.parametrize("hidden", list(HIDDEN), ids=list(HIDDEN))
+def test_a_refused_segment_is_refused_when_a_dot_segment_would_remove_it(
+    gate: AuthgateServer, token: str, hidden: str, dots: str
+) -> None:
+    """`/open/%00/../x` reads as `/open/x` once dot segments are resolved: the gate refuses
+    it for the `%00`, before dot segments are looked at, and the upstream never sees it."""
+    answer = request(gate, f"/open/{hidden}/{dots}/x", auth(token))
+    assert answer.status == 400, answer.body[:300]
+    refusal = json.loads(answer.body)
+    assert refusal["error"] == "ambiguous_path"
+    assert HIDDEN[hidden] in refusal["message"]
+
+
 def test_an_overlong_target_never_reaches_the_upstream(gate: AuthgateServer, token: str) -> None:
     """Refused while the head is parsed: a 400, unless the connection is reset before the
     client reads it (the gate closes with the rest of the head unread)."""
@@ -426,6 +453,10 @@ def test_a_websocket_with_a_token_lacking_the_scope_is_403(
 
 def test_a_websocket_path_trick_is_400(gate: AuthgateServer) -> None:
     assert _ws_status(gate, "/open/%2e%2e/admin/socket", {}) == 400
+
+
+def test_a_websocket_path_hiding_a_refused_segment_is_400(gate: AuthgateServer) -> None:
+    assert _ws_status(gate, "/open/%00/../socket", {}) == 400
 
 
 def test_an_upgrade_without_a_websocket_key_never_gets_through(gate: AuthgateServer) -> None:

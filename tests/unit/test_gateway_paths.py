@@ -151,3 +151,52 @@ def test_any_percent_encoding_of_a_normalized_path_normalizes_back_to_it(
         for char in path
     )
     assert normalize_path(encoded) == path
+
+
+# --- nothing refused hides behind a dot segment ---------------------------------------------
+
+_REFUSED_ESCAPES = [f"%{b:02x}" for b in [*range(0x20), 0x7F, *range(0x80, 0x100)]] + [
+    "%2f",
+    "%2F",
+    "%5c",
+    "%25",
+    "%2",
+    "%zz",
+    "%u002e",
+]
+_REFUSED_RAW = ["\\", ";", "\x00", "\t", " ", '"', "<", "^", "`", "{", "é", "\u2024", "\uff0f"]
+_safe_text = st.text(alphabet=_SAFE, max_size=4)
+refused_inside = st.builds(
+    lambda before, bad, after: before + bad + after,
+    _safe_text,
+    st.sampled_from(_REFUSED_ESCAPES + _REFUSED_RAW),
+    _safe_text,
+)
+refused_segments = st.one_of(
+    refused_inside,
+    st.sampled_from(["", ".", "..", "...", "%2e", "%2E%2e"]),
+    _safe_text.map(lambda s: s + "."),
+    _safe_text.map(lambda s: s + "%20"),
+)
+dot_dots = st.sampled_from(["..", "%2e%2e", "%2E.", ".%2e", ".", "%2e"])
+
+
+def refusal(raw: str) -> str:
+    with pytest.raises(AmbiguousPath) as caught:
+        normalize_path(raw)
+    return caught.value.reason
+
+
+@given(refused_segments, dot_dots)
+def test_a_refused_segment_is_refused_for_itself_when_a_dot_segment_follows(
+    segment: str, dots: str
+) -> None:
+    """`/a/S/../b` resolves to `/a/b` on an upstream that removes dot segments: whatever
+    refuses S must refuse the whole path, for S's own reason, before dots are looked at."""
+    assert refusal(f"/a/{segment}/{dots}/b") == refusal(f"/a/{segment}/b")
+    assert refusal(f"/a/{segment}/{dots}") == refusal(f"/a/{segment}/b")
+
+
+@pytest.mark.parametrize("hidden", ["%00", "%2f", "%5c", "%25", "a;b", "%c0%ae", "a.", "a%20"])
+def test_a_refused_segment_followed_by_dot_dot_is_refused(hidden: str) -> None:
+    assert refusal(f"/public/{hidden}/../x") == refusal(f"/public/{hidden}/x")

@@ -16,7 +16,9 @@ two spellings an upstream would decode to the same path normalize to the same st
   decoding, and any all-dots segment), empty segments (`//`), and segments ending in `.` or
   a space (Windows servers strip those, so `/admin./x` and `/admin%20/x` read as `/admin/x`).
 
-A trailing slash is kept: `/a/` and `/a` are different paths. Case is preserved.
+A trailing slash is kept: `/a/` and `/a` are different paths. Case is preserved. Dot
+segments are never resolved, only refused, and every other refusal is decided on the path
+as sent: `/a/%00/../b` is refused for its `%00`, not read as `/a/b`.
 """
 
 from __future__ import annotations
