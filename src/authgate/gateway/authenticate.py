@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from authgate.cookie_names import SESSION_COOKIE
 from authgate.errors import InvalidClient, InvalidToken, NotFound
 from authgate.gateway.principal import ANONYMOUS, Principal
 from authgate.gateway.request import GateRequest
@@ -30,7 +31,6 @@ from authgate.tokens.jwt import MAX_TOKEN_BYTES
 from authgate.tokens.service import TokenService, looks_like_jwt
 
 REALM = "authgate"
-SESSION_COOKIE = "authgate_session"
 USER_CHECK_TTL = 5.0
 """How stale the gate's view of a user (enabled, signed out everywhere) may be."""
 CACHE_MAX = 10_000

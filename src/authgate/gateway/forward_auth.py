@@ -10,8 +10,10 @@ request's own (`Authorization`, `Cookie`), which the proxies pass on.
 
 A missing or repeated description, two families that disagree, or an URI that is not a
 plain origin-form path is 400: nothing is decided on input that cannot be believed. The
-answer is 200 with the identity headers (for the proxy to copy upstream) and no body, or
-the failure from the gateway's table. Method overrides are never read.
+answer is 200 with no body and the headers for the proxy to copy upstream: the identity
+headers, and Cookie without authgate's own cookies (none when nothing is left, so the
+proxy sends none); or the failure from the gateway's table. Method overrides are never
+read.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ into the same variable as `X-Authgate-Sub`. Headers the client names in `Connect
 removed with it (a hop-by-hop trick would otherwise let a proxy drop ours after we add it).
 Identity values are visible ASCII only: a CR or LF could split a header, and a lossy
 clean-up could turn one name into another, so an unsafe value refuses the request.
+authgate's own cookies never pass (`gateway.own_cookies`): the session one is an SSO login.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from authgate.gateway.authorize import Denied
+from authgate.gateway.own_cookies import upstream_cookie
 from authgate.gateway.principal import Principal
 from authgate.gateway.request import GateRequest
 from authgate.tokens.jwt import TokenCodec
@@ -39,6 +41,7 @@ SUB, USERNAME, GROUPS, SCOPES, CLIENT, IDENTITY = (
     "x-authgate-client",
     "x-authgate-identity",
 )
+COOKIE = "cookie"
 METHOD_OVERRIDES = frozenset({"x-http-method-override", "x-http-method", "x-method-override"})
 REQUEST_OVERRIDES = frozenset(
     {
@@ -174,8 +177,10 @@ def strip_client_headers(
     request: GateRequest, principal: Principal, context: MutationContext
 ) -> HeaderPatch:
     """The reserved namespace in every spelling, Connection and what it names, method and
-    URL overrides (never honoured here, so no upstream may honour them either), and the
-    Authorization header unless the route keeps it."""
+    URL overrides (never honoured here, so no upstream may honour them either), the
+    Authorization header unless the route keeps it, and authgate's own cookies: the
+    Cookie header is set to the client's other cookies (forward-auth answers it for the
+    proxy to send on), or removed when none is left."""
     remove = {name for name, _ in request.headers if _never_forwarded(name)}
     connection = request.values("connection")
     for line in connection:
@@ -184,6 +189,12 @@ def strip_client_headers(
         remove.add("connection")
     if not context.keep_authorization:
         remove.add("authorization")
+    cookies = request.values(COOKIE)
+    if cookies and COOKIE not in remove:
+        kept = upstream_cookie(cookies)
+        if kept is not None:
+            return HeaderPatch({COOKIE: kept}, frozenset(remove))
+        remove.add(COOKIE)
     return HeaderPatch(remove=frozenset(remove))
 
 

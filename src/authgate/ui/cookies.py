@@ -12,8 +12,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-SESSION_COOKIE = "authgate_session"
-_CSRF_COOKIE = "authgate_csrf"
+from authgate.cookie_names import CSRF_COOKIE as _CSRF_COOKIE
+from authgate.cookie_names import SESSION_COOKIE as SESSION_COOKIE
+
 _EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 
 

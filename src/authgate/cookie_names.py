@@ -1,0 +1,7 @@
+"""The name of every cookie authgate sets, in one place: the hosted pages set them
+(`ui.cookies`) and the gate keeps them from upstreams (`gateway.own_cookies`)."""
+
+SESSION_COOKIE = "authgate_session"
+CSRF_COOKIE = "authgate_csrf"
+OWN_COOKIES = (SESSION_COOKIE, CSRF_COOKIE)
+"""Before any `__Host-` prefix. A cookie missing here would be forwarded to upstreams."""
