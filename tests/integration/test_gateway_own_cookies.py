@@ -1,7 +1,8 @@
 """authgate's own cookies never reach an upstream: the hosted pages' session (a single
 sign-on login, replayable at /oauth2/authorize) and the CSRF cookie are taken out of what
 the gate forwards, proxied or as a WebSocket, and out of the Cookie header forward-auth
-answers for the proxy in front; the client's other cookies pass as sent.
+answers for the proxy in front; the client's other cookies pass as sent. Nor can an
+upstream set them in the browser through the gate.
 
 A real browser session (signed in at the hosted pages), a real gate, and a real upstream
 process that answers with the headers it received.
@@ -145,6 +146,12 @@ def test_a_websocket_upgrade_forwards_no_authgate_cookie(gate: AuthgateServer, o
     with connect(url, open_timeout=10, additional_headers=headers) as socket:
         seen: dict[str, Any] = json.loads(socket.recv(timeout=10))
     assert [value for name, value in seen["headers"] if name == "cookie"] == [OTHERS]
+
+
+def test_an_upstream_cannot_set_authgate_cookies_in_the_browser(http: httpx.Client) -> None:
+    answer = http.get("/open/set-cookie")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers.get_list("set-cookie") == ["theme=dark; Path=/"]
 
 
 # -- forward-auth: the Cookie header the proxy sends on ------------------------------

@@ -10,6 +10,7 @@
 - `/stream?bytes=N`: N bytes of a known pattern, streamed without a Content-Length;
 - `/upload`: reads the body as a stream and answers its byte count and sha256;
 - `/hop`: an answer carrying hop-by-hop headers (and one named by Connection);
+- `/set-cookie`: an answer setting authgate's own cookies (and one other);
 - `/abort`: announces a long body, sends a little, then drops the connection;
 - any path as a WebSocket: first a JSON text of what arrived, then an echo of every
   message (`close:CODE` closes with CODE).
@@ -128,6 +129,16 @@ def make_app(server_id: str, flag: Path | None) -> Any:
                 (b"trailer", b"X-Checksum"),
                 (b"upgrade", b"h2c"),
                 (b"x-kept", b"yes"),
+                (b"content-length", b"2"),
+            ]
+            await answer(200, headers, b"ok")
+        elif path == "/set-cookie":
+            # An upstream that tries to plant authgate's own cookies in the browser.
+            headers = [
+                (b"set-cookie", b"authgate_session=planted; Path=/; HttpOnly"),
+                (b"set-cookie", b"theme=dark; Path=/"),
+                (b"set-cookie", b"__Host-authgate_csrf=known; Path=/; Secure"),
+                (b"set-cookie", b" AUTHGATE_CSRF =known"),
                 (b"content-length", b"2"),
             ]
             await answer(200, headers, b"ok")

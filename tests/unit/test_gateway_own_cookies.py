@@ -12,7 +12,7 @@ from starlette.requests import cookie_parser
 
 from authgate.cookie_names import OWN_COOKIES, SESSION_COOKIE
 from authgate.gateway.mutate import MutationContext, strip_client_headers
-from authgate.gateway.own_cookies import is_own_cookie, upstream_cookie
+from authgate.gateway.own_cookies import is_own_cookie, sets_own_cookie, upstream_cookie
 from authgate.gateway.principal import ANONYMOUS
 from authgate.gateway.request import GateRequest
 from authgate.ui.cookies import csrf_cookie_name
@@ -118,6 +118,26 @@ def test_names_that_only_look_like_ours_pass(name: str) -> None:
 
 def test_empty_pairs_and_blank_lines_leave_nothing_to_send() -> None:
     assert upstream_cookie(["", " ; ;", "\t"]) is None
+
+
+@pytest.mark.parametrize(
+    "set_cookie",
+    [
+        "authgate_session=planted; Path=/; HttpOnly",
+        "__Host-authgate_csrf=known; Path=/; Secure",
+        " Authgate_Csrf =known",
+        "authgate_session",
+    ],
+)
+def test_a_set_cookie_for_one_of_ours_is_recognised(set_cookie: str) -> None:
+    assert sets_own_cookie(set_cookie)
+
+
+@pytest.mark.parametrize(
+    "set_cookie", ["theme=authgate_session; Path=/", "x=1; Comment=authgate_csrf=y", "a=b"]
+)
+def test_a_set_cookie_for_another_cookie_passes(set_cookie: str) -> None:
+    assert not sets_own_cookie(set_cookie)
 
 
 # -- as a header patch ----------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The headers of a forwarded exchange, and the request as the gate describes it.
 
 Hop-by-hop headers (RFC 9110 7.6.1) are removed in both directions, and so are those a
-`Connection` header names. Forwarding headers are believed only from a trusted proxy:
-X-Forwarded-For is the TCP peer, appended to the client's value only when that peer is
-trusted (whose X-Forwarded-Proto and -Host are then kept too); from anyone else every
-forwarding header is dropped and the gate's own take their place.
+`Connection` header names; an upstream's Set-Cookie for one of authgate's own cookies
+never reaches the client (`gateway.own_cookies`). Forwarding headers are believed only
+from a trusted proxy: X-Forwarded-For is the TCP peer, appended to the client's value only
+when that peer is trusted (whose X-Forwarded-Proto and -Host are then kept too); from
+anyone else every forwarding header is dropped and the gate's own take their place.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import lru_cache
 from starlette.types import Scope
 
 from authgate.gateway.mutate import header_key
+from authgate.gateway.own_cookies import sets_own_cookie
 from authgate.gateway.pipeline import Decision
 from authgate.gateway.request import BadGateRequest, GateRequest
 from authgate.gateway.upstreams import Target
@@ -145,7 +147,8 @@ def _as_sent(value: str) -> str:
 
 
 def response_headers(raw: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes, bytes]]:
-    """The upstream's headers without hop-by-hop ones and those its Connection names."""
+    """The upstream's headers without hop-by-hop ones, those its Connection names, and any
+    Set-Cookie for one of authgate's own cookies (`gateway.own_cookies`)."""
     named: set[bytes] = set()
     for name, value in raw:
         if name.lower() == b"connection":
@@ -153,5 +156,7 @@ def response_headers(raw: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes, 
     return [
         (name, value)
         for name, value in raw
-        if (lower := name.lower()) not in _RESPONSE_DROPPED and lower not in named
+        if (lower := name.lower()) not in _RESPONSE_DROPPED
+        and lower not in named
+        and not (lower == b"set-cookie" and sets_own_cookie(value.decode("latin-1")))
     ]

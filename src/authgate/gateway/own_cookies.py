@@ -4,7 +4,9 @@ The hosted pages' session cookie signs a browser in at `/oauth2/authorize`: an u
 that saw it, or logged it, could replay the whole single sign-on session. So the gate
 takes every cookie authgate sets out of the Cookie header before a request is forwarded
 (proxied or as a WebSocket), and forward-auth answers the Cookie header a proxy is to send
-on in its place.
+on in its place. The other way, an upstream's Set-Cookie for one of them is dropped: an
+upstream on the gate's host could otherwise plant a session of its choosing in the
+browser, or a CSRF token it knows, which defeats the hosted forms' CSRF check.
 
 A pair is ours when a server could read its name as one of `cookie_names.OWN_COOKIES`:
 names are compared without surrounding blanks, without case (ASP.NET reads cookie names
@@ -51,3 +53,9 @@ def upstream_cookie(lines: Sequence[str]) -> str | None:
         if pair.strip() and not any(is_own_cookie(name) for name in _names(pair))
     ]
     return "; ".join(kept) or None
+
+
+def sets_own_cookie(set_cookie: str) -> bool:
+    """Whether a Set-Cookie value would set one of authgate's cookies: its name is the text
+    before the first `=` of the part before the first `;` (RFC 6265 5.2)."""
+    return is_own_cookie(set_cookie.split(";", 1)[0].partition("=")[0])
