@@ -140,6 +140,23 @@ def test_authgate_cookies_on_several_cookie_lines_are_all_removed(
     assert [value for name, value in body["headers"] if name == "cookie"] == [OTHERS]
 
 
+def test_a_utf8_cookie_value_reaches_the_upstream_byte_for_byte(
+    gate: AuthgateServer, own: str
+) -> None:
+    sent = "caf\u00e9=cr\u00e8me".encode().decode("latin-1")  # UTF-8 bytes on the wire
+    connection = HTTPConnection("127.0.0.1", gate.public_port, timeout=30)
+    try:
+        connection.putrequest("GET", "/open/page")
+        connection.putheader("Cookie", f"{sent}; {own}")
+        connection.endheaders()
+        response = connection.getresponse()
+        body = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 200, body
+    assert [value for name, value in body["headers"] if name == "cookie"] == [sent]
+
+
 def test_a_websocket_upgrade_forwards_no_authgate_cookie(gate: AuthgateServer, own: str) -> None:
     headers = {"Cookie": f"theme=dark; {own}; lang=en-GB"}
     url = f"ws://127.0.0.1:{gate.public_port}/session/socket"

@@ -123,7 +123,10 @@ def upstream_headers(
                 host = host or value
                 continue
         out.append((name, value if value.isascii() else _as_sent(value)))
-    out.extend(patch.set.items())
+    # Patch values are visible ASCII, but Cookie carries the client's own bytes.
+    out.extend(
+        (name, value if value.isascii() else _as_sent(value)) for name, value in patch.set.items()
+    )
     out.append(("host", target.host_header))
     if request.peer is not None:
         peer = request.peer
