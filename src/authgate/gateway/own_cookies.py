@@ -46,12 +46,16 @@ def _names(pair: str) -> Iterator[str]:
 def upstream_cookie(lines: Sequence[str]) -> str | None:
     """The one Cookie header (RFC 6265 5.4) an upstream gets for the client's Cookie
     `lines`: every pair but authgate's own, joined with "; "; None when none is left."""
-    kept = [
-        pair.strip()
-        for line in lines
-        for pair in line.split(";")
-        if pair.strip() and not any(is_own_cookie(name) for name in _names(pair))
-    ]
+    kept: list[str] = []
+    for line in lines:
+        # A name that lower-cases to one of ours leaves it in the lower-cased line, so a
+        # line without one (nearly every line) needs no pair-by-pair look.
+        lowered = line.lower()
+        maybe_ours = any(name in lowered for name in _OWN)
+        for pair in line.split(";"):
+            pair = pair.strip()
+            if pair and not (maybe_ours and any(is_own_cookie(n) for n in _names(pair))):
+                kept.append(pair)
     return "; ".join(kept) or None
 
 
