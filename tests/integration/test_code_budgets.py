@@ -196,15 +196,17 @@ def test_a_locked_reset_is_unlocked_by_the_owner_signing_in(server: AuthgateServ
                 body = {"username": address, "code": wrong(code), "new_password": NEW_PASSWORD}
                 client.post("/v1/password/reset", json=body)
         refused = client.post("/v1/password/forgot", json={"username": address})
-        assert refused.status_code == 202
-        assert len(server.mails(address)) == 2
-
-        assert (
-            client.post("/v1/login", json={"username": address, "password": PASSWORD}).status_code
-            == 200
-        )
+        signed_in = client.post("/v1/login", json={"username": address, "password": PASSWORD})
         client.post("/v1/password/forgot", json={"username": address})
-    assert code_mailed(server, address, 3)
+        fresh = code_mailed(server, address, 3)
+        body = {"username": address, "code": fresh, "new_password": NEW_PASSWORD}
+        reset = client.post("/v1/password/reset", json=body)
+
+    assert refused.status_code == 202
+    assert signed_in.status_code == 200
+    assert reset.status_code == 200, reset.text
+    assert server.wait_for_mail(address, 4).code is None  # the password-changed notice
+    assert [m.code is not None for m in server.mails(address)] == [True, True, True, False]
 
 
 # -- re-issue limits ---------------------------------------------------------------------
