@@ -58,6 +58,11 @@ def test_a_word_mixing_scripts_is_refused(name: str) -> None:
         check_new_username(normalize_username(name), None)
 
 
+@pytest.mark.parametrize("name", [".", "-_-", "..."])
+def test_a_name_of_punctuation_alone_is_refused(name: str) -> None:
+    assert not accepts(name)
+
+
 def test_a_name_with_an_at_must_be_the_own_email() -> None:
     assert accepts("Me@Example.com", own_email="me@example.com")
     assert not accepts("victim@example.com", own_email="me@example.com")

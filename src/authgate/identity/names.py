@@ -73,6 +73,8 @@ def check_new_username(name: str, own_email: str | None) -> str:
                     field="username",
                 )
             previous = char
+        if not any(unicodedata.category(c).startswith(_LETTER_OR_DIGIT) for c in name):
+            raise InvalidUsername("A username needs a letter or a digit.", field="username")
     if disarm.is_mixed_script(name, per_word=True):
         raise InvalidUsername(
             "A username may not mix writing systems within a word.", field="username"
