@@ -21,13 +21,13 @@ from authgate.gateway.observe import Observer
 from authgate.gateway.runtime import GateRuntime
 from authgate.identity.admin import UserAdmin
 from authgate.identity.clients import ClientRegistry
-from authgate.identity.codes import CodeBook, CodeHasher
+from authgate.identity.codes import CodeBook, CodeBudget, CodeHasher
 from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSender, Templates
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import Argon2Params, PasswordHasher, PasswordPolicy
 from authgate.identity.sessions import BrowserSessions, Consents
 from authgate.identity.signin import PasswordSignIn
-from authgate.identity.throttle import LoginThrottle, RateLimiter
+from authgate.identity.throttle import LockoutRule, LoginThrottle, RateLimiter
 from authgate.identity.users import Limits, UserPool
 from authgate.policy.service import PolicyCache, PolicyService
 from authgate.store import Store
@@ -181,12 +181,17 @@ async def build_services(settings: Settings) -> Services:
     )
     th = settings.throttle
     limits = Limits(
-        login=LoginThrottle(th.login_failures, th.login_window, th.lockout_base, th.lockout_max),
+        login=LoginThrottle(
+            store, LockoutRule(th.login_failures, th.login_window, th.lockout_base, th.lockout_max)
+        ),
         signup=RateLimiter(th.signup_per_ip.count, th.signup_per_ip.period),
         resend=RateLimiter(th.resend_per_ip.count, th.resend_per_ip.period),
         forgot=RateLimiter(th.forgot_per_ip.count, th.forgot_per_ip.period),
     )
-    codes = CodeBook(CodeHasher(kek), th.code_attempts, time.time)
+    budget = CodeBudget(
+        th.code_attempts, th.code_wrong_tries, th.codes_per_user, th.mails_per_address
+    )
+    codes = CodeBook(CodeHasher(kek), budget, time.time)
     postman = Postman(
         build_mail_sender(settings), Templates(settings.mail.templates_dir), settings.user_pool.name
     )

@@ -126,6 +126,18 @@ class ThrottleSettings(_Section):
     resend_per_ip: Rate = Rate(count=20, period=3600)
     forgot_per_ip: Rate = Rate(count=20, period=3600)
     code_attempts: int = Field(default=5, gt=0, description="Wrong tries that kill a code.")
+    code_wrong_tries: Rate = Field(
+        default=Rate(count=10, period=86400),
+        description="Wrong codes per user and purpose, across codes; at the limit the "
+        "purpose locks until an administrator (or, for a reset, the owner signing in) acts.",
+    )
+    codes_per_user: Rate = Field(
+        default=Rate(count=5, period=86400), description="Codes issued per user and purpose."
+    )
+    mails_per_address: Rate = Field(
+        default=Rate(count=10, period=86400),
+        description="Codes and notices mailed to one address (sign-up, reset, email change).",
+    )
 
 
 class AttributeDeclaration(_Section):

@@ -25,6 +25,13 @@ class InvalidRequest(DomainError):
     message = "The request is malformed."
 
 
+class InvalidUsername(InvalidRequest):
+    """The username breaks the username rules (characters, someone else's email, mixed scripts)."""
+
+    code = "invalid_username"
+    message = "The username is not allowed."
+
+
 class InvalidAttribute(DomainError):
     code = "invalid_attribute"
     message = "An attribute is undeclared or invalid."
@@ -111,4 +118,5 @@ ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     NotFound,
     AlreadyExists,
     Unauthorized,
+    InvalidUsername,
 )

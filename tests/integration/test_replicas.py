@@ -92,3 +92,36 @@ def test_a_refresh_token_spent_on_one_replica_is_reuse_on_the_other(
             "/v1/token/refresh", json={"refresh_token": rotated.json()["refresh_token"]}
         )
     assert after.status_code == 401
+
+
+def attempt(server: AuthgateServer, email: str, password: str) -> httpx.Response:
+    with server.public_client() as client:
+        return client.post("/v1/login", json={"username": email, "password": password})
+
+
+def test_wrong_passwords_on_two_replicas_add_up_to_one_lockout(
+    replicas: tuple[AuthgateServer, AuthgateServer],
+) -> None:
+    first, second = replicas
+    email = unique_email("spread")
+    with first.admin_client() as admin:
+        admin.post("/admin/users", json={"email": email, "password": PASSWORD})
+    for server in (first, first, first, second, second):
+        assert attempt(server, email, "wrong password 1").status_code == 401
+
+    assert attempt(first, email, PASSWORD).status_code == 429
+    assert attempt(second, email, PASSWORD).status_code == 429
+
+
+def test_a_lockout_survives_a_restart(make_server: ServerFactory) -> None:
+    server = make_server()
+    email = unique_email("restart")
+    with server.admin_client() as admin:
+        admin.post("/admin/users", json={"email": email, "password": PASSWORD})
+    for _ in range(5):
+        attempt(server, email, "wrong password 1")
+
+    server.stop()
+    server.start()
+
+    assert attempt(server, email, PASSWORD).status_code == 429

@@ -1,4 +1,6 @@
-"""Tests for failed-login lockouts and sliding-window rate limits, on a fake clock."""
+"""The lockout rule's settings and sliding-window rate limits, on a fake clock.
+
+Lockouts themselves live in the database: tests/integration/test_lockouts.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authgate.errors import TooManyRequests
-from authgate.identity.throttle import LoginThrottle, RateLimiter
+from authgate.identity.throttle import LockoutRule, RateLimiter
 
 
 class FakeClock:
@@ -29,11 +31,6 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def throttle(clock: FakeClock) -> LoginThrottle:
-    return LoginThrottle(clock=clock)
-
-
 def retry_after(check: Callable[[], object]) -> int:
     """The retry_after of the TooManyRequests raised by calling `check`."""
     with pytest.raises(TooManyRequests) as caught:
@@ -43,164 +40,11 @@ def retry_after(check: Callable[[], object]) -> int:
     return value
 
 
-def fail(
-    throttle: LoginThrottle, times: int, username: str = "alice", ip: str | None = None
-) -> None:
-    for _ in range(times):
-        throttle.check(username, ip)
-        throttle.failure(username, ip)
-
-
-class TestLoginThrottle:
-    def test_five_failures_lock_the_sixth_attempt(self, throttle: LoginThrottle) -> None:
-        fail(throttle, 4)
-        throttle.check("alice", None)
-        throttle.failure("alice", None)
-        assert retry_after(lambda: throttle.check("alice", None)) == 60
-
-    def test_lock_lifts_and_retry_after_counts_down(
-        self, throttle: LoginThrottle, clock: FakeClock
-    ) -> None:
-        fail(throttle, 5)
-        clock.advance(10.5)
-        assert retry_after(lambda: throttle.check("alice", None)) == 50
-        clock.advance(49)
-        assert retry_after(lambda: throttle.check("alice", None)) == 1
-        clock.advance(0.5)
-        throttle.check("alice", None)
-
-    def test_retry_after_is_at_least_one_second(self, clock: FakeClock) -> None:
-        throttle = LoginThrottle(lockout_base=0.25, lockout_max=0.25, clock=clock)
-        fail(throttle, 5)
-        assert retry_after(lambda: throttle.check("alice", None)) == 1
-
-    def test_lockout_doubles_each_round_up_to_the_cap(
-        self, throttle: LoginThrottle, clock: FakeClock
-    ) -> None:
-        seen: list[int] = []
-        for _ in range(9):
-            fail(throttle, 5)
-            lockout = retry_after(lambda: throttle.check("alice", None))
-            seen.append(lockout)
-            clock.advance(lockout)
-        assert seen == [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
-
-    def test_strikes_lapse_after_a_long_quiet_spell(
-        self, throttle: LoginThrottle, clock: FakeClock
-    ) -> None:
-        fail(throttle, 5)
-        clock.advance(60)
-        fail(throttle, 5)
-        assert retry_after(lambda: throttle.check("alice", None)) == 120
-        clock.advance(120 + 2 * 3600)
-        fail(throttle, 5)
-        assert retry_after(lambda: throttle.check("alice", None)) == 120 * 2
-        clock.advance(240 + 2 * 3600 + 1)
-        fail(throttle, 5)
-        assert retry_after(lambda: throttle.check("alice", None)) == 60
-
-    def test_failures_older_than_the_window_are_forgotten(
-        self, throttle: LoginThrottle, clock: FakeClock
-    ) -> None:
-        fail(throttle, 4)
-        clock.advance(900)
-        fail(throttle, 4)
-        throttle.check("alice", None)
-        throttle.failure("alice", None)
-        assert retry_after(lambda: throttle.check("alice", None)) == 60
-
-    def test_failures_inside_the_window_add_up(
-        self, throttle: LoginThrottle, clock: FakeClock
-    ) -> None:
-        for n in range(5):
-            if n:
-                clock.advance(899 / 4)
-            throttle.failure("alice", None)
-        with pytest.raises(TooManyRequests):
-            throttle.check("alice", None)
-
-    def test_success_clears_the_username_failures(self, throttle: LoginThrottle) -> None:
-        fail(throttle, 4)
-        throttle.success("alice")
-        fail(throttle, 4)
-        throttle.check("alice", None)
-
-    def test_success_keeps_strikes(self, throttle: LoginThrottle, clock: FakeClock) -> None:
-        fail(throttle, 5)
-        clock.advance(60)
-        throttle.success("alice")
-        fail(throttle, 5)
-        assert retry_after(lambda: throttle.check("alice", None)) == 120
-
-    def test_success_does_not_clear_the_ip(self, throttle: LoginThrottle) -> None:
-        for name in ("a", "b", "c", "d"):
-            fail(throttle, 1, name, "10.0.0.1")
-        throttle.success("a")
-        fail(throttle, 1, "e", "10.0.0.1")
-        with pytest.raises(TooManyRequests):
-            throttle.check("f", "10.0.0.1")
-
-    def test_spraying_usernames_locks_the_ip(self, throttle: LoginThrottle) -> None:
-        names = ["u1", "u2", "u3", "u4", "u5"]
-        for name in names:
-            fail(throttle, 1, name, "10.0.0.1")
-        assert retry_after(lambda: throttle.check("someone-else", "10.0.0.1")) == 60
-        for name in names:
-            throttle.check(name, "10.0.0.2")
-            throttle.check(name, None)
-
-    def test_username_lock_applies_from_every_ip(self, throttle: LoginThrottle) -> None:
-        for n in range(5):
-            fail(throttle, 1, "alice", f"10.0.0.{n}")
-        with pytest.raises(TooManyRequests):
-            throttle.check("alice", "192.0.2.1")
-        throttle.check("bob", "192.0.2.1")
-
-    def test_retry_after_reports_the_longer_of_two_locks(
-        self, throttle: LoginThrottle, clock: FakeClock
-    ) -> None:
-        fail(throttle, 5, "alice", "10.0.0.1")
-        clock.advance(30)
-        fail(throttle, 5, "bob", "10.0.0.2")
-        assert retry_after(lambda: throttle.check("alice", "10.0.0.2")) == 60
-
-    def test_failures_during_a_lock_do_not_stack(
-        self, throttle: LoginThrottle, clock: FakeClock
-    ) -> None:
-        fail(throttle, 5)
-        for _ in range(20):
-            throttle.failure("alice", None)
-        clock.advance(60)
-        throttle.check("alice", None)
-        fail(throttle, 4)
-        throttle.check("alice", None)
-
-    def test_memory_is_bounded_and_oldest_keys_go_first(self, clock: FakeClock) -> None:
-        throttle = LoginThrottle(clock=clock, max_keys=10)
-        for n in range(1000):
-            throttle.failure(f"user{n}", "10.0.0.1")
-            assert len(throttle) <= 10
-        fail(throttle, 5, "victim")
-        assert len(throttle) == 10
-        with pytest.raises(TooManyRequests):
-            throttle.check("victim", None)
-        for n in range(10):
-            throttle.failure(f"spray{n}", None)
-        throttle.check("victim", None)
-
-    def test_spraying_from_one_ip_keeps_that_ip_tracked(self, clock: FakeClock) -> None:
-        throttle = LoginThrottle(clock=clock, max_keys=3)
-        for n in range(4):
-            throttle.failure(f"user{n}", "10.0.0.1")
-        throttle.failure("last", "10.0.0.1")
-        with pytest.raises(TooManyRequests):
-            throttle.check("fresh", "10.0.0.1")
-
+class TestLockoutRule:
     @pytest.mark.parametrize(
         "options",
         [
             {"max_failures": 0},
-            {"max_keys": 0},
             {"window": 0},
             {"lockout_base": 0},
             {"lockout_base": 10, "lockout_max": 5},
@@ -208,7 +52,11 @@ class TestLoginThrottle:
     )
     def test_rejects_nonsense_settings(self, options: dict[str, Any]) -> None:
         with pytest.raises(ValueError):
-            LoginThrottle(**options)
+            LockoutRule(**options)
+
+    def test_remembers_a_key_as_long_as_its_strikes_matter(self) -> None:
+        rule = LockoutRule(window=900, lockout_base=60, lockout_max=3600)
+        assert rule.memory == 3 * 3600
 
 
 class TestRateLimiter:

@@ -165,6 +165,12 @@ async def reset_password(sub: str, caller: Admin, services: ServicesDep) -> dict
     return {"sent": True}
 
 
+@users.post("/{sub}/unlock")
+async def unlock_user(sub: str, caller: Admin, services: ServicesDep) -> dict[str, Any]:
+    """Lift the user's login lockout and every code purpose locked by too many wrong codes."""
+    return user_view(await services.admin.unlock(sub, caller))
+
+
 @users.post("/{sub}/sign-out")
 async def sign_out(sub: str, caller: Admin, services: ServicesDep) -> dict[str, Any]:
     await services.admin.sign_out(sub, caller)

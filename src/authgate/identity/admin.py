@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from authgate.audit import Caller, record
-from authgate.errors import InvalidRequest, NotFound
-from authgate.identity.codes import CodeBook
+from authgate.errors import InvalidRequest, NotFound, TooManyRequests
+from authgate.identity.codes import PURPOSES, CodeBook, CodeRefused
 from authgate.identity.importer import ImportRow
-from authgate.identity.names import normalize_email, normalize_username
+from authgate.identity.names import check_new_username, normalize_email, normalize_username
 from authgate.identity.users import UserPool
 from authgate.store import Store, Transaction
 from authgate.store.records import AuditRecord, GroupRecord, Page, UserRecord
@@ -64,6 +64,7 @@ class UserAdmin:
         """A confirmed account with the given password, or an invited one with a temporary."""
         address = normalize_email(email)
         name = normalize_username(username if username is not None else address)
+        skeleton = check_new_username(name, address)
         attrs = self._pool.attributes.validate(attributes or {}, creating=True)
         temporary = None
         if password is None:
@@ -85,6 +86,7 @@ class UserAdmin:
             attributes=attrs,
             created_at=now,
             updated_at=now,
+            username_skeleton=skeleton,
         )
         async with self._store.transaction() as tx:
             await tx.users.add(user)
@@ -103,10 +105,13 @@ class UserAdmin:
     async def import_user(self, row: ImportRow, caller: Caller) -> UserRecord:
         """One imported account, its legacy hash kept (rehashed to argon2id at login)."""
         address = normalize_email(row.email)
+        name = normalize_username(row.username or address)
+        skeleton = check_new_username(name, address)
         now = self._clock()
         user = UserRecord(
             sub=str(uuid.uuid4()),
-            username=normalize_username(row.username or address),
+            username=name,
+            username_skeleton=skeleton,
             email=address,
             password_hash=row.password_hash,
             status="confirmed",
@@ -202,6 +207,7 @@ class UserAdmin:
                 user.updated_at = self._clock()
                 await tx.users.update(user)
                 await tx.codes.delete(sub, "signup")
+            await self._codes.unlock(tx, sub, ("signup",), caller)
             await record(tx, "admin_user_confirmed", caller, sub=sub)
         return user
 
@@ -217,6 +223,8 @@ class UserAdmin:
             user.password_hash = new_hash
             user.status = "confirmed" if permanent else "force_change_password"
             await self._tokens.sign_out_everywhere(tx, user)
+            await self._codes.unlock(tx, sub, ("reset",), caller)
+            await self._pool.signin.unlock(tx, user.username)
             await record(tx, "admin_password_set", caller, sub=sub, permanent=permanent)
         return user
 
@@ -226,9 +234,33 @@ class UserAdmin:
             user = await self._user(tx, sub)
             if not user.email:
                 raise InvalidRequest("The user has no email address to send a code to.")
-            code = await self._codes.issue(tx, sub, "reset", self._reset_code_ttl)
-            await record(tx, "admin_password_reset", caller, sub=sub)
-        self._pool.postman.send("reset_code", user.email, user.username, code=code)
+            await self._codes.unlock(tx, sub, ("reset",), caller)
+            try:
+                code = await self._codes.issue(
+                    tx, sub, "reset", self._reset_code_ttl, user.email, caller
+                )
+            except CodeRefused as refused:
+                code = None
+                reason = refused.reason
+            else:
+                await record(tx, "admin_password_reset", caller, sub=sub)
+        if code is None:
+            raise TooManyRequests(
+                f"No code was sent ({reason}): the user or the address had its share of codes "
+                "for now.",
+                retry_after=int(self._codes.budget.mails_per_address.period),
+            )
+        greeting = user.username if user.email_verified else user.email
+        self._pool.postman.send("reset_code", user.email, greeting, code=code)
+
+    async def unlock(self, sub: str, caller: Caller) -> UserRecord:
+        """Lift the user's login lockout and every locked code purpose."""
+        async with self._store.transaction() as tx:
+            user = await self._user(tx, sub)
+            await self._codes.unlock(tx, sub, PURPOSES, caller)
+            await self._pool.signin.unlock(tx, user.username)
+            await record(tx, "admin_user_unlocked", caller, sub=sub)
+        return user
 
     async def delete_user(self, sub: str, caller: Caller) -> None:
         async with self._store.transaction() as tx:

@@ -18,10 +18,10 @@ from authgate.errors import (
     InvalidCredentials,
     InvalidRequest,
     PasswordChangeRequired,
-    TooManyRequests,
     UserDisabled,
     UserNotConfirmed,
 )
+from authgate.identity.codes import OWNER_UNLOCKS, CodeBook
 from authgate.identity.names import normalize_username
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
 from authgate.identity.throttle import LoginThrottle
@@ -44,12 +44,14 @@ class PasswordSignIn:
         hasher: PasswordHasher,
         policy: PasswordPolicy,
         throttle: LoginThrottle,
+        codes: CodeBook,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._policy = policy
         self._throttle = throttle
+        self._codes = codes
         self._clock = clock
 
     async def authenticate(
@@ -83,7 +85,7 @@ class PasswordSignIn:
             name = normalize_username(username)
         except InvalidRequest:
             raise InvalidCredentials() from None
-        self._throttle.check(name, caller.ip)
+        await self._throttle.check(name, caller.ip)
         async with self._store.read() as tx:
             user = await tx.users.get_by_username(name)
         ok = await self._hasher.verify(user.password_hash if user else None, password)
@@ -102,15 +104,17 @@ class PasswordSignIn:
             replacement = await self._hasher.hash(new_password)
         elif self._hasher.needs_rehash(user.password_hash or ""):
             replacement = await self._hasher.hash(password)
-        self._throttle.success(name)
         return CheckedPassword(user, replacement)
 
     async def record_success(
         self, tx: Transaction, checked: CheckedPassword, caller: Caller, client_id: str | None
     ) -> None:
         """Store an upgraded or newly chosen hash and audit the sign-in, in the caller's
-        transaction (the login path issues its tokens in the same one)."""
+        transaction (the login path issues its tokens in the same one). The owner proved
+        the password, so earlier failures and a locked password reset are forgotten."""
         user = checked.user
+        await self._throttle.success(tx, user.username)
+        await self._codes.unlock(tx, user.sub, OWNER_UNLOCKS, caller)
         if checked.replacement is not None:
             user.password_hash = checked.replacement
             user.status = "confirmed"
@@ -118,15 +122,16 @@ class PasswordSignIn:
             await tx.users.update(user)
         await record(tx, "login_success", caller, sub=user.sub, client_id=client_id)
 
+    async def unlock(self, tx: Transaction, username: str) -> None:
+        """Lift the username's lockout (an administrator acted)."""
+        await self._throttle.unlock(tx, username)
+
     async def _failed(
         self, name: str, user: UserRecord | None, client_id: str | None, caller: Caller
     ) -> None:
-        self._throttle.failure(name, caller.ip)
         sub = user.sub if user else None
         async with self._store.transaction() as tx:
+            lockout = await self._throttle.failure(tx, name, caller.ip)
             await record(tx, "login_failure", caller, sub=sub, client_id=client_id, username=name)
-            try:
-                self._throttle.check(name, caller.ip)
-            except TooManyRequests as locked:
-                retry_after = locked.details.get("retry_after")
-                await record(tx, "lockout", caller, sub=sub, username=name, seconds=retry_after)
+            if lockout is not None:
+                await record(tx, "lockout", caller, sub=sub, username=name, seconds=lockout)

@@ -1,21 +1,24 @@
 """Brute-force defences: failed-login lockouts and sliding-window rate limits.
 
-State lives in process memory, so each worker process throttles on its own. Both
-classes cap how many keys they track, so a flood of distinct usernames or addresses
-cannot exhaust memory; the price is that under such a flood the least recently active
-keys are forgotten first.
+Lockouts live in the database, shared by every replica and kept across restarts. The
+high-volume per-address request limits (`RateLimiter`) stay in process memory, so each
+process limits on its own, until shared counters move to Redis; they cap how many keys
+they track, so a flood of distinct addresses cannot exhaust memory (the least recently
+active keys are forgotten first).
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from authgate.errors import TooManyRequests
+from authgate.store import Store, Transaction
+from authgate.store.records import LoginFailureRecord
 
 Clock = Callable[[], float]
 
@@ -25,26 +28,14 @@ _MAX_STRIKES = 64
 """Strikes stop counting here; 2**64 outgrows any lockout_max and keeps the float finite."""
 
 
-@dataclass
-class _Record:
-    """One key's recent failures and lockout history."""
+class LockoutRule:
+    """Failed-login counting for one key, with growing lockouts (pure: no storage, no clock).
 
-    failures: deque[float] = field(default_factory=deque)
-    locked_until: float = -math.inf
-    strikes: int = 0
-
-
-class LoginThrottle:
-    """Failed-login counting per username and, separately, per client IP, with growing lockouts.
-
-    A key ("user:<username>" or "ip:<ip>") is locked once it collects `max_failures`
-    failures within `window` seconds. The lockout lasts `lockout_base * 2**strikes`
-    seconds, capped at `lockout_max`, where `strikes` is how many lockouts the key had in
-    an unbroken run: a run ends once the key stays unlocked for `2 * lockout_max` seconds
-    after its last lockout ended, and the next lockout starts again at `lockout_base`.
-
-    At most `max_keys` keys are tracked; when full, the least recently failed key is
-    evicted to make room, so spraying usernames cannot grow memory without bound.
+    A key is locked once it collects `max_failures` failures within `window` seconds. The
+    lockout lasts `lockout_base * 2**strikes` seconds, capped at `lockout_max`, where
+    `strikes` is how many lockouts the key had in an unbroken run: a run ends once the key
+    stays unlocked for `2 * lockout_max` seconds after its last lockout ended, and the
+    next lockout starts again at `lockout_base`.
     """
 
     def __init__(
@@ -53,69 +44,98 @@ class LoginThrottle:
         window: float = 900.0,
         lockout_base: float = 60.0,
         lockout_max: float = 3600.0,
-        clock: Clock = time.monotonic,
-        max_keys: int = 100_000,
     ) -> None:
-        if max_failures < 1 or max_keys < 1:
-            raise ValueError("max_failures and max_keys must be at least 1")
+        if max_failures < 1:
+            raise ValueError("max_failures must be at least 1")
         if not (window > 0 and 0 < lockout_base <= lockout_max):
             raise ValueError("need window > 0 and 0 < lockout_base <= lockout_max")
-        self._max_failures = max_failures
-        self._window = window
-        self._lockout_base = lockout_base
-        self._lockout_max = lockout_max
-        self._strike_memory = 2 * lockout_max
+        self.max_failures = max_failures
+        self.window = window
+        self.lockout_base = lockout_base
+        self.lockout_max = lockout_max
+        self.strike_memory = 2 * lockout_max
+
+    @property
+    def memory(self) -> float:
+        """How long a key's record matters after its last change."""
+        return max(self.window, self.strike_memory + self.lockout_max)
+
+    def wait(self, record: LoginFailureRecord, now: float) -> float:
+        """Seconds the key stays locked (0 or less: not locked)."""
+        return (record.locked_until if record.locked_until is not None else -math.inf) - now
+
+    def fail(self, record: LoginFailureRecord, now: float) -> bool:
+        """Count a failure into `record`; True when it locked the key just now.
+
+        Failures arriving while the key is already locked (requests that passed the check
+        just before the lock) are not counted, so they cannot stack a second lockout.
+        """
+        if self.wait(record, now) > 0:
+            return False
+        failures = [t for t in record.failures if t > now - self.window]
+        failures.append(now)
+        record.failures = failures[-self.max_failures :]
+        if len(failures) < self.max_failures:
+            return False
+        last_end = record.locked_until if record.locked_until is not None else -math.inf
+        if now - last_end > self.strike_memory:
+            record.strikes = 0
+        lockout = min(self.lockout_base * 2**record.strikes, self.lockout_max)
+        record.locked_until = now + lockout
+        record.strikes = min(record.strikes + 1, _MAX_STRIKES)
+        record.failures = []
+        return True
+
+
+class LoginThrottle:
+    """Failed-login lockouts per username and, separately, per client IP, in the database.
+
+    Every replica sees the same failures and a restart forgets none, so five wrong
+    passwords are five in total, not five per process. Records nobody touched for longer
+    than the rule's memory are purged now and then, so spraying usernames cannot grow
+    the table without bound.
+    """
+
+    PURGE_ONE_IN = 200
+
+    def __init__(self, store: Store, rule: LockoutRule, clock: Clock = time.time) -> None:
+        self._store = store
+        self.rule = rule
         self._clock = clock
-        self._max_keys = max_keys
-        self._records: OrderedDict[str, _Record] = OrderedDict()
 
-    def __len__(self) -> int:
-        """Number of keys tracked; never more than `max_keys`."""
-        return len(self._records)
-
-    def check(self, username: str, ip: str | None) -> None:
+    async def check(self, username: str, ip: str | None) -> None:
         """Raise `TooManyRequests` while the username or the IP is locked; call before verifying."""
+        async with self._store.read() as tx:
+            records = await tx.limits.login_failures(_keys(username, ip))
         now = self._clock()
-        waits = [
-            record.locked_until - now
-            for key in _keys(username, ip)
-            if (record := self._records.get(key)) is not None
-        ]
-        wait = max(waits, default=0.0)
+        wait = max((self.rule.wait(record, now) for record in records), default=0.0)
         if wait > 0:
             raise TooManyRequests(retry_after=_whole_seconds(wait))
 
-    def failure(self, username: str, ip: str | None) -> None:
-        """Count a failed sign-in against the username and the IP.
+    async def failure(self, tx: Transaction, username: str, ip: str | None) -> int | None:
+        """Count a failed sign-in against the username and the IP, in the caller's transaction.
 
-        Failures arriving while a key is already locked (requests that passed `check`
-        just before the lock) are not counted, so they cannot stack a second lockout.
+        Returns the seconds of the lockout this failure started, if it started one.
         """
         now = self._clock()
+        started: list[float] = []
         for key in _keys(username, ip):
-            self._fail(_entry(self._records, key, _Record, self._max_keys), now)
+            record = await tx.limits.lock_login_failure(key, now)
+            if self.rule.fail(record, now) and record.locked_until is not None:
+                started.append(record.locked_until - now)
+            await tx.limits.put_login_failure(record, now)
+        if secrets.randbelow(self.PURGE_ONE_IN) == 0:
+            await tx.limits.purge(now, self.rule.memory)
+        return _whole_seconds(max(started)) if started else None
 
-    def success(self, username: str) -> None:
+    async def success(self, tx: Transaction, username: str) -> None:
         """Forget the username's failures; its strikes stay, and the IP's failures too,
         because one right guess must not reset an address that is spraying others."""
-        record = self._records.get(f"user:{username}")
-        if record is not None:
-            record.failures.clear()
+        await tx.limits.clear_login_failures(f"user:{username}")
 
-    def _fail(self, record: _Record, now: float) -> None:
-        if record.locked_until > now:
-            return
-        while record.failures and record.failures[0] <= now - self._window:
-            record.failures.popleft()
-        record.failures.append(now)
-        if len(record.failures) < self._max_failures:
-            return
-        if now - record.locked_until > self._strike_memory:
-            record.strikes = 0
-        lockout = min(self._lockout_base * 2**record.strikes, self._lockout_max)
-        record.locked_until = now + lockout
-        record.strikes = min(record.strikes + 1, _MAX_STRIKES)
-        record.failures.clear()
+    async def unlock(self, tx: Transaction, username: str) -> None:
+        """Lift the username's lockout and forget its history (an administrator's call)."""
+        await tx.limits.unlock_login(f"user:{username}")
 
 
 class RateLimiter:

@@ -17,21 +17,23 @@ from typing import Any
 from authgate.audit import Caller, record
 from authgate.config import Settings
 from authgate.errors import (
+    AlreadyExists,
     InvalidClient,
     InvalidCode,
     InvalidCredentials,
     InvalidRequest,
     InvalidToken,
+    TooManyRequests,
 )
 from authgate.identity.attributes import AttributeSchema
 from authgate.identity.clients import DEFAULT_CLIENT_ID, ClientRegistry
-from authgate.identity.codes import CodeBook
-from authgate.identity.names import normalize_email, normalize_username
+from authgate.identity.codes import CodeBook, CodeRefused
+from authgate.identity.names import check_new_username, normalize_email, normalize_username
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
 from authgate.identity.signin import PasswordSignIn
 from authgate.identity.throttle import LoginThrottle, RateLimiter
-from authgate.store import Store
+from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
 from authgate.tokens.service import TokenService, TokenSet
 
@@ -68,7 +70,7 @@ class UserPool:
         self._clients = clients
         self._limits = limits
         self.attributes = AttributeSchema(settings.user_pool.custom_attributes)
-        self.signin = PasswordSignIn(store, hasher, policy, limits.login, clock)
+        self.signin = PasswordSignIn(store, hasher, policy, limits.login, codes, clock)
         self._clock = clock
 
     def _password(self, value: object, field: str = "password") -> str:
@@ -95,12 +97,15 @@ class UserPool:
                 raise InvalidRequest("username is required.", field="username")
             username = address
         name = normalize_username(username)
+        skeleton = check_new_username(name, address)
         attrs = self.attributes.validate(attributes or {}, creating=True)
         password_hash = await self.hasher.hash(self._password(password))
         now = self._clock()
         sub = str(uuid.uuid4())
+        code: str | None = None
+        notify = False
         async with self._store.transaction() as tx:
-            existing = await tx.users.get_by_username(name)
+            existing = await self._holder(tx, name, skeleton)
             if existing is None:
                 user = UserRecord(
                     sub=sub,
@@ -110,23 +115,51 @@ class UserPool:
                     attributes=attrs,
                     created_at=now,
                     updated_at=now,
+                    username_skeleton=skeleton,
                 )
-                await tx.users.add(user)
-                code = await self._codes.issue(tx, sub, "signup", self._pool.signup_code_ttl)
+                try:
+                    await tx.users.add(user)
+                except AlreadyExists:  # the name or a look-alike was created just now
+                    existing = await self._holder(tx, name, skeleton)
+                    if existing is None:
+                        raise
+            if existing is None:
                 await record(tx, "signup", caller, sub=sub)
+                code = await self._issue(tx, sub, "signup", address, caller)
             else:
-                await record(tx, "signup_existing_username", caller, sub=existing.sub)
-        if existing is None:
-            self.postman.send("signup_code", address, name, code=code)
-        elif existing.email:
-            self.postman.send("account_exists", existing.email, existing.username)
+                lookalike = existing.username != name
+                await record(
+                    tx, "signup_existing_username", caller, sub=existing.sub, lookalike=lookalike
+                )
+                notify = existing.email is not None and await self._codes.allow_mail(
+                    tx, existing.email
+                )
+        if code is not None:
+            self.postman.send("signup_code", address, address, code=code)
+        elif existing is not None and existing.email and notify:
+            self.postman.send("account_exists", existing.email, _greeting(existing))
         return sub
+
+    async def _holder(self, tx: Transaction, name: str, skeleton: str) -> UserRecord | None:
+        """The account that holds this username or one that looks like it."""
+        return await tx.users.get_by_username(name) or await tx.users.get_by_skeleton(skeleton)
+
+    async def _issue(
+        self, tx: Transaction, sub: str, purpose: str, to: str, caller: Caller
+    ) -> str | None:
+        """A new code, or None when the purpose is locked or a re-issue limit is reached
+        (audited; the caller answers as if the code were sent)."""
+        ttl = self._pool.signup_code_ttl if purpose == "signup" else self._pool.reset_code_ttl
+        try:
+            return await self._codes.issue(tx, sub, purpose, ttl, to, caller)
+        except CodeRefused:
+            return None
 
     async def confirm_signup(self, username: object, code: object, caller: Caller) -> None:
         name = normalize_username(username)
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
-            ok = user is not None and await self._codes.redeem(tx, user.sub, "signup", code)
+            ok = user is not None and await self._codes.redeem(tx, user.sub, "signup", code, caller)
             if user is not None and ok:
                 user.status = "confirmed"
                 user.email_verified = True
@@ -143,9 +176,11 @@ class UserPool:
             user = await tx.users.get_by_username(name)
             if user is None or user.status != "unconfirmed" or not user.email:
                 return
-            code = await self._codes.issue(tx, user.sub, "signup", self._pool.signup_code_ttl)
-            await record(tx, "signup_code_resent", caller, sub=user.sub)
-        self.postman.send("signup_code", user.email, user.username, code=code)
+            code = await self._issue(tx, user.sub, "signup", user.email, caller)
+            if code is not None:
+                await record(tx, "signup_code_resent", caller, sub=user.sub)
+        if code is not None:
+            self.postman.send("signup_code", user.email, _greeting(user), code=code)
 
     # -- login -------------------------------------------------------------------------
 
@@ -191,9 +226,11 @@ class UserPool:
                 return
             if user.status == "unconfirmed":
                 return
-            code = await self._codes.issue(tx, user.sub, "reset", self._pool.reset_code_ttl)
-            await record(tx, "password_reset_requested", caller, sub=user.sub)
-        self.postman.send("reset_code", user.email, user.username, code=code)
+            code = await self._issue(tx, user.sub, "reset", user.email, caller)
+            if code is not None:
+                await record(tx, "password_reset_requested", caller, sub=user.sub)
+        if code is not None:
+            self.postman.send("reset_code", user.email, _greeting(user), code=code)
 
     async def reset_password(
         self, username: object, code: object, new_password: object, caller: Caller
@@ -202,7 +239,7 @@ class UserPool:
         new_hash = await self.hasher.hash(self._password(new_password, "new_password"))
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
-            ok = user is not None and await self._codes.redeem(tx, user.sub, "reset", code)
+            ok = user is not None and await self._codes.redeem(tx, user.sub, "reset", code, caller)
             if user is not None and ok:
                 user.password_hash = new_hash
                 if user.status == "force_change_password":
@@ -212,7 +249,7 @@ class UserPool:
         if user is None or not ok:
             raise InvalidCode()
         if user.email:
-            self.postman.send("password_changed", user.email, user.username)
+            self.postman.send("password_changed", user.email, _greeting(user))
 
     # -- the signed-in user ------------------------------------------------------------
 
@@ -238,31 +275,41 @@ class UserPool:
         new_email = changes.pop("email", None)
         address = normalize_email(new_email) if new_email is not None else None
         attrs = self.attributes.validate(changes, current=user.attributes, creating=False)
+        refused = False
         async with self._store.transaction() as tx:
             fresh = await tx.users.get(user.sub)
             if fresh is None:
                 raise InvalidToken("The account no longer exists.")
-            fresh.attributes = attrs
             code = None
             if address is not None and address != fresh.email:
-                fresh.pending_email = address
-                code = await self._codes.issue(
-                    tx, fresh.sub, "verify_email", self._pool.reset_code_ttl
+                code = await self._issue(tx, fresh.sub, "verify_email", address, caller)
+                if code is None:  # nothing changes; the refusal alone is recorded
+                    refused = True
+            if not refused:
+                fresh.attributes = attrs
+                if code is not None:
+                    fresh.pending_email = address
+                fresh.updated_at = self._clock()
+                await tx.users.update(fresh)
+                await record(
+                    tx, "profile_updated", caller, sub=fresh.sub, email_change=code is not None
                 )
-            fresh.updated_at = self._clock()
-            await tx.users.update(fresh)
-            await record(
-                tx, "profile_updated", caller, sub=fresh.sub, email_change=code is not None
+        if refused:
+            raise TooManyRequests(
+                "No more codes for an email change for now; try again tomorrow, or ask an "
+                "administrator if earlier codes were mistyped too often.",
+                retry_after=int(self._codes.budget.issues_per_user.period),
             )
         if address is not None and code is not None:
-            self.postman.send("verify_email", address, fresh.username, code=code)
+            self.postman.send("verify_email", address, address, code=code)
         return fresh
 
     async def verify_email(self, user: UserRecord, code: object, caller: Caller) -> UserRecord:
         async with self._store.transaction() as tx:
             fresh = await tx.users.get(user.sub)
             ok = fresh is not None and fresh.pending_email is not None
-            ok = ok and await self._codes.redeem(tx, user.sub, "verify_email", code)
+            ok = ok and await self._codes.redeem(tx, user.sub, "verify_email", code, caller)
+            locked = not ok and await self._codes.locked(tx, user.sub, "verify_email")
             if fresh is not None and ok:
                 fresh.email = fresh.pending_email
                 fresh.pending_email = None
@@ -270,15 +317,21 @@ class UserPool:
                 fresh.updated_at = self._clock()
                 await tx.users.update(fresh)
                 await record(tx, "email_verified", caller, sub=fresh.sub)
+        if locked:
+            raise InvalidCode(
+                "Too many wrong codes: email changes are locked until an administrator "
+                "unlocks them."
+            )
         if fresh is None or not ok:
             raise InvalidCode()
         return fresh
 
     async def _check_password(self, user: UserRecord, password: object, caller: Caller) -> None:
-        self._limits.login.check(user.username, caller.ip)
+        await self._limits.login.check(user.username, caller.ip)
         given = password if isinstance(password, str) else ""
         if not await self.hasher.verify(user.password_hash, given):
-            self._limits.login.failure(user.username, caller.ip)
+            async with self._store.transaction() as tx:
+                await self._limits.login.failure(tx, user.username, caller.ip)
             raise InvalidCredentials("The current password is incorrect.")
 
     async def change_password(
@@ -295,7 +348,7 @@ class UserPool:
             await tx.users.update(fresh)
             await record(tx, "password_changed", caller, sub=fresh.sub)
         if fresh.email:
-            self.postman.send("password_changed", fresh.email, fresh.username)
+            self.postman.send("password_changed", fresh.email, _greeting(fresh))
 
     async def delete_account(self, user: UserRecord, password: object, caller: Caller) -> None:
         await self._check_password(user, password, caller)
@@ -310,3 +363,9 @@ class UserPool:
                 return
             await self._tokens.sign_out_everywhere(tx, fresh)
             await record(tx, "logout_all", caller, sub=fresh.sub)
+
+
+def _greeting(user: UserRecord) -> str:
+    """The name a mail may greet: the username only once the address is verified, since
+    before that the username is whatever someone typed next to a stranger's address."""
+    return user.username if user.email_verified and user.email else (user.email or "")

@@ -54,6 +54,7 @@ TABLE: dict[type[errors.DomainError], OAuthError] = {
     errors.NotFound: OAuthError(400, "invalid_request"),
     errors.AlreadyExists: OAuthError(400, "invalid_request"),
     errors.TooManyRequests: OAuthError(429, "invalid_request"),
+    errors.InvalidUsername: OAuthError(400, "invalid_request"),
     InvalidGrant: OAuthError(400, "invalid_grant"),
     UnauthorizedClient: OAuthError(400, "unauthorized_client"),
     UnsupportedGrantType: OAuthError(400, "unsupported_grant_type"),

@@ -25,6 +25,7 @@ from authgate.store.credentials import (
     KeyRepository,
     RefreshTokenRepository,
 )
+from authgate.store.limits import LimitRepository
 from authgate.store.oauth import OAuthRepository
 from authgate.store.policies import PolicyRepository
 from authgate.store.users import GroupRepository, UserRepository
@@ -45,6 +46,7 @@ class Transaction:
         self.audit = AuditRepository(conn)
         self.oauth = OAuthRepository(conn)
         self.policies = PolicyRepository(conn)
+        self.limits = LimitRepository(conn)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

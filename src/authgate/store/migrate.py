@@ -27,6 +27,11 @@ async def upgrade(store: Store, revision: str = "head") -> None:
         await conn.run_sync(lambda sync: command.upgrade(_config(sync), revision))
 
 
+async def downgrade(store: Store, revision: str) -> None:
+    async with store.engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.downgrade(_config(sync), revision))
+
+
 async def is_current(store: Store) -> bool:
     """True when the database is at the newest revision."""
 

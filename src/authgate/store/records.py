@@ -27,6 +27,7 @@ class UserRecord:
     created_at: float = 0.0
     updated_at: float = 0.0
     groups: list[str] = field(default_factory=list)
+    username_skeleton: str | None = None
 
 
 @dataclass
@@ -149,3 +150,13 @@ class OpaqueTokenRecord:
     issued_at: float
     expires_at: float
     revoked_at: float | None = None
+
+
+@dataclass
+class LoginFailureRecord:
+    """Recent failed sign-ins of one key and the lockout they led to."""
+
+    key: str
+    failures: list[float] = field(default_factory=list)
+    locked_until: float | None = None
+    strikes: int = 0

@@ -41,6 +41,9 @@ users = Table(
     Column("tokens_valid_after", Float, nullable=False, default=0.0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The username's look-alike key (identity/names.py): unique, so two names that look
+    # the same cannot both exist, even when two replicas insert them at once.
+    Column("username_skeleton", String(1024), nullable=True, unique=True),
 )
 
 groups = Table(
@@ -219,4 +222,39 @@ policy_version = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("version", Integer, nullable=False),
+)
+
+# Failed sign-ins per key ("user:<username>" or "ip:<address>") and the lockout they led
+# to, shared by every replica and kept across restarts.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(330), primary_key=True),
+    Column("failures", JSON, nullable=False),
+    Column("locked_until", Float, nullable=True),
+    Column("strikes", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_login_failures_updated_at", "updated_at"),
+)
+
+# Fixed-window event counters for limits that must hold across replicas: wrong codes per
+# user and purpose, codes issued per user and purpose, mail per recipient address.
+limit_counters = Table(
+    "limit_counters",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("window_start", Float, nullable=False),
+    Column("count", Integer, nullable=False),
+    Index("ix_limit_counters_window_start", "window_start"),
+)
+
+# A code purpose (signup, reset, verify_email) locked for a user after too many wrong codes;
+# no code of that purpose is issued or accepted until an administrator (or, for a reset,
+# the owner signing in) lifts it.
+code_locks = Table(
+    "code_locks",
+    metadata,
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), primary_key=True),
+    Column("purpose", String(32), primary_key=True),
+    Column("locked_at", Float, nullable=False),
 )

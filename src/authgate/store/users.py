@@ -25,6 +25,7 @@ _USER_FIELDS = (
     "tokens_valid_after",
     "created_at",
     "updated_at",
+    "username_skeleton",
 )
 
 
@@ -55,7 +56,9 @@ class UserRepository:
             async with self._conn.begin_nested():
                 await self._conn.execute(insert(users).values(sub=user.sub, **values))
         except IntegrityError:
-            raise AlreadyExists("A user with this username already exists.") from None
+            raise AlreadyExists(
+                "A user with this username, or one that looks like it, already exists."
+            ) from None
 
     async def update(self, user: UserRecord) -> None:
         values = {name: getattr(user, name) for name in _USER_FIELDS if name != "created_at"}
@@ -71,6 +74,12 @@ class UserRepository:
 
     async def get_by_username(self, username: str) -> UserRecord | None:
         query = select(users).where(users.c.username == username)
+        row = (await self._conn.execute(query)).first()
+        return await self._with_groups(_user(row)) if row else None
+
+    async def get_by_skeleton(self, skeleton: str) -> UserRecord | None:
+        """The user whose username looks like one with this skeleton (one indexed lookup)."""
+        query = select(users).where(users.c.username_skeleton == skeleton)
         row = (await self._conn.execute(query)).first()
         return await self._with_groups(_user(row)) if row else None
 
