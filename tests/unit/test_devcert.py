@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from authgate.cli import app
-from authgate.cli_devcert import DevCertError, write_dev_cert
+from authgate.cli.devcert import DevCertError, write_dev_cert
 
 
 def certificate(path: Path) -> x509.Certificate:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import typer
 from pydantic import BaseModel
 
-from authgate.cli_support import settings_or_exit
+from authgate.cli.support import settings_or_exit
 from authgate.config import ConfigError, Settings
 from authgate.errors import DomainError
 from authgate.gateway.app import GATE_FAILURES, failure_response

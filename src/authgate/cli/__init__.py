@@ -19,10 +19,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from authgate.bootstrap import Services, build_services, ensure_data_dir, open_store
-from authgate.cli_devcert import dev_cert
-from authgate.cli_policies import policies_app
-from authgate.cli_routes import routes_app
-from authgate.cli_support import (
+from authgate.cli.devcert import dev_cert
+from authgate.cli.policies import policies_app
+from authgate.cli.routes import routes_app
+from authgate.cli.support import (
     CLI,
     ConfigOption,
     JsonOption,
