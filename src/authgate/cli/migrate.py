@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from authgate.bootstrap import ensure_data_dir, open_store
-from authgate.cli.support import ConfigOption, out, settings_or_exit
+from authgate.cli.support import ConfigOption, fail, out, settings_or_exit
+from authgate.config import ConfigError
 
 
 def migrate(config: ConfigOption = None) -> None:
@@ -17,5 +18,8 @@ def migrate(config: ConfigOption = None) -> None:
         store = await open_store(settings, migrate=True)
         await store.close()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except ConfigError as exc:
+        fail(exc.problems)
     out.print("database is at the newest revision")

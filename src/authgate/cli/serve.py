@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 
 import uvloop
 
 from authgate.bootstrap import build_services
 from authgate.cli.support import ConfigOption, err, fail, settings_or_exit
 from authgate.config import ConfigError
+from authgate.logs import configure_logging
+
+log = logging.getLogger("authgate")
 
 
 def serve(config: ConfigOption = None) -> None:
@@ -18,21 +22,27 @@ def serve(config: ConfigOption = None) -> None:
     from authgate.server import serve as run_server
 
     settings = settings_or_exit(config)
+    configure_logging(settings.logging.format, settings.logging.level)
 
     async def run() -> None:
         check_listeners(settings)  # fail fast, before migrations and key generation
         services = await build_services(settings)
         if services.admin_token_created:
-            err.print(
-                f"Generated admin token (shown once, stored in {settings.admin.token[5:]}):\n"
-                f"  {services.admin_token}",
-                highlight=False,
-            )
-        where = (
-            f"{spec.key} on {'https' if spec.tls else 'http'}://{spec.listen}"
+            stored = settings.admin.token[5:]
+            if sys.stderr.isatty():  # a person reads it, once; a log file keeps no secret
+                err.print(
+                    f"Generated admin token (shown once, stored in {stored}):\n"
+                    f"  {services.admin_token}",
+                    highlight=False,
+                )
+            else:
+                log.warning("generated an admin token, stored in %s", stored)
+        listeners = {
+            spec.key: f"{'https' if spec.tls else 'http'}://{spec.listen}"
             for spec in listener_specs(settings)
-        )
-        err.print(f"authgate {', '.join(where)}", highlight=False)
+        }
+        where = ", ".join(f"{key} on {url}" for key, url in listeners.items())
+        log.info("authgate %s", where, extra={"listeners": listeners})
         # What start-up built (modules, settings, services) lives as long as the process:
         # kept out of the collector's walks, a full collection under load takes about 1 ms
         # instead of 80-190 ms that every request in flight would wait for.
@@ -40,7 +50,6 @@ def serve(config: ConfigOption = None) -> None:
         gc.freeze()
         await run_server(settings, services, config)
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         uvloop.run(run())
     except ConfigError as exc:
