@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import yaml
 from pydantic import (
@@ -27,7 +28,13 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from authgate.gateway.config import GatewaySettings, ListenerTlsSettings
-from authgate.secret_refs import SecretRef, SecretReferenceError, is_reference, resolve
+from authgate.secret_refs import (
+    SecretRef,
+    SecretReferenceError,
+    is_reference,
+    resolve,
+    unresolvable,
+)
 from authgate.secret_refs import secret_keys as _secret_keys
 from authgate.units import Duration as Duration
 from authgate.units import Listen as Listen
@@ -286,7 +293,8 @@ class Settings(BaseSettings):
             kek = f"file:{data / 'kek'}"
             self.secrets = self.secrets.model_copy(update={"key_encryption_key": kek})
         if "url" not in self.database.model_fields_set:
-            url = f"sqlite+aiosqlite:///{data / 'authgate.db'}"
+            # Quoted: the URL's parser would read `?` as a query and `%41` as `A`.
+            url = f"sqlite+aiosqlite:///{quote(str(data / 'authgate.db'))}"
             self.database = self.database.model_copy(update={"url": url})
         if "outbox_dir" not in self.mail.model_fields_set:
             self.mail = self.mail.model_copy(update={"outbox_dir": data / "outbox"})
@@ -358,6 +366,29 @@ def resolve_secret(reference: str | None, key: str) -> str | None:
 def secret_keys() -> list[str]:
     """Every secret-bearing key of the configuration (`*`: any upstream name)."""
     return _secret_keys(Settings)
+
+
+GENERATED_SECRETS = ("admin.token", "secrets.key_encryption_key")
+"""Made at first start when their `file:` reference points inside `data_dir`."""
+
+
+def secret_problems(settings: Settings) -> list[str]:
+    """Every secret reference that cannot be resolved now, each naming its key and file
+    (what `config check` adds to validation). Not one: a missing admin token or
+    key-encryption key inside `data_dir`, which the first start generates."""
+    owned = settings.data_dir.resolve()
+
+    def generated_later(key: str, path: Path) -> bool:
+        return key in GENERATED_SECRETS and path.resolve().is_relative_to(owned)
+
+    values = settings.model_dump(by_alias=True)
+    problems = unresolvable(values, secret_keys(), generated_later)
+    if not any(p.startswith("database.url:") for p in problems):
+        try:
+            settings.database.resolved_url()
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems
 
 
 def json_schema() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import types
 import typing
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Union
 
@@ -113,3 +114,38 @@ def secret_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
         for part, inner in _models(field.annotation):
             keys.extend(secret_keys(inner, f"{key}.{part}." if part else f"{key}."))
     return keys
+
+
+def _values_at(node: Any, parts: list[str], key: str) -> Iterator[tuple[str, Any]]:
+    """The values under a key pattern in dumped settings, each with its own key."""
+    if not parts:
+        yield key, node
+        return
+    if not isinstance(node, dict):
+        return
+    head, rest = parts[0], parts[1:]
+    children = node.items() if head == "*" else [(head, node.get(head))]
+    for name, child in children:
+        yield from _values_at(child, rest, f"{key}.{name}" if key else str(name))
+
+
+def unresolvable(
+    values: dict[str, Any],
+    keys: list[str],
+    generated_later: Callable[[str, Path], bool] = lambda key, path: False,
+) -> list[str]:
+    """Every reference under `keys` (patterns) in `values` (dumped settings) that cannot
+    be resolved now, except a missing file that `generated_later(pattern, path)` excuses."""
+    problems: list[str] = []
+    for pattern in keys:
+        for key, value in _values_at(values, pattern.split("."), ""):
+            if not isinstance(value, str):
+                continue
+            path = reference_file(value)
+            if path is not None and not path.exists() and generated_later(pattern, path):
+                continue
+            try:
+                resolve(value, key)
+            except SecretReferenceError as exc:
+                problems.append(str(exc))
+    return problems

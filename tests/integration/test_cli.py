@@ -240,6 +240,18 @@ def test_an_unset_admin_token_variable_stops_with_an_error_naming_the_key(
     assert "admin.token" in result.stderr
 
 
+def test_config_check_names_a_secret_reference_that_cannot_be_resolved(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        config_dict(tmp_path, mail={"sender": "smtp", "smtp": {"password": "env:TEST_SMTP_UNSET"}}),
+    )
+
+    result = authgate(tmp_path, "config", "check", config=config)
+
+    assert result.returncode == 1
+    assert "mail.smtp.password: environment variable TEST_SMTP_UNSET is not set" in result.stderr
+
+
 def test_a_config_that_sets_only_data_dir_keeps_every_file_there(tmp_path: Path) -> None:
     state = tmp_path / "state"
     config = write_config(tmp_path, {"data_dir": str(state)})

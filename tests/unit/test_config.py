@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from authgate.bootstrap import open_store
 from authgate.config import ConfigError, Rate, json_schema, load_settings, resolve_secret
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -80,6 +82,20 @@ def test_a_data_dir_from_the_environment_moves_the_defaults_too(
 
     assert loaded.secrets.key_encryption_key == "file:/srv/ag/kek"
     assert loaded.admin.token == "file:/srv/ag/admin-token"
+
+
+def test_the_default_database_is_inside_data_dir_whatever_its_name_holds(tmp_path: Path) -> None:
+    data = tmp_path / "odd?name %41#x"
+    data.mkdir()
+    loaded = load_settings(write_config(tmp_path, f"data_dir: '{data}'\n"))
+
+    async def open_and_close() -> None:
+        store = await open_store(loaded, migrate=True)
+        await store.close()
+
+    asyncio.run(open_and_close())
+
+    assert (data / "authgate.db").is_file()
 
 
 def test_keys_given_explicitly_keep_their_place_whatever_data_dir_is(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pytest
 from pydantic import BaseModel
 
 from authgate.bootstrap import load_admin_token, load_kek, open_store, smtp_credentials
-from authgate.config import ConfigError, Settings, json_schema, secret_keys
+from authgate.config import ConfigError, Settings, json_schema, secret_keys, secret_problems
 from authgate.gateway.upstreams import basic_authorization
 from authgate.secret_refs import SECRET_MARK, _models
 from authgate.tokens.keys import encode_kek, new_key_encryption_key
@@ -215,3 +215,31 @@ def test_references_stay_unresolved_in_the_settings(
     settings = settings_with("mail.smtp.password", "env:AUTHGATE_TEST_SECRET", tmp_path)
 
     assert "s3cret-value" not in repr(settings)
+
+
+@pytest.mark.parametrize("key", secret_keys())
+def test_config_check_finds_a_reference_that_cannot_be_resolved(key: str, tmp_path: Path) -> None:
+    absent = tmp_path / "elsewhere" / "absent"
+    settings = settings_with(key, f"file:{absent}", tmp_path)
+
+    (problem,) = secret_problems(settings)
+
+    where = key.replace("*", "orders")
+    assert problem == f"{where}: cannot read {absent}: No such file or directory"
+
+
+@pytest.mark.parametrize("key", ["admin.token", "secrets.key_encryption_key"])
+def test_config_check_leaves_to_the_first_start_what_it_generates(key: str, tmp_path: Path) -> None:
+    settings = settings_with(key, f"file:{tmp_path / 'data' / 'not-yet'}", tmp_path)
+
+    assert secret_problems(settings) == []
+
+
+def test_config_check_finds_nothing_when_every_reference_resolves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTHGATE_TEST_SECRET", "s3cret-value")
+
+    settings = settings_with("mail.smtp.password", "env:AUTHGATE_TEST_SECRET", tmp_path)
+
+    assert secret_problems(settings) == []
