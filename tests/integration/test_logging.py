@@ -5,13 +5,17 @@ every line any logger writes, authgate's, uvicorn's and the access log, is one J
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.integration.harness import AuthgateServer, free_port
 
@@ -127,3 +131,40 @@ def test_logging_format_text_writes_plain_lines(tmp_path: Path) -> None:
     assert any('"path":"/open/thing"' in line for line in access), output
     with pytest.raises(json.JSONDecodeError):
         json.loads(output.splitlines()[0])
+
+
+def serve_fails(workdir: Path, config: dict[str, Any]) -> list[str]:
+    path = workdir / "authgate.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHGATE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "authgate", "serve", "--config", str(path)],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    return result.stderr.splitlines()
+
+
+def test_a_start_that_fails_on_a_taken_port_says_so_in_json(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        admin = {"listen": f"127.0.0.1:{port}"}
+        lines = serve_fails(tmp_path, {"data_dir": str(tmp_path), "admin": admin})
+
+    problems = [json.loads(line) for line in lines]
+    assert any(f"127.0.0.1:{port}" in p["message"] and p["level"] == "ERROR" for p in problems)
+
+
+def test_a_configuration_error_at_start_is_a_json_line_naming_the_key(tmp_path: Path) -> None:
+    lines = serve_fails(tmp_path, {"data_dir": str(tmp_path), "public": {"listen": "nowhere"}})
+
+    (problem,) = [json.loads(line) for line in lines]
+    assert "public.listen" in problem["message"]
+    assert str(tmp_path / "authgate.yaml") in problem["message"]

@@ -5,15 +5,28 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+from collections.abc import Iterable
+from typing import NoReturn
 
+import typer
 import uvloop
 
 from authgate.bootstrap import build_services
-from authgate.cli.support import ConfigOption, err, fail, settings_or_exit
-from authgate.config import ConfigError
-from authgate.logs import configure_logging
+from authgate.cli.support import ConfigOption, err, fail
+from authgate.config import ConfigError, load_settings
+from authgate.logs import LogFormat, configure_logging
 
 log = logging.getLogger("authgate")
+
+
+def _stop(problems: Iterable[str], log_format: LogFormat) -> NoReturn:
+    """Exit 1 naming every problem: log records in JSON (so every line stays JSON), else
+    one plain line each."""
+    if log_format == "text":
+        fail(problems)
+    for problem in problems:
+        log.error("%s", problem)
+    raise typer.Exit(1)
 
 
 def serve(config: ConfigOption = None) -> None:
@@ -21,8 +34,11 @@ def serve(config: ConfigOption = None) -> None:
     from authgate.listeners import ListenError, check_listeners, listener_specs
     from authgate.server import serve as run_server
 
-    settings = settings_or_exit(config)
-    configure_logging(settings.logging.format, settings.logging.level)
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        _stop([f"{exc.source}: {p}" for p in exc.problems], configure_logging(None))
+    log_format = configure_logging(settings.logging.format, settings.logging.level)
 
     async def run() -> None:
         check_listeners(settings)  # fail fast, before migrations and key generation
@@ -53,6 +69,6 @@ def serve(config: ConfigOption = None) -> None:
     try:
         uvloop.run(run())
     except ConfigError as exc:
-        fail(exc.problems)
+        _stop(exc.problems, log_format)
     except ListenError as exc:
-        fail([str(exc)])
+        _stop([str(exc)], log_format)
