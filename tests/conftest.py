@@ -1,7 +1,14 @@
-"""Shared fixtures: a migrated, empty store on each backend (SQLite and PostgreSQL).
+"""Shared fixtures: a migrated, empty store on each backend (SQLite and PostgreSQL), and
+the Hypothesis profile of every run.
 
 PostgreSQL runs on a throw-away database created for the test session. Without a
 reachable server those tests are skipped, except on CI, where they must run.
+
+Property tests draw fresh examples in every run, on CI too (Hypothesis's own "ci" profile
+would derandomize them there, so CI would only ever try the same examples): the run's seed
+is random unless `HYPOTHESIS_SEED` (or `--hypothesis-seed`) gives one, and it is printed in
+the report header and again after failures. Replay a failed run with
+`HYPOTHESIS_SEED=<seed> pytest <test>`; a failure also prints `@reproduce_failure(...)`.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import URL, make_url
 
 from authgate.store import Store
@@ -21,6 +29,35 @@ from authgate.store.migrate import upgrade
 from authgate.store.tables import metadata
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+settings.register_profile(
+    "authgate",
+    derandomize=False,
+    print_blob=True,
+    deadline=None,  # no timing thresholds: the machine may be busy
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("authgate")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Fix the run's Hypothesis seed before Hypothesis's plugin reads it."""
+    seed = config.getoption("hypothesis_seed", None) or os.environ.get("HYPOTHESIS_SEED")
+    config.option.hypothesis_seed = str(seed or secrets.randbelow(2**32))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    seed = config.option.hypothesis_seed
+    return f"hypothesis seed {seed} (replay: HYPOTHESIS_SEED={seed} pytest ...)"
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """The seed again at the end, where `pytest -q` (no header) shows it too."""
+    seed = config.option.hypothesis_seed
+    terminalreporter.write_line(f"hypothesis seed {seed}: replay with HYPOTHESIS_SEED={seed}")
 
 
 def _asyncpg_dsn(url: URL) -> str:

@@ -3,7 +3,8 @@
 First start on a fresh machine generates what the dev defaults refer to: the
 key-encryption key and the admin token, each a 0600 file inside `data_dir` (0700).
 Only references that point inside `data_dir` are generated; any other missing secret is a
-start-up error naming its key, because authgate does not own that place.
+start-up error naming its key, because authgate does not own that place. Every secret-bearing
+key is resolved here (or, for the gate's upstream credentials, when the gate is built).
 """
 
 from __future__ import annotations
@@ -84,18 +85,28 @@ def load_admin_token(settings: Settings) -> tuple[str, bool]:
     return token, created is not None
 
 
+def smtp_credentials(settings: Settings) -> tuple[str | None, str | None]:
+    """The SMTP relay's username and password, their references resolved."""
+    smtp = settings.mail.smtp
+    return (
+        resolve_secret(smtp.username, "mail.smtp.username"),
+        resolve_secret(smtp.password, "mail.smtp.password"),
+    )
+
+
 def build_mail_sender(settings: Settings) -> MailSender:
     mail = settings.mail
     if mail.sender == "file":
         return FileSender(mail.outbox_dir, mail.from_)
     if mail.sender == "console":
         return ConsoleSender(mail.from_)
+    username, password = smtp_credentials(settings)
     return SmtpSender(
         host=mail.smtp.host,
         port=mail.smtp.port,
         security=mail.smtp.security,
-        username=mail.smtp.username,
-        password=resolve_secret(mail.smtp.password, "mail.smtp.password"),
+        username=username,
+        password=password,
         from_addr=mail.from_,
         timeout=mail.smtp.timeout,
     )
@@ -133,7 +144,7 @@ class Services:
 
 
 async def open_store(settings: Settings, migrate: bool) -> Store:
-    store = Store(settings.database.url, settings.database.pool_size)
+    store = Store(settings.database.resolved_url(), settings.database.pool_size)
     if migrate:
         await upgrade(store)
     elif not await is_current(store):

@@ -1,8 +1,10 @@
 """Settings: one typed model, read from a YAML file and `AUTHGATE_*` environment variables.
 
-Precedence is environment over file over defaults. Secret values may be given by
-reference (`env:NAME`, `file:PATH`) and are resolved once at start; a missing reference is
-an error naming its key. Errors are reported with the file and the dotted key path so that
+Precedence is environment over file over defaults. Every secret-bearing key (marked
+`SecretRef`, listed by `secret_keys()`) may be given by reference (`env:NAME`, `file:PATH`),
+resolved where it is used; a missing reference is an error naming its key and the file.
+The files authgate keeps (database, key-encryption key, admin token, outbox) default to
+places inside `data_dir`. Errors are reported with the file and the dotted key path so that
 `authgate config check` can list every one of them at once.
 """
 
@@ -12,6 +14,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import yaml
 from pydantic import (
@@ -25,6 +28,14 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from authgate.gateway.config import GatewaySettings, ListenerTlsSettings
+from authgate.secret_refs import (
+    SecretRef,
+    SecretReferenceError,
+    is_reference,
+    resolve,
+    unresolvable,
+)
+from authgate.secret_refs import secret_keys as _secret_keys
 from authgate.units import Duration as Duration
 from authgate.units import Listen as Listen
 from authgate.units import Rate as Rate
@@ -45,29 +56,46 @@ class PublicListener(_Section):
 class AdminListener(_Section):
     listen: Listen = "127.0.0.1:8081"
     tls: ListenerTlsSettings | None = Field(default=None, description=_TLS_HELP)
-    token: str = Field(
+    token: SecretRef = Field(
         default="file:./.authgate/admin-token",
-        description="Bearer token for the admin API; a secret reference (env:NAME or file:PATH).",
+        description="Bearer token for the admin API (default: file:DATA_DIR/admin-token, "
+        "generated at first start).",
     )
 
 
+_DRIVERS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+_DRIVER_HELP = "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB"
+
+
 class DatabaseSettings(_Section):
-    url: str = "sqlite+aiosqlite:///./.authgate/authgate.db"
+    url: SecretRef = Field(
+        default="sqlite+aiosqlite:///./.authgate/authgate.db",
+        description="SQLAlchemy URL, or a reference to one (it may hold a password) "
+        "(default: sqlite+aiosqlite:///DATA_DIR/authgate.db).",
+    )
     migrate_on_start: bool = True
     pool_size: int = Field(default=10, gt=0)
 
     @field_validator("url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
+        if not is_reference(value) and not value.startswith(_DRIVERS):
+            raise ValueError(_DRIVER_HELP)
         return value
+
+    def resolved_url(self) -> str:
+        """The URL, its reference resolved and its driver checked (ConfigError if not)."""
+        url = resolve_secret(self.url, "database.url") or ""
+        if not url.startswith(_DRIVERS):
+            raise ConfigError("database", [f"database.url: {self.url}: {_DRIVER_HELP}"])
+        return url
 
 
 class SecretsSettings(_Section):
-    key_encryption_key: str = Field(
+    key_encryption_key: SecretRef = Field(
         default="file:./.authgate/kek",
-        description="32-byte key (urlsafe base64) that encrypts private keys and client secrets.",
+        description="32-byte key (urlsafe base64) that encrypts private keys and client "
+        "secrets (default: file:DATA_DIR/kek, generated at first start).",
     )
 
 
@@ -75,14 +103,16 @@ class SmtpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=587, gt=0, lt=65536)
     security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str | None = None
-    password: str | None = Field(default=None, description="Secret reference or value.")
+    username: SecretRef | None = None
+    password: SecretRef | None = None
     timeout: Duration = 10.0
 
 
 class MailSettings(_Section):
     sender: Literal["file", "console", "smtp"] = "file"
-    outbox_dir: Path = Path("./.authgate/outbox")
+    outbox_dir: Path = Field(
+        default=Path("./.authgate/outbox"), description="Default: DATA_DIR/outbox."
+    )
     from_: str = Field(default="authgate <no-reply@localhost>", alias="from")
     templates_dir: Path | None = None
     smtp: SmtpSettings = SmtpSettings()
@@ -219,6 +249,16 @@ class OAuthSettings(_Section):
         return {*BUILTIN_SCOPES, DECIDE_SCOPE, *self.scopes}
 
 
+class LoggingSettings(_Section):
+    format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="json: one JSON object a line from every logger (time, level, logger, "
+        "message, fields); text: one plain line each. Default: text when stderr is a "
+        "terminal, json otherwise.",
+    )
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
 class Settings(BaseSettings):
     """The whole configuration of one authgate process."""
 
@@ -229,7 +269,11 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
-    data_dir: Path = Path("./.authgate")
+    data_dir: Path = Field(
+        default=Path("./.authgate"),
+        description="Where authgate keeps its files; the database, key-encryption key, admin "
+        "token and outbox default to places inside it.",
+    )
     issuer: str = "http://127.0.0.1:8080"
     public: PublicListener = PublicListener()
     admin: AdminListener = AdminListener()
@@ -242,6 +286,7 @@ class Settings(BaseSettings):
     user_pool: UserPoolSettings = UserPoolSettings()
     oauth: OAuthSettings = OAuthSettings()
     gateway: GatewaySettings = GatewaySettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @field_validator("issuer")
     @classmethod
@@ -249,6 +294,23 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", value):
             raise ValueError("issuer must be an http(s) URL without query or fragment")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _files_in_data_dir(self) -> Settings:
+        """Keys not given default to their place inside `data_dir`, wherever that is."""
+        data = self.data_dir
+        if "token" not in self.admin.model_fields_set:
+            self.admin = self.admin.model_copy(update={"token": f"file:{data / 'admin-token'}"})
+        if "key_encryption_key" not in self.secrets.model_fields_set:
+            kek = f"file:{data / 'kek'}"
+            self.secrets = self.secrets.model_copy(update={"key_encryption_key": kek})
+        if "url" not in self.database.model_fields_set:
+            # Quoted: the URL's parser would read `?` as a query and `%41` as `A`.
+            url = f"sqlite+aiosqlite:///{quote(str(data / 'authgate.db'))}"
+            self.database = self.database.model_copy(update={"url": url})
+        if "outbox_dir" not in self.mail.model_fields_set:
+            self.mail = self.mail.model_copy(update={"outbox_dir": data / "outbox"})
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -302,22 +364,43 @@ def load_settings(path: Path | str | None = None) -> Settings:
 
 
 def resolve_secret(reference: str | None, key: str) -> str | None:
-    """Resolve `env:NAME` / `file:PATH` references; other values are taken literally."""
+    """Resolve `env:NAME` / `file:PATH` references; other values are taken literally.
+
+    Raises ConfigError naming `key` and the variable or file."""
     if reference is None:
         return None
-    if reference.startswith("env:"):
-        name = reference[4:]
-        if name not in os.environ:
-            raise ConfigError("environment", [f"{key}: environment variable {name} is not set"])
-        return os.environ[name]
-    if reference.startswith("file:"):
+    try:
+        return resolve(reference, key)
+    except SecretReferenceError as exc:
+        raise ConfigError("secret reference", [str(exc)]) from None
+
+
+def secret_keys() -> list[str]:
+    """Every secret-bearing key of the configuration (`*`: any upstream name)."""
+    return _secret_keys(Settings)
+
+
+GENERATED_SECRETS = ("admin.token", "secrets.key_encryption_key")
+"""Made at first start when their `file:` reference points inside `data_dir`."""
+
+
+def secret_problems(settings: Settings) -> list[str]:
+    """Every secret reference that cannot be resolved now, each naming its key and file
+    (what `config check` adds to validation). Not one: a missing admin token or
+    key-encryption key inside `data_dir`, which the first start generates."""
+    owned = settings.data_dir.resolve()
+
+    def generated_later(key: str, path: Path) -> bool:
+        return key in GENERATED_SECRETS and path.resolve().is_relative_to(owned)
+
+    values = settings.model_dump(by_alias=True)
+    problems = unresolvable(values, secret_keys(), generated_later)
+    if not any(p.startswith("database.url:") for p in problems):
         try:
-            return Path(reference[5:]).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                "secret reference", [f"{key}: cannot read {reference[5:]}: {exc.strerror}"]
-            ) from None
-    return reference
+            settings.database.resolved_url()
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems
 
 
 def json_schema() -> dict[str, Any]:

@@ -204,7 +204,7 @@ def server_for(app: ASGIApp, listener: Listener) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
         http=BoundedHttpToolsProtocol,
-        log_level="info",
+        log_config=None,  # authgate.logs formats every logger, uvicorn's too
         access_log=False,
         server_header=False,
         lifespan="off",

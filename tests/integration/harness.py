@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import re
 import signal
@@ -125,6 +126,15 @@ class AuthgateServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """Every complete line the server wrote, parsed: its output is no terminal, so each
+        line is one JSON object (`logging.format` defaults to json)."""
+        lines = self.log.read_text(encoding="utf-8").split("\n")[:-1]
+        return [json.loads(line) for line in lines]
+
+    def access_records(self) -> list[dict[str, Any]]:
+        return [r for r in self.log_records() if r["logger"] == "authgate.access"]
 
     @property
     def admin_token(self) -> str:

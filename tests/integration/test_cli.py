@@ -240,6 +240,56 @@ def test_an_unset_admin_token_variable_stops_with_an_error_naming_the_key(
     assert "admin.token" in result.stderr
 
 
+def test_config_check_names_a_secret_reference_that_cannot_be_resolved(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        config_dict(tmp_path, mail={"sender": "smtp", "smtp": {"password": "env:TEST_SMTP_UNSET"}}),
+    )
+
+    result = authgate(tmp_path, "config", "check", config=config)
+
+    assert result.returncode == 1
+    assert "mail.smtp.password: environment variable TEST_SMTP_UNSET is not set" in result.stderr
+
+
+def test_a_config_that_sets_only_data_dir_keeps_every_file_there(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    config = write_config(tmp_path, {"data_dir": str(state)})
+
+    ok(authgate(tmp_path, "keys", "list", config=config))
+
+    assert {"kek", "admin-token", "authgate.db"} <= {path.name for path in state.iterdir()}
+    assert not (tmp_path / ".authgate").exists()
+
+
+def test_a_database_url_given_by_reference_is_the_database_migrated(tmp_path: Path) -> None:
+    database = tmp_path / "referred.db"
+    config = write_config(tmp_path, config_dict(tmp_path, database={"url": "env:TEST_DB_URL"}))
+
+    ok(
+        authgate(
+            tmp_path,
+            "migrate",
+            config=config,
+            env={"TEST_DB_URL": f"sqlite+aiosqlite:///{database}"},
+        )
+    )
+
+    assert database.is_file()
+
+
+def test_an_unset_database_url_variable_stops_migrate_with_an_error_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, config_dict(tmp_path, database={"url": "env:TEST_DB_UNSET"}))
+
+    result = authgate(tmp_path, "migrate", config=config)
+
+    assert result.returncode == 1
+    assert "database.url" in result.stderr and "TEST_DB_UNSET" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_first_start_creates_a_private_data_dir_with_private_secret_files(
     tmp_path: Path, config: Path
 ) -> None:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from authgate.cli_devcert import DevCert, write_dev_cert
+from authgate.cli.devcert import DevCert, write_dev_cert
 from tests.integration.harness import AuthgateServer, deep_merge, free_port
 from tests.integration.upstream_app import Upstream
 

@@ -44,12 +44,7 @@ def gate(make_server: ServerFactory, upstream: Upstream) -> AuthgateServer:
 
 
 def access_lines(gate: AuthgateServer) -> list[dict[str, Any]]:
-    found = []
-    for line in gate.log.read_text().splitlines():
-        _, marker, record = line.partition("authgate.access: ")
-        if marker:
-            found.append(json.loads(record))
-    return found
+    return gate.access_records()
 
 
 def wait_for_line(gate: AuthgateServer, **expected: Any) -> dict[str, Any]:

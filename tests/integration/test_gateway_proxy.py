@@ -276,11 +276,10 @@ def test_a_long_answer_stops_when_the_client_goes_away(gate: AuthgateServer) -> 
     lines: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not lines:
         lines = [
-            json.loads(line.split("authgate.access: ", 1)[1])
-            for line in gate.log.read_text().splitlines()
-            if "authgate.access: " in line and '"/open/stream"' in line
+            line
+            for line in gate.access_records()
+            if line["path"] == "/open/stream" and line["reason_id"] == "client_gone"
         ]
-        lines = [line for line in lines if line["reason_id"] == "client_gone"]
         time.sleep(0.1)
     assert lines, "the gate kept reading the upstream after the client left"
     assert lines[0]["bytes_out"] < endless

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from authgate.bootstrap import open_store
 from authgate.config import ConfigError, Rate, json_schema, load_settings, resolve_secret
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -54,12 +56,70 @@ def test_without_file_or_environment_the_dev_defaults_of_the_readme_apply() -> N
     assert loaded.issuer == "http://127.0.0.1:8080"
     assert loaded.public.listen == "127.0.0.1:8080"
     assert loaded.admin.listen == "127.0.0.1:8081"
-    assert loaded.admin.token == "file:./.authgate/admin-token"
-    assert loaded.database.url == "sqlite+aiosqlite:///./.authgate/authgate.db"
-    assert loaded.secrets.key_encryption_key == "file:./.authgate/kek"
+    assert loaded.admin.token == "file:.authgate/admin-token"
+    assert loaded.database.url == "sqlite+aiosqlite:///.authgate/authgate.db"
+    assert loaded.secrets.key_encryption_key == "file:.authgate/kek"
     assert loaded.mail.sender == "file"
     assert loaded.mail.outbox_dir == Path("./.authgate/outbox")
     assert loaded.mail.from_ == "authgate <no-reply@localhost>"
+
+
+def test_the_files_authgate_keeps_default_to_places_inside_data_dir(tmp_path: Path) -> None:
+    loaded = load_settings(write_config(tmp_path, "data_dir: /var/lib/authgate\n"))
+
+    assert loaded.admin.token == "file:/var/lib/authgate/admin-token"
+    assert loaded.secrets.key_encryption_key == "file:/var/lib/authgate/kek"
+    assert loaded.database.url == "sqlite+aiosqlite:////var/lib/authgate/authgate.db"
+    assert loaded.mail.outbox_dir == Path("/var/lib/authgate/outbox")
+
+
+def test_a_data_dir_from_the_environment_moves_the_defaults_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AUTHGATE_DATA_DIR", "/srv/ag")
+
+    loaded = load_settings()
+
+    assert loaded.secrets.key_encryption_key == "file:/srv/ag/kek"
+    assert loaded.admin.token == "file:/srv/ag/admin-token"
+
+
+def test_the_default_database_is_inside_data_dir_whatever_its_name_holds(tmp_path: Path) -> None:
+    data = tmp_path / "odd?name %41#x"
+    data.mkdir()
+    loaded = load_settings(write_config(tmp_path, f"data_dir: '{data}'\n"))
+
+    async def open_and_close() -> None:
+        store = await open_store(loaded, migrate=True)
+        await store.close()
+
+    asyncio.run(open_and_close())
+
+    assert (data / "authgate.db").is_file()
+
+
+def test_keys_given_explicitly_keep_their_place_whatever_data_dir_is(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        "data_dir: /var/lib/authgate\n"
+        "admin: {listen: '127.0.0.1:9001', token: 'env:ADMIN_TOKEN'}\n"
+        "secrets: {key_encryption_key: 'file:/run/secrets/kek'}\n"
+        "database: {url: 'postgresql+asyncpg://authgate@db/authgate'}\n"
+        "mail: {outbox_dir: /tmp/outbox}\n",
+    )
+
+    loaded = load_settings(path)
+
+    assert loaded.admin.token == "env:ADMIN_TOKEN"
+    assert loaded.secrets.key_encryption_key == "file:/run/secrets/kek"
+    assert loaded.database.url == "postgresql+asyncpg://authgate@db/authgate"
+    assert loaded.mail.outbox_dir == Path("/tmp/outbox")
+
+
+def test_a_section_given_in_part_still_derives_its_other_files(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "data_dir: /d\nadmin: {listen: '127.0.0.1:9001'}\n")
+
+    assert load_settings(path).admin.token == "file:/d/admin-token"
 
 
 def test_defaults_of_the_other_sections_match_the_readme_table() -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from authgate.cli import app
-from authgate.cli_devcert import DevCertError, write_dev_cert
+from authgate.cli.devcert import DevCertError, write_dev_cert
 
 
 def certificate(path: Path) -> x509.Certificate:
@@ -92,7 +92,18 @@ def test_force_replaces_the_pair_and_keeps_the_key_private(tmp_path: Path) -> No
     ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(second.cert, second.key)
 
 
-@pytest.mark.parametrize("host", ["bad name", "-leading.example", "a..b", "under_score.example"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "bad name",
+        "-leading.example",
+        "a..b",
+        "under_score.example",
+        " api.example.com",
+        "api.example.com\t",
+        "fe80::1%eth0",
+    ],
+)
 def test_a_host_that_is_no_dns_name_or_ip_is_refused(tmp_path: Path, host: str) -> None:
     with pytest.raises(DevCertError, match="--host"):
         write_dev_cert(tmp_path, [host], 30, False)

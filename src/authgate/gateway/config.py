@@ -38,6 +38,7 @@ from authgate.gateway.route_options import (
     Model,
     RateLimitSettings,
 )
+from authgate.secret_refs import SecretRef
 from authgate.units import ByteSize, Duration, Listen
 
 RESERVED_SEGMENTS = frozenset(
@@ -85,8 +86,8 @@ class TimeoutSettings(Model):
 class BasicAuthSettings(Model):
     """Credentials for a legacy upstream; secret references (env:, file:) resolve later."""
 
-    username: str = Field(min_length=1)
-    password: str = Field(min_length=1)
+    username: SecretRef
+    password: SecretRef
 
 
 class UpstreamSettings(Model):

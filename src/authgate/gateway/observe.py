@@ -1,9 +1,10 @@
 """Stage 6: one access-log line and the Prometheus series for every request through the gate.
 
-The access log is a JSON object a line on the `authgate.access` logger, so any log shipper
-can parse it; it names route, status, subject, client, upstream target and the time spent
-authenticating and waiting for the upstream. The query string is never logged: it may
-carry credentials (`?access_token=`, signed URLs).
+The access log is a record a request on the `authgate.access` logger whose message is a
+mapping: with `logging.format: json` its items are fields of the line's JSON object, in text
+the message is the same object as compact JSON. It names route, status, subject, client,
+upstream target and the time spent authenticating and waiting for the upstream. The query
+string is never logged: it may carry credentials (`?access_token=`, signed URLs).
 
 Metrics live in a registry of this process's own (not the library's global one), so two
 apps in one process, or a reload, never mix series. Label values come from configuration
@@ -161,7 +162,7 @@ class Observer:
             # As log.info would, minus its search of the stack for the caller's file and
             # line, which an access line does not carry.
             log.handle(
-                log.makeRecord(log.name, logging.INFO, "", 0, access_line(exchange), (), None)
+                log.makeRecord(log.name, logging.INFO, "", 0, access_fields(exchange), (), None)
             )
 
     def exposition(self) -> tuple[bytes, str]:
@@ -186,9 +187,21 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 """One encoder for every line (json.dumps with options builds a new one per call)."""
 
 
+class AccessFields(dict[str, object]):
+    """The fields of one access-log record; as text (`str`), one compact JSON object."""
+
+    def __str__(self) -> str:
+        return _ENCODE(self)
+
+
 def access_line(exchange: Observed) -> str:
     """One JSON object: fixed keys, absent values as null, durations in milliseconds."""
-    return _ENCODE(
+    return str(access_fields(exchange))
+
+
+def access_fields(exchange: Observed) -> AccessFields:
+    """The access log's fields: fixed keys, absent values as null, durations in ms."""
+    return AccessFields(
         {
             "route": exchange.route,
             "method": exchange.method,

@@ -13,14 +13,13 @@ import asyncio
 import ipaddress
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
 import typer
 from pydantic import BaseModel
 
-from authgate.cli_support import settings_or_exit
+from authgate.cli.support import ConfigOption, JsonOption, settings_or_exit
 from authgate.config import ConfigError, Settings
 from authgate.errors import DomainError
 from authgate.gateway.config import RouteSettings
@@ -172,14 +171,12 @@ def check(
     token: Annotated[
         str | None, typer.Option("--token", help="Bearer token to try on the route.")
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="YAML file (default: $AUTHGATE_CONFIG).")
-    ] = None,
+    config: ConfigOption = None,
     client_ip: Annotated[
         str | None,
         typer.Option("--from", help="The client's IP address (policies may test remoteIP)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Which route serves METHOD URL, what it requires, and whether --token would pass."""
     settings = settings_or_exit(config, USAGE)

@@ -45,14 +45,22 @@ class DevCert:
 
 
 def _subject_names(hosts: list[str]) -> tuple[list[str], list[x509.GeneralName]]:
-    names = list(dict.fromkeys([*DEFAULT_HOSTS, *(host.strip().lower() for host in hosts)]))
+    """The names as given (lower-cased: DNS is case-blind), each a DNS name or an IP address.
+
+    Nothing else is trimmed or repaired: a name with a space, even at an end, is refused
+    rather than silently becoming another name than the one asked for."""
+    names = list(dict.fromkeys([*DEFAULT_HOSTS, *(host.lower() for host in hosts)]))
     general: list[x509.GeneralName] = []
     for name in names:
         try:
-            general.append(x509.IPAddress(ipaddress.ip_address(name)))
-            continue
+            address = ipaddress.ip_address(name)
         except ValueError:
             pass
+        else:
+            if getattr(address, "scope_id", None):
+                raise DevCertError(f"--host {name!r}: a certificate cannot name a scoped address")
+            general.append(x509.IPAddress(address))
+            continue
         if len(name) > 253 or not _DNS_NAME.fullmatch(name):
             raise DevCertError(f"--host {name!r} is neither a DNS name nor an IP address")
         general.append(x509.DNSName(name))

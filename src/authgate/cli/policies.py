@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from authgate.bootstrap import Services
-from authgate.cli_support import CLI, ConfigOption, JsonOption, fail, out, with_services
+from authgate.cli.support import CLI, ConfigOption, JsonOption, fail, out, with_services
 from authgate.policy.access import AccessDecision
 from authgate.policy.documents import PolicyDocument, document_json
 

@@ -1,19 +1,23 @@
-"""What every `authgate` sub-command shares: consoles, the config option, and running work
-on the services built from the configuration with errors printed one a line (exit 1).
+"""What every `authgate` sub-command shares: consoles, the config and --json options,
+printing rows as a table or JSON, and running work on the services built from the
+configuration with errors printed one a line (exit 1).
 
-A module of its own so that command modules can use it without importing `cli`, which
-imports them to register them.
+A module of its own so that command modules can use it without importing the package,
+which imports them to register them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from authgate.audit import Caller
 from authgate.bootstrap import Services, build_services
@@ -67,3 +71,24 @@ def with_services(config: Path | None, work: Callable[[Services], Awaitable[T]])
     except DomainError as exc:
         err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
         fail(getattr(exc, "problems", []))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool, title: str) -> None:
+    """Rows as a table for people, or as a JSON list for scripts (`--json`)."""
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    out.print(table)
