@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from authgate.clients.registry import ClientRegistry
 from authgate.config import ConfigError, Settings, resolve_secret
 from authgate.gateway.authenticate import Backends
 from authgate.gateway.mutate import IdentitySigner
 from authgate.gateway.observe import Observer
 from authgate.gateway.runtime import GateRuntime
 from authgate.identity.admin import UserAdmin
-from authgate.identity.clients import ClientRegistry
 from authgate.identity.codes import CodeBook, CodeHasher
 from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSender, Templates
 from authgate.identity.notify import Postman

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
+from authgate.clients.registry import Client, ClientMetadata
 from authgate.errors import InvalidClient, InvalidToken, NotFound
 from authgate.gateway.app import STATUS, failure_response
 from authgate.gateway.authenticate import (
@@ -51,7 +52,6 @@ from authgate.gateway.principal import Principal
 from authgate.gateway.ratelimit import RateLimited
 from authgate.gateway.request import BadGateRequest, GateRequest, host_name
 from authgate.gateway.routes import MethodNotAllowed, NoRoute
-from authgate.identity.clients import Client, ClientMetadata
 from authgate.identity.sessions import SignedIn
 from authgate.store.records import UserRecord
 from authgate.tokens.jwt import TokenCodec

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authgate.audit import Caller, record
+from authgate.clients.registry import DEFAULT_CLIENT_ID, ClientRegistry
 from authgate.config import Settings
 from authgate.errors import (
     InvalidClient,
@@ -24,7 +25,6 @@ from authgate.errors import (
     InvalidToken,
 )
 from authgate.identity.attributes import AttributeSchema
-from authgate.identity.clients import DEFAULT_CLIENT_ID, ClientRegistry
 from authgate.identity.codes import CodeBook
 from authgate.identity.names import normalize_email, normalize_username
 from authgate.identity.notify import Postman

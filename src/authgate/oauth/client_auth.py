@@ -16,8 +16,8 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 
 from authgate.api.requests import read_body
+from authgate.clients.registry import Client
 from authgate.errors import InvalidClient, InvalidRequest
-from authgate.identity.clients import Client
 from authgate.tokens.grants import AuthMethod, OAuthTokens
 
 MAX_CREDENTIAL = 1024

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from authgate.audit import Caller, record
+from authgate.clients.registry import Client, ClientRegistry
 from authgate.config import Settings
 from authgate.errors import InvalidClient, InvalidRequest, InvalidToken, NotFound
-from authgate.identity.clients import Client, ClientRegistry
 from authgate.store import Store, Transaction
 from authgate.tokens import pkce
 from authgate.tokens.authorization import (

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import re
 
-from authgate.identity.clients import Client
+from authgate.clients.registry import Client
 
 METHOD = "S256"
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
+from authgate.clients.registry import Client
 from authgate.config import OAuthSettings
-from authgate.identity.clients import Client
 
 # Upper bounds on what is carried through the pages; a request over them is refused.
 MAX_LENGTHS = {

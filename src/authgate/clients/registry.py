@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -30,7 +30,6 @@ from authgate.audit import record as audit
 from authgate.errors import InvalidClient, InvalidRequest, NotFound
 from authgate.store import Store
 from authgate.store.records import ClientRecord, Page
-from authgate.tokens.keys import KeyEncryptor
 
 GrantType = Literal["password", "refresh_token", "authorization_code", "client_credentials"]
 AuthMethod = Literal["none", "client_secret_basic", "client_secret_post"]
@@ -140,11 +139,19 @@ def secret_hash(client_secret: str, username: str, client_id: str) -> str:
     return base64.b64encode(digest).decode()
 
 
+class Sealer(Protocol):
+    """Authenticated encryption under the key-encryption key (`tokens.keys.KeyEncryptor`)."""
+
+    def encrypt(self, plaintext: bytes, associated_data: bytes) -> bytes: ...
+
+    def decrypt(self, blob: bytes, associated_data: bytes) -> bytes: ...
+
+
 class ClientRegistry:
     def __init__(
         self,
         store: Store,
-        encryptor: KeyEncryptor,
+        encryptor: Sealer,
         allowed_scopes: set[str],
         clock: Callable[[], float] = time.time,
     ) -> None:
