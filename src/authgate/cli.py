@@ -339,7 +339,7 @@ def clients_create(
     as_json: JsonOption = False,
 ) -> None:
     """Register a client; its secret is printed once."""
-    from authgate.clients.registry import parse_metadata
+    from authgate.clients.metadata import parse_metadata
 
     fields: dict[str, Any] = {
         "client_name": client_name,

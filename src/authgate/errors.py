@@ -96,6 +96,13 @@ class Unauthorized(DomainError):
     message = "Authentication is required."
 
 
+class InvalidRedirectUri(InvalidRequest):
+    """A redirect URI a client may not register (RFC 7591 3.2.2 names this error)."""
+
+    code = "invalid_redirect_uri"
+    message = "A redirect URI is not allowed."
+
+
 ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     InvalidRequest,
     InvalidAttribute,
@@ -111,4 +118,5 @@ ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     NotFound,
     AlreadyExists,
     Unauthorized,
+    InvalidRedirectUri,
 )

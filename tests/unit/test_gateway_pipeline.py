@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
-from authgate.clients.registry import Client, ClientMetadata
+from authgate.clients.metadata import ClientMetadata
+from authgate.clients.registry import Client
 from authgate.errors import InvalidClient, InvalidToken, NotFound
 from authgate.gateway.app import STATUS, failure_response
 from authgate.gateway.authenticate import (

@@ -38,6 +38,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     PolicyNotFound: 404,
     PolicyExists: 409,
     errors.TooManyRequests: 429,
+    errors.InvalidRedirectUri: 400,
 }
 _EXPOSED_DETAILS = ("rules", "attribute", "field", "problems")
 

@@ -41,7 +41,7 @@ def verifies(verifier: object, challenge: str) -> bool:
 def required_for(client: Client, default: bool) -> bool:
     """Whether a code for `client` needs PKCE: always for a public client; for a
     confidential one, its own `require_pkce` when set, else `oauth.require_pkce`."""
-    if not client.metadata.has_secret:
+    if not client.metadata.confidential:
         return True
     setting = client.metadata.require_pkce
     return default if setting is None else setting

@@ -204,7 +204,7 @@ def _scopes(client: Client, scope: str | None, oauth: OAuthSettings) -> tuple[st
 
 def pkce_required(client: Client, oauth: OAuthSettings) -> bool:
     """Public clients always; others unless the client or the server opted out."""
-    if not client.metadata.has_secret:
+    if not client.metadata.confidential:
         return True
     chosen = client.metadata.require_pkce
     return oauth.require_pkce if chosen is None else chosen
