@@ -97,23 +97,41 @@ def test_admin_api_update_refuses_a_script_redirect_uri_and_keeps_the_old_ones(
     assert fetched["redirect_uris"] == [REDIRECT_URI]
 
 
-def test_cli_refuses_a_script_redirect_uri(server: AuthgateServer) -> None:
+def clients_create(server: AuthgateServer, *args: str) -> subprocess.CompletedProcess[str]:
     config = server.workdir / "cli.yaml"
     config.write_text(yaml.safe_dump(server.config))
-    result = subprocess.run(
-        [sys.executable, "-m", "authgate", "clients", "create", "--client-name", "cli"]
-        + ["--grant-type", "authorization_code", "--token-endpoint-auth-method", "none"]
-        + ["--redirect-uri", "javascript://%0Aalert(1)", "--config", str(config)],
+    return subprocess.run(
+        [sys.executable, "-m", "authgate", "clients", "create", *args, "--config", str(config)],
         cwd=server.workdir,
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def test_cli_refuses_a_script_redirect_uri(server: AuthgateServer) -> None:
+    result = clients_create(
+        server,
+        *("--client-name", "cli", "--grant-type", "authorization_code"),
+        *("--token-endpoint-auth-method", "none", "--redirect-uri", "javascript://%0Aalert(1)"),
     )
     assert result.returncode != 0
     assert "redirect_uris" in result.stdout + result.stderr
     with server.admin_client() as admin:
         names = [c["client_name"] for c in admin.get("/admin/clients").json()["items"]]
     assert "cli" not in names
+
+
+def test_cli_registers_a_private_key_jwt_client_by_its_jwks_uri(server: AuthgateServer) -> None:
+    result = clients_create(
+        server,
+        *("--client-name", "keyed", "--grant-type", "client_credentials", "--json"),
+        *("--token-endpoint-auth-method", "private_key_jwt"),
+        *("--jwks-uri", "https://keys.example/jwks.json"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"private_key_jwt"' in result.stdout
+    assert "client_secret" not in result.stdout
 
 
 # -- URIs stored before the rules ---------------------------------------------------------
