@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from authgate.clients.metadata import parse_metadata, stored_metadata
@@ -161,6 +161,7 @@ good_uris = st.one_of(
 )
 
 
+@settings(deadline=None)
 @given(good_uris)
 def test_generated_allowed_uris_are_accepted(uri: str) -> None:
     assert redirect_uri_problem(uri) is None, uri
@@ -171,6 +172,7 @@ _odd = st.sampled_from(
 )
 
 
+@settings(deadline=None)
 @given(good_uris, _odd, st.integers(0, 4096))
 @example("https://app.example/cb", "\t", 0)
 def test_a_whitespace_control_or_odd_character_anywhere_is_refused(
@@ -183,6 +185,7 @@ def test_a_whitespace_control_or_odd_character_anywhere_is_refused(
 _script = st.sampled_from(["javascript", "data", "vbscript", "file", "blob", "about"])
 
 
+@settings(deadline=None)
 @given(_script, st.lists(st.booleans(), min_size=10, max_size=10), st.text(max_size=30))
 def test_a_script_scheme_in_any_case_is_refused(scheme: str, upper: list[bool], rest: str) -> None:
     cased = "".join(c.upper() if u else c for c, u in zip(scheme, upper, strict=False))
@@ -190,6 +193,7 @@ def test_a_script_scheme_in_any_case_is_refused(scheme: str, upper: list[bool], 
     assert redirect_uri_problem(f"{cased}://{rest}") is not None
 
 
+@settings(deadline=None)
 @given(st.text(max_size=80))
 @example("javascript://%0Aalert(1)")
 def test_whatever_is_accepted_is_a_safe_absolute_uri(uri: str) -> None:
