@@ -350,6 +350,16 @@ def test_alg_none_is_refused(server: AuthgateServer) -> None:
     assert_oauth_error(get_token(server, f"{header}.{payload}."), 401, "invalid_client")
 
 
+@pytest.mark.parametrize("part", [0, 1], ids=["header", "claims"])
+def test_deeply_nested_json_is_refused_not_a_server_error(
+    server: AuthgateServer, part: int
+) -> None:
+    client, key = keyed_client(server)
+    segments = assertion(server, client, key).split(".")
+    segments[part] = b64url(b"[" * 2500 + b"]" * 2500)
+    assert_oauth_error(get_token(server, ".".join(segments)), 401, "invalid_client")
+
+
 def test_an_embedded_jwk_is_not_trusted(server: AuthgateServer) -> None:
     client, _ = keyed_client(server)
     attacker = new_key()

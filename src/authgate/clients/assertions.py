@@ -57,7 +57,7 @@ def _json_segment(segment: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
         value = json.loads(raw, object_pairs_hook=_unique)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: nesting too deep
         _refuse("it is not a JWT")
     if not isinstance(value, dict):
         _refuse("it is not a JWT")
