@@ -15,13 +15,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from authgate.clients.assertions import AssertionVerifier
+from authgate.clients.authentication import ClientAuthenticator
+from authgate.clients.keysets import KeySetFetcher
+from authgate.clients.registry import ClientRegistry
 from authgate.config import ConfigError, Settings, resolve_secret
 from authgate.gateway.authenticate import Backends
 from authgate.gateway.mutate import IdentitySigner
 from authgate.gateway.observe import Observer
 from authgate.gateway.runtime import GateRuntime
 from authgate.identity.admin import UserAdmin
-from authgate.identity.clients import ClientRegistry
 from authgate.identity.codes import CodeBook, CodeBudget, CodeHasher
 from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSender, Templates
 from authgate.identity.notify import Postman
@@ -121,6 +124,7 @@ class Services:
     keys: KeyManager
     tokens: TokenService
     clients: ClientRegistry
+    client_auth: ClientAuthenticator
     users: UserPool
     admin: UserAdmin
     hasher: PasswordHasher
@@ -176,6 +180,9 @@ async def build_services(settings: Settings) -> Services:
     tokens = TokenService(store, codec, settings.issuer, tok, keys, deny=deny)
     clients = ClientRegistry(store, encryptor, settings.oauth.known_scopes())
     await clients.ensure_default()
+    # RFC 7523 3: an assertion's aud names this server, by its issuer or token endpoint.
+    audiences = (settings.issuer, f"{settings.issuer}/oauth2/token")
+    client_auth = ClientAuthenticator(clients, AssertionVerifier(store, audiences, KeySetFetcher()))
     pw = settings.passwords
     hasher = PasswordHasher(
         Argon2Params(pw.argon2.memory_kib, pw.argon2.time_cost, pw.argon2.parallelism),
@@ -234,6 +241,7 @@ async def build_services(settings: Settings) -> Services:
         keys=keys,
         tokens=tokens,
         clients=clients,
+        client_auth=client_auth,
         users=users,
         admin=admin,
         hasher=hasher,

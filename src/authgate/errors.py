@@ -103,6 +103,13 @@ class Unauthorized(DomainError):
     message = "Authentication is required."
 
 
+class InvalidRedirectUri(InvalidRequest):
+    """A redirect URI a client may not register (RFC 7591 3.2.2 names this error)."""
+
+    code = "invalid_redirect_uri"
+    message = "A redirect URI is not allowed."
+
+
 ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     InvalidRequest,
     InvalidAttribute,
@@ -119,4 +126,5 @@ ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     AlreadyExists,
     Unauthorized,
     InvalidUsername,
+    InvalidRedirectUri,
 )

@@ -907,14 +907,22 @@ def test_public_client_gets_no_secret(server: AuthgateServer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "field"),
+    ("change", "field", "code"),
     [
-        ({"grant_types": ["implicit"]}, "grant_types"),
-        ({"redirect_uris": ["https://app.example.com/cb#frag"]}, "redirect_uris"),
-        ({"redirect_uris": ["/relative/callback"]}, "redirect_uris"),
-        ({"token_endpoint_auth_method": "private_key_jwt_typo"}, "token_endpoint_auth_method"),
-        ({"client_secret": "chosen-by-me"}, "client_secret"),
-        ({"software_backdoor": True}, "software_backdoor"),
+        ({"grant_types": ["implicit"]}, "grant_types", "invalid_request"),
+        (
+            {"redirect_uris": ["https://app.example.com/cb#frag"]},
+            "redirect_uris",
+            "invalid_redirect_uri",
+        ),
+        ({"redirect_uris": ["/relative/callback"]}, "redirect_uris", "invalid_redirect_uri"),
+        (
+            {"token_endpoint_auth_method": "private_key_jwt_typo"},
+            "token_endpoint_auth_method",
+            "invalid_request",
+        ),
+        ({"client_secret": "chosen-by-me"}, "client_secret", "invalid_request"),
+        ({"software_backdoor": True}, "software_backdoor", "invalid_request"),
     ],
     ids=[
         "implicit-grant",
@@ -926,11 +934,11 @@ def test_public_client_gets_no_secret(server: AuthgateServer) -> None:
     ],
 )
 def test_invalid_client_metadata_is_400_naming_the_field(
-    server: AuthgateServer, change: dict[str, Any], field: str
+    server: AuthgateServer, change: dict[str, Any], field: str, code: str
 ) -> None:
     with server.admin_client() as admin:
         response = admin.post("/admin/clients", json=confidential_client_metadata(**change))
-    body = assert_error(response, 400, "invalid_request")
+    body = assert_error(response, 400, code)
     assert field in body["message"]
 
 

@@ -300,10 +300,12 @@ def test_document_states_what_is_supported(documents: list[dict[str, Any]]) -> N
         "client_secret_basic",
         "client_secret_post",
         "none",
+        "private_key_jwt",
     ]
     assert sorted(doc["introspection_endpoint_auth_methods_supported"]) == [
         "client_secret_basic",
         "client_secret_post",
+        "private_key_jwt",
     ]
     assert "client_secret_basic" in doc["revocation_endpoint_auth_methods_supported"]
     assert doc["code_challenge_methods_supported"] == ["S256"]

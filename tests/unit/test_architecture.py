@@ -1,8 +1,14 @@
-"""The import rules of ARCHITECTURE.md, checked on the source so they stay true."""
+"""The import rules of ARCHITECTURE.md, checked on the source so they stay true.
+
+Besides the adapter -> domain -> store direction, no two top-level packages may import each
+other, directly or round a longer loop: a cycle means neither can be understood (or moved)
+without the other. Imports inside functions count too.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -12,7 +18,7 @@ from authgate.api.errors import STATUS
 from authgate.policy.errors import ALL_POLICY_ERRORS
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "authgate"
-DOMAIN = ("identity", "tokens", "policy")
+DOMAIN = ("identity", "tokens", "policy", "clients")
 ADAPTERS = ("api", "oauth", "ui", "gateway")
 WEB = ("starlette", "fastapi", "uvicorn")
 
@@ -32,8 +38,95 @@ def modules_in(*packages: str) -> list[Path]:
     return sorted(p for package in packages for p in (PACKAGE / package).rglob("*.py"))
 
 
+def top_level_packages() -> list[str]:
+    return sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Which top-level package imports which (its own modules' imports, self-imports aside)."""
+    packages = top_level_packages()
+    graph: dict[str, set[str]] = {}
+    for package in packages:
+        names = {name for path in modules_in(package) for name in imports_of(path)}
+        targets = {n.split(".")[1] for n in names if n.startswith("authgate.")}
+        graph[package] = {t for t in targets if t in packages and t != package}
+        graph[package] |= _from_imports_of_packages(package, packages)
+    return graph
+
+
+def _from_imports_of_packages(package: str, packages: list[str]) -> set[str]:
+    """`from authgate import tokens` names a package through its parent's import."""
+    found: set[str] = set()
+    for path in modules_in(package):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "authgate" and node.level == 0:
+                found.update(a.name for a in node.names if a.name in packages and a.name != package)
+    return found
+
+
+def cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """Each import loop once, as the packages along it (first one repeated at the end)."""
+    found: list[list[str]] = []
+    seen: set[frozenset[str]] = set()
+
+    def walk(path: list[str]) -> None:
+        for target in sorted(graph.get(path[-1], ())):
+            if target == path[0]:
+                if frozenset(path) not in seen:
+                    seen.add(frozenset(path))
+                    found.append([*path, target])
+            elif target not in path and target > path[0]:
+                walk([*path, target])
+
+    for start in sorted(graph):
+        walk([start])
+    return found
+
+
 def test_the_rule_finds_modules_to_check() -> None:
     assert len(modules_in(*DOMAIN)) >= 10
+
+
+def test_the_rule_sees_every_top_level_package() -> None:
+    assert {*DOMAIN, *ADAPTERS, "store"} <= set(top_level_packages())
+    assert package_graph()["oauth"] >= {"tokens", "clients"}
+
+
+def test_no_import_cycle_between_top_level_packages() -> None:
+    loops = cycles(package_graph())
+    assert not loops, "import cycles: " + "; ".join(" -> ".join(loop) for loop in loops)
+
+
+def test_identity_may_use_tokens_but_tokens_not_identity() -> None:
+    graph = package_graph()
+    assert "tokens" in graph["identity"]
+    assert "identity" not in graph["tokens"]
+
+
+def test_cycle_finder_finds_a_direct_cycle() -> None:
+    assert cycles({"identity": {"tokens"}, "tokens": {"identity"}}) == [
+        ["identity", "tokens", "identity"]
+    ]
+
+
+def test_cycle_finder_finds_a_longer_cycle_once() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c", "a"]]
+
+
+def test_cycle_finder_passes_a_graph_with_shared_dependencies() -> None:
+    graph = {
+        "oauth": {"tokens", "clients"},
+        "identity": {"tokens", "clients"},
+        "tokens": {"clients"},
+    }
+    assert cycles(graph) == []
+
+
+def test_cycle_finder_reads_function_level_and_package_imports(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from authgate.tokens.grants import x\nimport authgate.store\n")
+    assert imports_of(module) == {"authgate.tokens.grants", "authgate.store"}
 
 
 @pytest.mark.parametrize("path", modules_in(*DOMAIN), ids=lambda p: p.name)

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
+from authgate.clients.metadata import ClientMetadata
+from authgate.clients.registry import Client
 from authgate.errors import InvalidClient, InvalidToken, NotFound
 from authgate.gateway.authenticate import (
     NOT_MINE,
@@ -51,7 +53,6 @@ from authgate.gateway.principal import Principal
 from authgate.gateway.ratelimit import RateLimited
 from authgate.gateway.request import BadGateRequest, GateRequest, host_name
 from authgate.gateway.routes import MethodNotAllowed, NoRoute
-from authgate.identity.clients import Client, ClientMetadata
 from authgate.identity.sessions import SignedIn
 from authgate.store.records import UserRecord
 from authgate.tokens.jwt import TokenCodec

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from authgate.identity.clients import Client, ClientMetadata
+from authgate.clients.metadata import ClientMetadata
+from authgate.clients.registry import Client
 from authgate.tokens import pkce
 
 # RFC 7636 Appendix B.

@@ -15,8 +15,9 @@ from authgate.api.public import profile
 from authgate.api.requests import caller_of
 from authgate.audit import Caller
 from authgate.bootstrap import Services
+from authgate.clients.metadata import parse_metadata
+from authgate.clients.registry import Client
 from authgate.errors import DomainError, Unauthorized
-from authgate.identity.clients import Client, parse_metadata
 from authgate.store.records import AuditRecord, Page, UserRecord
 
 Limit = Annotated[int, Query(ge=1, le=500)]

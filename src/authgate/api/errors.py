@@ -39,6 +39,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     PolicyExists: 409,
     errors.TooManyRequests: 429,
     errors.InvalidUsername: 400,
+    errors.InvalidRedirectUri: 400,
 }
 _EXPOSED_DETAILS = ("rules", "attribute", "field", "problems")
 

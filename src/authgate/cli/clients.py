@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import typer
@@ -22,6 +23,13 @@ def _client_rows(clients: list[Any], secret: str | None = None) -> list[dict[str
     return rows
 
 
+def _json_option(value: str | None, name: str) -> Any:
+    try:
+        return None if value is None else json.loads(value)
+    except ValueError:
+        raise typer.BadParameter("must be JSON", param_hint=name) from None
+
+
 CLIENT_COLUMNS = ["client_id", "client_name", "grant_types", "token_endpoint_auth_method"]
 
 
@@ -37,6 +45,8 @@ def clients_create(
         list[str] | None, typer.Option("--post-logout-redirect-uri")
     ] = None,
     audience: Annotated[list[str] | None, typer.Option("--audience")] = None,
+    jwks_uri: Annotated[str | None, typer.Option(help="private_key_jwt: the key set URL")] = None,
+    jwks: Annotated[str | None, typer.Option(help="private_key_jwt: the JWK Set, JSON")] = None,
     access_token_format: Annotated[str | None, typer.Option(help="jwt or opaque")] = None,
     access_token_ttl: Annotated[float | None, typer.Option(help="seconds")] = None,
     id_token_ttl: Annotated[float | None, typer.Option(help="seconds")] = None,
@@ -45,7 +55,7 @@ def clients_create(
     as_json: JsonOption = False,
 ) -> None:
     """Register a client; its secret is printed once."""
-    from authgate.identity.clients import parse_metadata
+    from authgate.clients.metadata import parse_metadata
 
     fields: dict[str, Any] = {
         "client_name": client_name,
@@ -57,6 +67,8 @@ def clients_create(
         "redirect_uris": redirect_uris,
         "post_logout_redirect_uris": post_logout_redirect_uris,
         "audience": audience,
+        "jwks_uri": jwks_uri,
+        "jwks": _json_option(jwks, "--jwks"),
         "scope": scope,
         "access_token_format": access_token_format,
         "access_token_ttl": access_token_ttl,

@@ -19,12 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from authgate.clients.registry import Client
 from authgate.cookie_names import SESSION_COOKIE
 from authgate.errors import InvalidClient, InvalidToken, NotFound
 from authgate.gateway.principal import ANONYMOUS, Principal
 from authgate.gateway.request import GateRequest
 from authgate.gateway.singleflight import SharedLookup
-from authgate.identity.clients import Client
 from authgate.identity.sessions import SignedIn
 from authgate.store.records import UserRecord
 from authgate.tokens.jwt import MAX_TOKEN_BYTES

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authgate.audit import Caller, record
+from authgate.clients.registry import DEFAULT_CLIENT_ID, ClientRegistry
 from authgate.config import Settings
 from authgate.errors import (
     AlreadyExists,
@@ -26,7 +27,6 @@ from authgate.errors import (
     TooManyRequests,
 )
 from authgate.identity.attributes import AttributeSchema
-from authgate.identity.clients import DEFAULT_CLIENT_ID, ClientRegistry
 from authgate.identity.codes import CodeBook, CodeRefused
 from authgate.identity.names import check_new_username, normalize_email, normalize_username
 from authgate.identity.notify import Postman

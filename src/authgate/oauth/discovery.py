@@ -14,12 +14,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from authgate.bootstrap import Services
+from authgate.clients.keysets import SIGNING_ALGORITHMS
 from authgate.config import BUILTIN_SCOPES
 from authgate.tokens.claims import EMAIL_CLAIMS, PHONE_CLAIMS, PROFILE_CLAIMS
 
 CACHE = "public, max-age=300"
 ID_TOKEN_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp")
-CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
+CLIENT_AUTH = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
 def metadata(services: Services) -> dict[str, Any]:
@@ -44,8 +45,11 @@ def metadata(services: Services) -> dict[str, Any]:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": [*CLIENT_AUTH, "none"],
+        "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH,
+        "introspection_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "revocation_endpoint_auth_methods_supported": [*CLIENT_AUTH, "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": list(dict.fromkeys(claims)),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],

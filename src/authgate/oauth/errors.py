@@ -60,6 +60,7 @@ TABLE: dict[type[errors.DomainError], OAuthError] = {
     UnsupportedGrantType: OAuthError(400, "unsupported_grant_type"),
     InvalidScope: OAuthError(400, "invalid_scope"),
     InsufficientScope: OAuthError(403, "insufficient_scope"),
+    errors.InvalidRedirectUri: OAuthError(400, "invalid_request"),
 }
 
 

@@ -30,7 +30,7 @@ async def introspect(request: Request) -> Response:
     """
     services: Services = request.app.state.services
     form = await read_form(request)
-    await authenticate_client(request, form, services.oauth, allow_public=False)
+    await authenticate_client(request, form, services.client_auth, allow_public=False)
     token = form.get("token")
     if not token:
         raise InvalidRequest("token is required.", field="token")

@@ -31,7 +31,7 @@ async def revoke(request: Request) -> Response:
     """
     services: Services = request.app.state.services
     form = await read_form(request)
-    client = await authenticate_client(request, form, services.oauth, allow_public=True)
+    client = await authenticate_client(request, form, services.client_auth, allow_public=True)
     token = form.get("token")
     if not token:
         raise InvalidRequest("token is required.", field="token")

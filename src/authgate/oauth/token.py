@@ -42,7 +42,7 @@ async def token(request: Request) -> Response:
     if grant_type not in GRANT_TYPES:
         raise UnsupportedGrantType(f"grant_type {str(grant_type)[:64]!r} is not supported.")
     oauth = services.oauth
-    client = await authenticate_client(request, form, oauth, allow_public=True)
+    client = await authenticate_client(request, form, services.client_auth, allow_public=True)
     caller = caller_of(request)
     if grant_type == "client_credentials":
         answer = await oauth.client_credentials(client, form.get("scope"), caller)

@@ -18,6 +18,7 @@ from authgate.store.records import (
     RefreshTokenRecord,
 )
 from authgate.store.tables import (
+    client_assertions,
     clients,
     one_time_codes,
     refresh_families,
@@ -72,6 +73,29 @@ class ClientRepository:
         rows = (await self._conn.execute(query)).all()
         items = [_client(row) for row in rows[:limit]]
         return Page(items, encode_cursor(items[-1].client_id) if len(rows) > limit else None)
+
+    async def remember_assertion(
+        self, client_id: str, jti: str, expires_at: float, now: float
+    ) -> bool:
+        """Record a client assertion's jti; False when it was already recorded (a replay,
+        or the same assertion racing in on another connection: the unique key decides).
+        The client's expired entries go in the same transaction."""
+        await self._conn.execute(
+            delete(client_assertions).where(
+                client_assertions.c.client_id == client_id,
+                client_assertions.c.expires_at < now,
+            )
+        )
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(client_assertions).values(
+                        client_id=client_id, jti=jti, expires_at=expires_at
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
 
 
 class KeyRepository:

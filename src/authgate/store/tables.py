@@ -258,3 +258,18 @@ code_locks = Table(
     Column("purpose", String(32), primary_key=True),
     Column("locked_at", Float, nullable=False),
 )
+
+# The jti of every private_key_jwt client assertion accepted, kept until it expires, so
+# the same assertion cannot authenticate twice (RFC 7523 3, OIDC Core 9).
+client_assertions = Table(
+    "client_assertions",
+    metadata,
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("clients.client_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("jti", String(256), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+)

@@ -1,8 +1,8 @@
-"""The OAuth 2.0 grants (client credentials, authorization code, refresh token), client
-authentication at the token, introspection and revocation endpoints, and revocation.
+"""The OAuth 2.0 grants (client credentials, authorization code, refresh token),
+introspection and revocation, for a client already authenticated (`authgate.clients`).
 
 Everything here takes already-parsed values; the HTTP adapter (`authgate.oauth`) decides
-how they were sent. Refusals are typed: `InvalidClient`, `InvalidRequest`, and the grant
+how they were sent. Refusals are typed: `InvalidRequest`, and the grant
 errors of `authgate.tokens.errors`.
 """
 
@@ -12,12 +12,12 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from authgate.audit import Caller, record
+from authgate.clients.registry import Client, ClientRegistry
 from authgate.config import Settings
-from authgate.errors import InvalidClient, InvalidRequest, InvalidToken, NotFound
-from authgate.identity.clients import Client, ClientRegistry
+from authgate.errors import InvalidRequest, InvalidToken
 from authgate.store import Store, Transaction
 from authgate.tokens import pkce
 from authgate.tokens.authorization import (
@@ -33,7 +33,6 @@ from authgate.tokens.jwt import TokenCodec
 from authgate.tokens.revocation import DenyList
 from authgate.tokens.service import TokenService, looks_like_jwt
 
-AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
 USER_ONLY_SCOPES = frozenset({"openid", "offline_access"})
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]{1,128}")
 MAX_SCOPES = 64
@@ -98,28 +97,6 @@ class OAuthTokens:
         self._known_scopes = settings.oauth.known_scopes()
         self.inspector = TokenInspector(store, tokens, clients, settings.issuer, clock)
 
-    # -- client authentication (RFC 6749 2.3) ------------------------------------------
-
-    async def authenticate_client(
-        self, method: AuthMethod, client_id: str, secret: str | None
-    ) -> Client:
-        """The client, if it identified itself the way it is registered to; else
-        InvalidClient. A public client (`none`) names itself; a confidential one must
-        use its registered method and secret."""
-        if method == "none" or secret is None:
-            try:
-                client = await self._clients.get(client_id)
-            except NotFound:
-                raise InvalidClient() from None
-            if client.metadata.token_endpoint_auth_method != "none":
-                raise InvalidClient("This client must authenticate.")
-            return client
-        client = await self._clients.authenticate(client_id, secret)
-        registered = client.metadata.token_endpoint_auth_method
-        if registered != method:
-            raise InvalidClient(f"This client is registered to authenticate by {registered}.")
-        return client
-
     # -- scopes ------------------------------------------------------------------------
 
     def _allowed(self, client: Client, scopes: list[str]) -> None:
@@ -136,7 +113,7 @@ class OAuthTokens:
         self, client: Client, scope: object, caller: Caller
     ) -> TokenResponse:
         """A token for the client itself: sub is the client, no refresh or id token."""
-        if not client.allows("client_credentials") or not client.metadata.has_secret:
+        if not client.allows("client_credentials") or not client.metadata.confidential:
             raise UnauthorizedClient("The client may not use the client_credentials grant.")
         asked = parse_scope(scope)
         if asked is None:

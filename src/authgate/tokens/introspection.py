@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from authgate.clients.registry import ClientRegistry
 from authgate.errors import InvalidToken
-from authgate.identity.clients import ClientRegistry
 from authgate.store import Store, Transaction
 from authgate.store.records import OpaqueTokenRecord, RefreshFamilyRecord, RefreshTokenRecord
 from authgate.tokens.jwt import MAX_TOKEN_BYTES

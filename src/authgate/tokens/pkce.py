@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import re
 
-from authgate.identity.clients import Client
+from authgate.clients.registry import Client
 
 METHOD = "S256"
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -41,7 +41,7 @@ def verifies(verifier: object, challenge: str) -> bool:
 def required_for(client: Client, default: bool) -> bool:
     """Whether a code for `client` needs PKCE: always for a public client; for a
     confidential one, its own `require_pkce` when set, else `oauth.require_pkce`."""
-    if not client.metadata.has_secret:
+    if not client.metadata.confidential:
         return True
     setting = client.metadata.require_pkce
     return default if setting is None else setting

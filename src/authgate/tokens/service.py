@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from authgate.audit import Caller, record
+from authgate.clients.registry import Client, client_from_record
 from authgate.config import TokenSettings
 from authgate.errors import InvalidToken
-from authgate.identity.clients import Client, client_from_record
 from authgate.store import Store, Transaction
 from authgate.store.records import (
     OpaqueTokenRecord,

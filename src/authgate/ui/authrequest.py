@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
+from authgate.clients.registry import Client
 from authgate.config import OAuthSettings
-from authgate.identity.clients import Client
 
 # Upper bounds on what is carried through the pages; a request over them is refused.
 MAX_LENGTHS = {
@@ -204,7 +204,7 @@ def _scopes(client: Client, scope: str | None, oauth: OAuthSettings) -> tuple[st
 
 def pkce_required(client: Client, oauth: OAuthSettings) -> bool:
     """Public clients always; others unless the client or the server opted out."""
-    if not client.metadata.has_secret:
+    if not client.metadata.confidential:
         return True
     chosen = client.metadata.require_pkce
     return oauth.require_pkce if chosen is None else chosen

@@ -21,8 +21,8 @@ from starlette.responses import Response
 
 from authgate.api.requests import caller_of
 from authgate.bootstrap import Services
+from authgate.clients.registry import Client
 from authgate.errors import NotFound
-from authgate.identity.clients import Client
 from authgate.identity.sessions import SignedIn
 from authgate.ui.authrequest import (
     AuthorizationRequest,

@@ -1,4 +1,4 @@
-"""App clients: registration metadata (RFC 7591 names), secrets and their checks.
+"""The client registry: registration, secrets and their checks.
 
 Secrets are 256-bit random values, shown once, stored encrypted under the key-encryption
 key (AES-GCM, the client id as associated data) and compared in constant time. An unknown
@@ -14,94 +14,21 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from typing import Any, Protocol
 
 from authgate.audit import SYSTEM, Caller
 from authgate.audit import record as audit
+from authgate.clients.metadata import ClientMetadata, parse_metadata, stored_metadata
 from authgate.errors import InvalidClient, InvalidRequest, NotFound
 from authgate.store import Store
 from authgate.store.records import ClientRecord, Page
-from authgate.tokens.keys import KeyEncryptor
 
-GrantType = Literal["password", "refresh_token", "authorization_code", "client_credentials"]
-AuthMethod = Literal["none", "client_secret_basic", "client_secret_post"]
 DEFAULT_CLIENT_ID = "default"
 CACHE_TTL = 5.0
 """How stale a client (and its secret) may be on the hot paths. A change made through this
 process applies at once; one made through another replica within this many seconds."""
 CACHE_MAX = 10_000
 _DUMMY_SECRET = secrets.token_urlsafe(32)
-
-
-def _default_grants() -> list[GrantType]:
-    return ["password", "refresh_token"]
-
-
-class ClientMetadata(BaseModel):
-    """What an admin may set on a client; the names are RFC 7591's."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    client_name: str = Field(default="", max_length=256)
-    grant_types: list[GrantType] = Field(default_factory=_default_grants)
-    response_types: list[Literal["code"]] = Field(default_factory=list)
-    redirect_uris: list[str] = Field(default_factory=list, max_length=50)
-    post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=50)
-    scope: str = Field(default="openid profile email", max_length=2048)
-    token_endpoint_auth_method: AuthMethod = "client_secret_basic"
-    audience: list[str] = Field(default_factory=list, max_length=20)
-    first_party: bool = False
-    access_token_format: Literal["jwt", "opaque"] = "jwt"
-    require_pkce: bool | None = Field(
-        default=None, description="Overrides oauth.require_pkce for a confidential client."
-    )
-    access_token_ttl: float | None = Field(default=None, gt=0, le=86400)
-    id_token_ttl: float | None = Field(default=None, gt=0, le=86400)
-    refresh_token_ttl: float | None = Field(default=None, gt=0, le=365 * 86400)
-
-    @field_validator("redirect_uris", "post_logout_redirect_uris")
-    @classmethod
-    def _absolute_uris(cls, uris: list[str]) -> list[str]:
-        for uri in uris:
-            if "#" in uri or "://" not in uri or any(c.isspace() for c in uri):
-                raise ValueError(f"{uri!r} must be an absolute URI without a fragment")
-        return uris
-
-    @model_validator(mode="after")
-    def _coherent(self) -> ClientMetadata:
-        if "authorization_code" in self.grant_types and not self.redirect_uris:
-            raise ValueError("redirect_uris: required for the authorization_code grant")
-        if "client_credentials" in self.grant_types and not self.has_secret:
-            raise ValueError("grant_types: a public client cannot use client_credentials")
-        if "authorization_code" in self.grant_types and not self.response_types:
-            self.response_types = ["code"]  # RFC 7591 2: the default for this grant
-        return self
-
-    @property
-    def scopes(self) -> list[str]:
-        return self.scope.split()
-
-    @property
-    def has_secret(self) -> bool:
-        return self.token_endpoint_auth_method != "none"
-
-
-def parse_metadata(values: dict[str, Any]) -> ClientMetadata:
-    try:
-        return ClientMetadata.model_validate(values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(body)"
-        raise InvalidRequest(f"{field}: {first['msg']}", field=field) from None
 
 
 @dataclass(frozen=True)
@@ -126,7 +53,7 @@ class Client:
 def client_from_record(record: ClientRecord) -> Client:
     return Client(
         client_id=record.client_id,
-        metadata=ClientMetadata.model_validate(record.metadata),
+        metadata=stored_metadata(record.metadata),
         created_at=record.created_at,
         updated_at=record.updated_at,
     )
@@ -140,11 +67,19 @@ def secret_hash(client_secret: str, username: str, client_id: str) -> str:
     return base64.b64encode(digest).decode()
 
 
+class Sealer(Protocol):
+    """Authenticated encryption under the key-encryption key (`tokens.keys.KeyEncryptor`)."""
+
+    def encrypt(self, plaintext: bytes, associated_data: bytes) -> bytes: ...
+
+    def decrypt(self, blob: bytes, associated_data: bytes) -> bytes: ...
+
+
 class ClientRegistry:
     def __init__(
         self,
         store: Store,
-        encryptor: KeyEncryptor,
+        encryptor: Sealer,
         allowed_scopes: set[str],
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -213,8 +148,8 @@ class ClientRegistry:
             self._check_scopes(metadata)
             if metadata.has_secret != (record.secret_ciphertext is not None):
                 raise InvalidRequest(
-                    "token_endpoint_auth_method: cannot switch between public and confidential;"
-                    " create a new client",
+                    "token_endpoint_auth_method: cannot switch between a client with a secret"
+                    " and one without (public or private_key_jwt); create a new client",
                     field="token_endpoint_auth_method",
                 )
             record.metadata = metadata.model_dump()
@@ -231,7 +166,7 @@ class ClientRegistry:
             if record is None:
                 raise NotFound("No such client.")
             if record.secret_ciphertext is None:
-                raise InvalidRequest("A public client has no secret to rotate.")
+                raise InvalidRequest("This client has no secret to rotate.")
             secret = secrets.token_urlsafe(32)
             record.secret_ciphertext = self._seal(client_id, secret)
             record.updated_at = self._clock()
@@ -284,6 +219,8 @@ class ClientRegistry:
         client, secret = await self._secret_of(client_id)
         if client is None:
             raise InvalidClient()
+        if client.metadata.confidential and not client.metadata.has_secret:
+            raise InvalidClient("This client authenticates by private_key_jwt, not here.")
         if secret:
             expected = secret_hash(secret, username, client_id)
             if not hash_given or not hmac.compare_digest(expected.encode(), hash_given.encode()):
