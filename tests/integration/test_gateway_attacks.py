@@ -207,6 +207,7 @@ def test_ten_thousand_header_lines_are_refused(gate: AuthgateServer) -> None:
         "/open/\xef\xbc\x8e\xef\xbc\x8e/admin/x",
         "/admin;jsessionid=1/x",
         "/admin/x;jsessionid=1",
+        "/admin%3bjsessionid=1/x",
         "/open/..\\admin/x",
         "/open/%5c..%5cadmin/x",
         "/./admin/x",
@@ -265,7 +266,7 @@ def test_an_overlong_target_never_reaches_the_upstream(gate: AuthgateServer, tok
     [
         ("/open/%61%62c", "/open/abc"),
         ("/open/%7e", "/open/~"),
-        ("/open/a%3bb", "/open/a%3Bb"),
+        ("/open/a%3fb", "/open/a%3Fb"),
         ("/ADMIN/x", "/ADMIN/x"),
         ("/open/x?a=/../admin", "/open/x"),
         ("/open/" + "a" * 60_000, "/open/" + "a" * 60_000),

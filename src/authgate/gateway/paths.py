@@ -8,8 +8,8 @@ two spellings an upstream would decode to the same path normalize to the same st
   since almost every upstream decodes them before routing (`/a%3Ab` must not dodge a route
   for `/a:b`);
 - the few ASCII characters that cannot stand raw in a path (space, `"`, `<`, `>`, `?`, `#`,
-  `[`, `]`, `^`, backquote, `{`, `|`, `}`, `;`) stay escaped, with upper-case hex;
-- everything servers disagree on is refused rather than guessed: encoded `/` and `\`, a raw
+  `[`, `]`, `^`, backquote, `{`, `|`, `}`) stay escaped, with upper-case hex;
+- everything servers disagree on is refused rather than guessed: encoded `/`, `\` and `;`, a raw
   `\`, `%25` (servers that decode twice would read another path), control characters and
   `%00`, non-ASCII bytes (raw or encoded, including overlong UTF-8 such as `%c0%ae`), invalid
   escapes, raw `;` (path parameters, read differently by servers), dot segments (also after
@@ -57,6 +57,8 @@ def _decoded(escape: str) -> str:
         raise AmbiguousPath(
             "an encoded '%' (%25) is refused: it reads differently when decoded twice"
         )
+    if char == ";":
+        raise AmbiguousPath("an encoded ';' (%3B) is refused: decoded, it is a path parameter")
     if byte < 0x20 or byte == 0x7F:
         raise AmbiguousPath(f"an encoded control character (%{byte:02X}) is refused")
     if byte >= 0x80:
