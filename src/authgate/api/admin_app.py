@@ -15,6 +15,9 @@ from authgate.api.errors import error_response, plain_error
 from authgate.api.openapi import finish_admin_schema
 from authgate.errors import DomainError
 
+# Every router of the admin API; each route in them is an AdminRoute (token first).
+ROUTERS = (users, groups, clients, keys, audit, policies, gateway)
+
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
@@ -30,7 +33,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def create_admin_router_app() -> FastAPI:
     app = FastAPI(title="authgate admin API", docs_url=None, redoc_url=None)
-    for router in (users, groups, clients, keys, audit, policies, gateway):
+    for router in ROUTERS:
         app.include_router(router)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -170,9 +170,7 @@ def _error_content(path: str) -> dict[str, Any] | None:
     return {_JSON: {"schema": {"$ref": f"#/components/schemas/{name}"}}}
 
 
-def _finish(
-    schema: dict[str, Any], error_content: Callable[[str], dict[str, Any] | None]
-) -> None:
+def _finish(schema: dict[str, Any], error_content: Callable[[str], dict[str, Any] | None]) -> None:
     """Bearer scheme; the error body on every error answer; 413 where a body is taken."""
     components = schema.setdefault("components", {})
     components.setdefault("securitySchemes", {})["bearer"] = BEARER
