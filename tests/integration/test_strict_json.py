@@ -26,8 +26,10 @@ BAD_BODIES = {
     "infinity": '{"{field}": -Infinity}',
     "overflowing_number": '{"{field}": 1e999}',
     "name_twice": '{"{field}": "a", "{field}": "b"}',
+    "nul": '{"{field}": "a\\u0000b"}',
     "too_deep": '{"{field}": ' + "[" * 100 + "]" * 100 + "}",
 }
+NUL_FORM = "{field}=a%00b"
 PUBLIC_ENDPOINTS = [
     ("POST", "/v1/signup", "email"),
     ("POST", "/v1/signup/confirm", "username"),
@@ -97,6 +99,20 @@ def test_the_public_api_refuses_what_strict_json_does_not_allow(
 ) -> None:
     body = BAD_BODIES[kind].replace("{field}", field)
     assert_invalid_request(send(server.public, method, path, body))
+
+
+@pytest.mark.parametrize(("method", "path", "field"), PUBLIC_ENDPOINTS)
+def test_a_form_with_a_nul_character_is_refused(
+    server: AuthgateServer, method: str, path: str, field: str
+) -> None:
+    answer = httpx.request(
+        method,
+        server.public + path,
+        content=NUL_FORM.replace("{field}", field),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
+    assert_invalid_request(answer)
 
 
 @pytest.mark.parametrize("kind", BAD_BODIES)
@@ -175,3 +191,27 @@ def test_the_first_of_two_names_is_not_silently_dropped(
         server.public + "/v1/me", headers={"Authorization": f"Bearer {user_token}"}, timeout=30
     )
     assert me.json()["attributes"].get("name") not in ("Ada", "Eve")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/admin/groups", {"name": "nul-desc", "description": "a\u0000b"}),
+        ("/admin/clients", {"client_name": "a\u0000b"}),
+        (
+            "/admin/policies",
+            {
+                "subjects": ["a"],
+                "actions": ["b"],
+                "resources": ["c"],
+                "effect": "deny",
+                "description": "a\u0000b",
+            },
+        ),
+    ],
+)
+def test_a_nul_character_is_refused_before_postgresql_would_fail_on_it(
+    admin: httpx.Client, path: str, body: dict[str, object]
+) -> None:
+    assert_invalid_request(admin.post(path, json=body))
+    assert admin.get(path).status_code == 200

@@ -16,8 +16,8 @@ MAX_DEPTH = json_body.MAX_DEPTH
 parse_json = json_body.parse_json
 parse_json_object = json_body.parse_json_object
 
-# Text any UTF-8 encoder can write: every code point but the surrogates.
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
+# Text any UTF-8 encoder can write and PostgreSQL can store: no surrogate, no NUL.
+TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=20)
 SCALARS = (
     st.none()
     | st.booleans()
@@ -33,9 +33,10 @@ VALUES = st.recursive(
 
 
 def writable(value: Any) -> bool:
-    """Writable back out as strict JSON text in UTF-8."""
-    json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
-    return True
+    """Writable back out as strict JSON text in UTF-8, and without NUL."""
+    text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+    text.encode("utf-8")
+    return "\\u0000" not in text
 
 
 @given(VALUES)
@@ -82,6 +83,13 @@ def test_a_lone_surrogate_anywhere_is_refused(value: Any, lone: str, place: Any)
 def test_a_lone_surrogate_in_a_name_is_refused() -> None:
     with pytest.raises(InvalidRequest):
         parse_json(b'{"\\ud800": 1}')
+
+
+@pytest.mark.parametrize("raw", [b'{"name": "a\\u0000b"}', b'{"\\u0000": 1}', b'["\\u0000"]'])
+def test_a_nul_character_anywhere_is_refused(raw: bytes) -> None:
+    """PostgreSQL cannot store NUL in text: refused before anything tries to."""
+    with pytest.raises(InvalidRequest, match="NUL"):
+        parse_json(raw)
 
 
 def test_a_surrogate_pair_is_one_character_and_accepted() -> None:

@@ -6,6 +6,9 @@ can write back out, and duplicate names (the last one wins, where a proxy in fro
 the first). Each lets one request store a value that breaks every later answer that shows
 it, or makes two readers see two different requests. Every JSON body of both listeners is
 read here, so all of them refuse the same things with 400 `invalid_request`.
+
+NUL (`"\u0000"`) is refused too, though I-JSON allows it: PostgreSQL cannot store it in
+text, so a name or description holding one answered 500 there.
 """
 
 from __future__ import annotations
@@ -61,10 +64,13 @@ def _check_depth(text: str, limit: int) -> None:
 
 
 def _check_text(value: Any) -> None:
-    """Every name and string must be writable as UTF-8 (no lone surrogate)."""
+    """Every name and string must be writable as UTF-8 (no lone surrogate) and storable
+    (no NUL)."""
     if isinstance(value, str):
         if not _encodable(value):
             raise InvalidRequest("A string holds a lone surrogate (not Unicode text).")
+        if "\x00" in value:
+            raise InvalidRequest("A string holds a NUL character.")
     elif isinstance(value, dict):
         for name, item in value.items():
             _check_text(name)

@@ -49,6 +49,8 @@ async def read_body(request: Request, *, allow_form: bool = True) -> dict[str, A
             raise InvalidRequest("The form is not valid UTF-8.") from None
         form: dict[str, Any] = {}
         for key, value in pairs:
+            if "\x00" in key or "\x00" in value:
+                raise InvalidRequest("The form holds a NUL character.")
             if key in form:
                 raise InvalidRequest(f"{key} is given more than once.", field=key)
             form[key] = value
