@@ -171,7 +171,8 @@ def _error_content(path: str) -> dict[str, Any] | None:
 
 
 def _finish(schema: dict[str, Any], error_content: Callable[[str], dict[str, Any] | None]) -> None:
-    """Bearer scheme; the error body on every error answer; 413 where a body is taken."""
+    """Bearer scheme; the error body on every error answer, and 413 where a body is taken,
+    of the operations that answer errors in JSON."""
     components = schema.setdefault("components", {})
     components.setdefault("securitySchemes", {})["bearer"] = BEARER
     for path, operations in schema.get("paths", {}).items():
@@ -180,11 +181,44 @@ def _finish(schema: dict[str, Any], error_content: Callable[[str], dict[str, Any
             if not isinstance(operation, dict):
                 continue
             responses = operation.setdefault("responses", {})
-            if "requestBody" in operation:
+            if content and "requestBody" in operation:
                 responses.setdefault("413", {"description": "body_too_large"})
             for status, response in responses.items():
                 if content and _STATUS.match(str(status)) and "content" not in response:
                     response["content"] = content
+
+
+def _parameters(location: str, names: Sequence[str]) -> list[dict[str, Any]]:
+    return [{"name": n, "in": location, "schema": {"type": "string"}} for n in names]
+
+
+def _form(names: Sequence[str]) -> dict[str, Any]:
+    properties = {name: {"type": "string"} for name in names}
+    return {"content": {_FORM: {"schema": {"type": "object", "properties": properties}}}}
+
+
+# The browser endpoints take their protocol's parameters in the query (GET) or a form (POST).
+_AUTHORIZE = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+    "prompt",
+    "max_age",
+    "login_hint",
+)
+_LOGOUT = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "logout_hint")
+PROTOCOL_PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
+    ("/oauth2/authorize", "get"): {"parameters": _parameters("query", _AUTHORIZE)},
+    ("/oauth2/authorize", "post"): {"requestBody": _form(_AUTHORIZE)},
+    ("/oauth2/logout", "get"): {"parameters": _parameters("query", _LOGOUT)},
+    ("/oauth2/logout", "post"): {"requestBody": _form(_LOGOUT)},
+}
 
 
 class PublicSchemas(SchemaGenerator):
@@ -201,6 +235,11 @@ class PublicSchemas(SchemaGenerator):
 
     def get_schema(self, routes: list[BaseRoute]) -> dict[str, Any]:
         schema = super().get_schema(routes)
+        for (path, method), described in PROTOCOL_PARAMETERS.items():
+            operation = schema.get("paths", {}).get(path, {}).get(method)
+            if operation is not None:
+                for key, value in described.items():
+                    operation.setdefault(key, value)
         _finish(schema, _error_content)
         return schema
 
