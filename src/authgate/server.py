@@ -17,15 +17,15 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.schemas import SchemaGenerator
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from authgate import oauth, ui
 from authgate.api import consents, decide, public, wellknown
-from authgate.api.admin import create_admin_router_app
+from authgate.api.admin_app import create_admin_router_app
 from authgate.api.docs import render_docs
 from authgate.api.errors import error_response, plain_error
+from authgate.api.openapi import PublicSchemas
 from authgate.bootstrap import Services, build_services
 from authgate.config import Settings
 from authgate.errors import DomainError
@@ -62,9 +62,21 @@ def _exception_handlers() -> dict[Any, Any]:
     return {DomainError: _domain_error, HTTPException: _http_error, Exception: _server_error}
 
 
-_schemas = SchemaGenerator(
-    {"openapi": "3.0.3", "info": {"title": "authgate public API", "version": "1"}}
-)
+_schemas = PublicSchemas()
+
+
+def public_routes() -> list[BaseRoute]:
+    """authgate's own routes on the public listener (the gate serves what none of them do)."""
+    return [
+        *forward_auth.routes,
+        *public.routes,
+        *decide.routes,
+        *consents.routes,
+        *oauth.routes,
+        *ui.routes,
+        *wellknown.discovery_routes,
+        *wellknown.health_routes,
+    ]
 
 
 def create_public_app(services: Services) -> Starlette:
@@ -76,14 +88,7 @@ def create_public_app(services: Services) -> Starlette:
 
     app = Starlette(
         routes=[
-            *forward_auth.routes,
-            *public.routes,
-            *decide.routes,
-            *consents.routes,
-            *oauth.routes,
-            *ui.routes,
-            *wellknown.discovery_routes,
-            *wellknown.health_routes,
+            *public_routes(),
             Route("/openapi.json", openapi, include_in_schema=False),
             Route("/docs", docs, include_in_schema=False),
         ],

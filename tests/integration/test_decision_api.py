@@ -344,3 +344,60 @@ def test_a_body_that_is_not_json_is_400(public: httpx.Client, caller_token: str)
         headers={"Authorization": f"Bearer {caller_token}", "Content-Type": "text/plain"},
     )
     assert answer.status_code == 400
+
+
+# -- control characters (issue 9 item 6) --------------------------------------------------
+
+CONTROL = ["\n", "\r", "\t", "\x00", "\x1b", "\x7f", "\x85"]
+
+
+@pytest.mark.parametrize("control", CONTROL)
+def test_a_control_character_in_the_resource_does_not_dodge_a_deny(
+    public: httpx.Client, admin: httpx.Client, caller_token: str, control: str
+) -> None:
+    subject = f"reader-{secrets.token_hex(4)}"
+    add_policy(
+        admin, subjects=[subject], actions=["read"], resources=["files:<.*>"], effect="allow"
+    )
+    add_policy(
+        admin, subjects=[subject], actions=["read"], resources=["files:secret<.*>"], effect="deny"
+    )
+    answer = ask(
+        public, caller_token, subject=subject, action="read", resource=f"files:secret{control}"
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_request"  # NUL: refused by the JSON parser
+
+
+@pytest.mark.parametrize("field", ["subject", "action", "resource"])
+def test_a_control_character_in_any_name_is_400_naming_the_field(
+    public: httpx.Client, caller_token: str, field: str
+) -> None:
+    body = {"subject": "alice", "action": "read", "resource": "files:1"}
+    body[field] += "\n"
+    answer = ask(public, caller_token, **body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["field"] == field
+
+
+@pytest.mark.parametrize("context", [{"ip": "10.0.0.1\n"}, {"k\n": "v"}, {"l": ["a", "\x1b"]}])
+def test_a_control_character_in_the_context_is_400(
+    public: httpx.Client, caller_token: str, context: dict[str, Any]
+) -> None:
+    answer = ask(
+        public, caller_token, subject="alice", action="read", resource="files:1", context=context
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["field"] == "context"
+
+
+@pytest.mark.parametrize("field", ["subjects", "actions", "resources"])
+def test_a_policy_with_a_control_character_in_a_pattern_is_refused_at_write_time(
+    admin: httpx.Client, field: str
+) -> None:
+    document = {"subjects": ["a"], "actions": ["b"], "resources": ["c"], "effect": "deny"}
+    document[field] = ["x\n<.*>"]
+    answer = admin.post("/admin/policies", json=document)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_policy"
+    assert any(field in problem for problem in answer.json()["problems"])

@@ -8,9 +8,11 @@ itself. Each property is checked against that oracle for any input Hypothesis fi
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from authgate.policy import AccessRequest, Decider, PolicyInvalid, parse_document
 from authgate.policy.patterns import PatternError, compile_pattern
 from authgate.policy.regex import Regex, RegexError
 
@@ -97,3 +99,65 @@ def test_anchors_in_a_part_cannot_make_the_match_partial() -> None:
     assert pattern.matches("orders:1")
     assert not pattern.matches("other:orders:1")
     assert not compile_pattern("<^orders>").matches("orders:1")
+
+
+# --- control characters (issue 9 item 6) ---------------------------------------------------
+
+CONTROL_CHARACTERS = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]]
+
+
+def _secret_files_decider() -> Decider:
+    return Decider.compile(
+        [
+            parse_document(
+                {
+                    "id": "everyone-reads",
+                    "subjects": ["<.*>"],
+                    "actions": ["<.*>"],
+                    "resources": ["<.*>"],
+                    "effect": "allow",
+                }
+            ),
+            parse_document(
+                {
+                    "id": "no-secrets",
+                    "subjects": ["<.*>"],
+                    "actions": ["<.*>"],
+                    "resources": ["files:secret<.*>"],
+                    "effect": "deny",
+                }
+            ),
+        ]
+    )
+
+
+@given(st.sampled_from(CONTROL_CHARACTERS), st.text("ab:/", max_size=4), st.integers(0, 20))
+@example("\n", "", 12)
+def test_a_control_character_never_dodges_a_deny(control: str, tail: str, at: int) -> None:
+    resource = "files:secret" + tail
+    resource = resource[:at] + control + resource[at:]
+    decision = _secret_files_decider().decide(
+        AccessRequest("alice", ("alice",), "read", resource, {})
+    )
+    assert not decision.allowed
+
+
+@given(st.sampled_from(CONTROL_CHARACTERS), st.sampled_from(["subject", "action", "resource"]))
+def test_a_question_holding_a_control_character_is_never_allowed(control: str, where: str) -> None:
+    fields = {"subject": "alice", "action": "read", "resource": "files:public"}
+    fields[where] += control
+    decision = _secret_files_decider().decide(
+        AccessRequest(
+            fields["subject"], (fields["subject"],), fields["action"], fields["resource"], {}
+        )
+    )
+    assert not decision.allowed
+
+
+@given(st.sampled_from(CONTROL_CHARACTERS), st.sampled_from(["subjects", "actions", "resources"]))
+def test_a_policy_pattern_with_a_control_character_is_refused(control: str, field: str) -> None:
+    document = {"subjects": ["a"], "actions": ["b"], "resources": ["c"], "effect": "deny"}
+    document[field] = [f"x{control}<.*>"]
+    with pytest.raises(PolicyInvalid) as refused:
+        parse_document(document)
+    assert any(field in problem and "control" in problem for problem in refused.value.problems)

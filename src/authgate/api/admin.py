@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from authgate.api.errors import error_response, plain_error
+from authgate.api.admin_auth import Admin, Limit, ServicesDep, admin_router
 from authgate.api.public import profile
-from authgate.api.requests import caller_of
-from authgate.audit import Caller
-from authgate.bootstrap import Services
 from authgate.clients.metadata import parse_metadata
 from authgate.clients.registry import Client
-from authgate.errors import DomainError, Unauthorized
 from authgate.store.records import AuditRecord, Page, UserRecord
-
-Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 class _Body(BaseModel):
@@ -46,25 +37,6 @@ class NewPassword(_Body):
     permanent: bool = True
 
 
-def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-def require_admin(request: Request) -> Caller:
-    """The admin token, compared in constant time; the caller for the audit trail."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    expected = services_of(request).admin_token
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise Unauthorized("The admin token is missing or wrong.")
-    return caller_of(request)
-
-
-Admin = Annotated[Caller, Depends(require_admin)]
-ServicesDep = Annotated[Services, Depends(services_of)]
-
-
 def user_view(user: UserRecord) -> dict[str, Any]:
     return {**profile(user), "enabled": user.enabled}
 
@@ -85,7 +57,7 @@ def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
     return {"items": items, "next": next_cursor}
 
 
-users = APIRouter(prefix="/admin/users", tags=["users"])
+users = admin_router("/admin/users", tags=["users"])
 
 
 @users.post("", status_code=201)
@@ -184,7 +156,7 @@ async def delete_user(sub: str, caller: Admin, services: ServicesDep) -> Respons
     return Response(status_code=204)
 
 
-groups = APIRouter(prefix="/admin/groups", tags=["groups"])
+groups = admin_router("/admin/groups", tags=["groups"])
 
 
 @groups.post("", status_code=201)
@@ -219,7 +191,7 @@ async def remove_member(name: str, sub: str, caller: Admin, services: ServicesDe
     return Response(status_code=204)
 
 
-clients = APIRouter(prefix="/admin/clients", tags=["clients"])
+clients = admin_router("/admin/clients", tags=["clients"])
 
 
 @clients.post("", status_code=201)
@@ -264,7 +236,7 @@ async def delete_client(client_id: str, caller: Admin, services: ServicesDep) ->
     return Response(status_code=204)
 
 
-keys = APIRouter(prefix="/admin/keys", tags=["keys"])
+keys = admin_router("/admin/keys", tags=["keys"])
 
 
 def _key_view(key: Any) -> dict[str, Any]:
@@ -289,7 +261,7 @@ async def rotate_keys(caller: Admin, services: ServicesDep) -> dict[str, Any]:
     return _key_view(await services.keys.rotate(caller))
 
 
-audit = APIRouter(prefix="/admin/audit", tags=["audit"])
+audit = admin_router("/admin/audit", tags=["audit"])
 
 
 @audit.get("")
@@ -304,28 +276,3 @@ async def list_audit(
 ) -> dict[str, Any]:
     found = await services.admin.audit_log(cursor, limit, sub=sub, event=event, since=since)
     return page([audit_view(e) for e in found.items], found.next)
-
-
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    return error_response(exc)
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "(body)"
-    return plain_error(400, "invalid_request", f"{where}: {first.get('msg', 'invalid')}")
-
-
-def create_admin_router_app() -> FastAPI:
-    from authgate.api.admin_gateway import router as gateway  # it imports this module
-    from authgate.api.admin_policies import policies  # it imports this module
-
-    app = FastAPI(title="authgate admin API", docs_url=None, redoc_url=None)
-    for router in (users, groups, clients, keys, audit, policies):
-        app.include_router(router)
-    app.include_router(gateway)
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    return app

@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
-from authgate.api.admin import Admin
+from authgate.api.admin_auth import Admin, admin_router
 from authgate.gateway.config import RouteSettings
 from authgate.reload import GatewayReloader, ReloadRefused
 
 log = logging.getLogger("authgate")
 
-router = APIRouter(prefix="/admin/gateway", tags=["gateway"])
+router = admin_router("/admin/gateway", tags=["gateway"])
 
 
 def reloader_of(request: Request) -> GatewayReloader:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from authgate.api.admin import Admin, Limit, ServicesDep
+from authgate.api.admin_auth import Admin, Limit, ServicesDep, admin_router
 from authgate.policy.documents import PolicyDocument, document_json
 from authgate.store.users import decode_cursor, encode_cursor
 
-policies = APIRouter(tags=["policies"])
+policies = admin_router(tags=["policies"])
 
 
 def _page(documents: list[PolicyDocument], cursor: str | None, limit: int) -> dict[str, Any]:

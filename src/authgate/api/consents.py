@@ -39,8 +39,11 @@ async def list_consents(request: Request) -> Response:
     summary: The clients the caller has allowed, with the scopes allowed to each.
     security: [{bearer: []}]
     responses:
-      200: {description: "{items: [{client_id, client_name, scope, granted_at}]}"}
+      200:
+        description: The consents.
+        content: {application/json: {schema: {$ref: '#/components/schemas/Consents'}}}
       401: {description: invalid_token}
+      403: {description: user_disabled}
     """
     services = _services(request)
     user = await _me(request)
@@ -60,9 +63,12 @@ async def revoke_consent(request: Request) -> Response:
     """
     summary: Take back the consent given to one client; it asks again next time.
     security: [{bearer: []}]
+    parameters:
+      - {name: client_id, in: path, required: true, schema: {type: string}}
     responses:
       204: {description: Done.}
       401: {description: invalid_token}
+      403: {description: user_disabled}
       404: {description: "not_found: no consent for that client"}
     """
     user = await _me(request)

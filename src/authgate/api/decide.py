@@ -7,6 +7,10 @@ groups count too) or by `token` (then subject, client and groups come from the v
 token, as the gate sees them). The `context` is exactly what the caller sends: the caller
 is not the end user, so nothing of the caller's own connection is added.
 
+No control character is accepted anywhere in the question, context included: `.` in a
+pattern or a StringMatch condition does not match a newline (as in Ladon), so
+`files:secret\n` would slip past a deny on `files:secret<.*>`.
+
 A `token` that is not a live access token is a decision, not a malformed request: 200 with
 `allowed: false` and reason `invalid_token`, as introspection answers `active: false`. The
 caller asked a well-formed question, and the answer to "may the bearer of this do X" is no.
@@ -18,6 +22,7 @@ gate pays to verify one.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import Request
@@ -29,6 +34,7 @@ from authgate.bootstrap import Services
 from authgate.config import DECIDE_SCOPE
 from authgate.errors import InvalidRequest, InvalidToken
 from authgate.policy.decider import AccessRequest, subjects_for
+from authgate.policy.patterns import has_control_character
 from authgate.tokens.errors import InsufficientScope
 
 PATH = "/authz/allowed"
@@ -70,7 +76,22 @@ def _name(body: dict[str, Any], key: str) -> str:
         raise InvalidRequest(f"{key} must be a non-empty string.", field=key)
     if len(value) > MAX_NAME:
         raise InvalidRequest(f"{key} is longer than {MAX_NAME} characters.", field=key)
+    if has_control_character(value):
+        raise InvalidRequest(f"{key} must not contain control characters.", field=key)
     return value
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every name and string in a JSON value (its depth is bounded by the parser)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield name
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _question(body: dict[str, Any]) -> tuple[str | None, str | None, str, str, dict[str, Any]]:
@@ -85,6 +106,8 @@ def _question(body: dict[str, Any]) -> tuple[str | None, str | None, str, str, d
     context = body.get("context", {})
     if not isinstance(context, dict):
         raise InvalidRequest("context must be an object.", field="context")
+    if any(has_control_character(text) for text in _strings(context)):
+        raise InvalidRequest("context must not contain control characters.", field="context")
     return subject, token, _name(body, "action"), _name(body, "resource"), context
 
 
@@ -100,11 +123,18 @@ async def allowed(request: Request) -> Response:
     security: [{bearer: []}]
     description: >
       Body {subject | token, action, resource, context?}. The caller authenticates with an
-      access token carrying authgate:decide, or the admin token.
+      access token carrying authgate:decide, or the admin token. Subject, action and
+      resource with a control character are refused (400), as the gate refuses such paths.
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/DecisionQuestion'}}
+        application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/DecisionQuestion'}}
     responses:
-      200: {description: "{allowed, subject, reason}: reason is the deciding policy id,
-        no_match, or invalid_token"}
-      400: {description: invalid_request}
+      200:
+        description: The decision.
+        content: {application/json: {schema: {$ref: '#/components/schemas/Decision'}}}
+      400: {description: invalid_request (with field)}
       401: {description: invalid_token}
       403: {description: insufficient_scope}
     """

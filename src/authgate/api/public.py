@@ -44,8 +44,20 @@ async def signup(request: Request) -> Response:
     """
     summary: Register an account and mail it a confirmation code.
     description: A taken username answers exactly like a new one (the owner gets a notice).
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/Signup'}}
+        application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/Signup'}}
     responses:
-      201: {description: "{sub, confirmed: false}"}
+      201:
+        description: Registered, not yet confirmed.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [sub, confirmed]
+              properties: {sub: {type: string}, confirmed: {type: boolean}}
       400: {description: "invalid_request, invalid_password (with rules), invalid_attribute"}
       429: {description: "too_many_requests"}
     """
@@ -66,9 +78,19 @@ async def signup(request: Request) -> Response:
 async def confirm_signup(request: Request) -> Response:
     """
     summary: Confirm an account with the mailed code.
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/ConfirmSignup'}}
+        application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/ConfirmSignup'}}
     responses:
-      200: {description: "{confirmed: true}"}
-      400: {description: invalid_code}
+      200:
+        description: Confirmed.
+        content:
+          application/json:
+            schema: {type: object, properties: {confirmed: {type: boolean}}}
+      400: {description: "invalid_request, invalid_code"}
+      429: {description: too_many_requests}
     """
     body = await read_body(request)
     await _services(request).users.confirm_signup(
@@ -80,8 +102,15 @@ async def confirm_signup(request: Request) -> Response:
 async def resend_code(request: Request) -> Response:
     """
     summary: Mail a new confirmation code to an unconfirmed account.
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/Username'}}
+        application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/Username'}}
     responses:
-      202: {description: Always, whether or not the account exists.}
+      202: {description: "Always, whether or not the account exists: {message}"}
+      400: {description: invalid_request}
+      429: {description: too_many_requests}
     """
     body = await read_body(request)
     await _services(request).users.resend_code(field(body, "username"), caller_of(request))
@@ -92,8 +121,16 @@ async def login(request: Request) -> Response:
     """
     summary: Sign in with username and password.
     description: With a confidential client, secret_hash is Cognito's SECRET_HASH.
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/Login'}}
+        application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/Login'}}
     responses:
-      200: {description: "{access_token, id_token, refresh_token, token_type, expires_in}"}
+      200:
+        description: Signed in.
+        content: {application/json: {schema: {$ref: '#/components/schemas/Tokens'}}}
+      400: {description: "invalid_request, invalid_password (the new password)"}
       401: {description: "invalid_credentials, invalid_client"}
       403: {description: "user_not_confirmed, user_disabled, new_password_required"}
       429: {description: too_many_requests}
@@ -113,9 +150,18 @@ async def login(request: Request) -> Response:
 async def refresh(request: Request) -> Response:
     """
     summary: Trade a refresh token for new tokens; the old refresh token is spent.
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/RefreshToken'}}
+        application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/RefreshToken'}}
     responses:
-      200: {description: "{access_token, id_token, refresh_token, token_type, expires_in}"}
+      200:
+        description: New tokens.
+        content: {application/json: {schema: {$ref: '#/components/schemas/Tokens'}}}
+      400: {description: invalid_request}
       401: {description: "invalid_token (a reused token also revokes its sign-in)"}
+      403: {description: "user_disabled"}
     """
     body = await read_body(request)
     token = field(body, "refresh_token")
@@ -128,8 +174,14 @@ async def refresh(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """
     summary: Revoke the sign-in a refresh token belongs to.
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/RefreshToken'}}
+        application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/RefreshToken'}}
     responses:
-      200: {description: Done (also for unknown tokens).}
+      200: {description: "Done (also for unknown tokens): {revoked: true}"}
+      400: {description: invalid_request}
     """
     body = await read_body(request)
     token = field(body, "refresh_token")
@@ -149,8 +201,9 @@ async def logout_all(request: Request) -> Response:
     summary: Revoke every sign-in of the caller; earlier access tokens stop working.
     security: [{bearer: []}]
     responses:
-      200: {description: Done.}
+      200: {description: "Done: {revoked: true}"}
       401: {description: invalid_token}
+      403: {description: user_disabled}
     """
     await _services(request).users.sign_out_everywhere(await _me(request), caller_of(request))
     return JSONResponse({"revoked": True}, headers=NO_STORE)
@@ -159,8 +212,15 @@ async def logout_all(request: Request) -> Response:
 async def forgot_password(request: Request) -> Response:
     """
     summary: Mail a password reset code.
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/Username'}}
+        application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/Username'}}
     responses:
-      202: {description: Always the same answer, whether or not the account exists.}
+      202: {description: "Always the same answer, whether or not the account exists: {message}"}
+      400: {description: invalid_request}
+      429: {description: too_many_requests}
     """
     body = await read_body(request)
     await _services(request).users.forgot_password(field(body, "username"), caller_of(request))
@@ -170,9 +230,15 @@ async def forgot_password(request: Request) -> Response:
 async def reset_password(request: Request) -> Response:
     """
     summary: Set a new password with a reset code; every sign-in is revoked.
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/ResetPassword'}}
+        application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/ResetPassword'}}
     responses:
-      200: {description: Done.}
-      400: {description: "invalid_code (also for unknown users), invalid_password"}
+      200: {description: "Done: {reset: true}"}
+      400: {description: "invalid_request, invalid_code (also for unknown users), invalid_password"}
+      429: {description: too_many_requests}
     """
     body = await read_body(request)
     await _services(request).users.reset_password(
@@ -184,38 +250,83 @@ async def reset_password(request: Request) -> Response:
     return JSONResponse({"reset": True}, headers=NO_STORE)
 
 
-async def me(request: Request) -> Response:
+async def show_me(request: Request) -> Response:
     """
-    summary: The signed-in user (GET), attribute update (PATCH), deletion (DELETE, needs password).
+    summary: The signed-in user.
     security: [{bearer: []}]
     responses:
-      200: {description: The profile.}
-      204: {description: Deleted.}
+      200:
+        description: The profile.
+        content: {application/json: {schema: {$ref: '#/components/schemas/Profile'}}}
       401: {description: invalid_token}
+      403: {description: user_disabled}
     """
-    services = _services(request)
+    return JSONResponse(profile(await _me(request)), headers=NO_STORE)
+
+
+async def update_me(request: Request) -> Response:
+    """
+    summary: Change the signed-in user's attributes, or start a change of email address.
+    security: [{bearer: []}]
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/ProfileChanges'}}
+    responses:
+      200:
+        description: The updated profile.
+        content: {application/json: {schema: {$ref: '#/components/schemas/Profile'}}}
+      400: {description: "invalid_request, invalid_attribute (with attribute)"}
+      401: {description: invalid_token}
+      403: {description: user_disabled}
+      409: {description: "already_exists: the new email is taken"}
+      429: {description: too_many_requests}
+    """
     user = await _me(request)
-    if request.method == "GET":
-        return JSONResponse(profile(user), headers=NO_STORE)
     body = await read_body(request, allow_form=False)
-    if request.method == "DELETE":
-        await services.users.delete_account(user, field(body, "password"), caller_of(request))
-        return Response(status_code=204)
     nested = body.pop("attributes", {})
     if not isinstance(nested, dict):
         raise InvalidRequest("attributes must be an object.", field="attributes")
     changes = {**body, **nested}  # `{"attributes": {...}, "email": ...}` or flat
-    updated = await services.users.update_profile(user, changes, caller_of(request))
+    updated = await _services(request).users.update_profile(user, changes, caller_of(request))
     return JSONResponse(profile(updated), headers=NO_STORE)
+
+
+async def delete_me(request: Request) -> Response:
+    """
+    summary: Delete the signed-in user's account; needs the password.
+    security: [{bearer: []}]
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/DeleteAccount'}}
+    responses:
+      204: {description: Deleted.}
+      400: {description: invalid_request}
+      401: {description: "invalid_token, invalid_credentials"}
+      403: {description: user_disabled}
+      429: {description: too_many_requests}
+    """
+    user = await _me(request)
+    body = await read_body(request, allow_form=False)
+    await _services(request).users.delete_account(user, field(body, "password"), caller_of(request))
+    return Response(status_code=204)
 
 
 async def change_password(request: Request) -> Response:
     """
     summary: Change the password; needs the current one.
     security: [{bearer: []}]
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/ChangePassword'}}
     responses:
-      200: {description: Done.}
+      200: {description: "Done: {changed: true}"}
+      400: {description: "invalid_request, invalid_password"}
       401: {description: "invalid_token, invalid_credentials"}
+      403: {description: user_disabled}
+      429: {description: too_many_requests}
     """
     user = await _me(request)
     body = await read_body(request, allow_form=False)
@@ -229,9 +340,19 @@ async def verify_email(request: Request) -> Response:
     """
     summary: Verify a new email address with the mailed code.
     security: [{bearer: []}]
+    requestBody:
+      required: true
+      content:
+        application/json: {schema: {$ref: '#/components/schemas/Code'}}
     responses:
-      200: {description: The profile, with the new email.}
-      400: {description: invalid_code}
+      200:
+        description: The profile, with the new email.
+        content: {application/json: {schema: {$ref: '#/components/schemas/Profile'}}}
+      400: {description: "invalid_request, invalid_code"}
+      401: {description: invalid_token}
+      403: {description: user_disabled}
+      409: {description: "already_exists: the address was taken meanwhile"}
+      429: {description: too_many_requests}
     """
     user = await _me(request)
     body = await read_body(request, allow_form=False)
@@ -251,7 +372,9 @@ routes = [
     Route("/v1/logout/all", logout_all, methods=["POST"]),
     Route("/v1/password/forgot", forgot_password, methods=["POST"]),
     Route("/v1/password/reset", reset_password, methods=["POST"]),
-    Route("/v1/me", me, methods=["GET", "PATCH", "DELETE"]),
+    Route("/v1/me", show_me, methods=["GET"]),
+    Route("/v1/me", update_me, methods=["PATCH"]),
+    Route("/v1/me", delete_me, methods=["DELETE"]),
     Route("/v1/me/password", change_password, methods=["POST"]),
     Route("/v1/me/verify-email", verify_email, methods=["POST"]),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import parse_qsl
@@ -10,6 +9,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from authgate.api.errors import MAX_BODY_BYTES, BodyTooLarge
+from authgate.api.json_body import parse_json_object
 from authgate.audit import Caller
 from authgate.errors import InvalidRequest, Unauthorized
 from authgate.gateway.ratelimit import client_address
@@ -17,8 +17,8 @@ from authgate.gateway.ratelimit import client_address
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
 
 
-async def read_body(request: Request, *, allow_form: bool = True) -> dict[str, Any]:
-    """A JSON object or a form, never more than MAX_BODY_BYTES read."""
+async def read_bounded(request: Request) -> bytes:
+    """The raw body, refused (413) as soon as it is known to exceed MAX_BODY_BYTES."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
         raise BodyTooLarge()
@@ -29,7 +29,18 @@ async def read_body(request: Request, *, allow_form: bool = True) -> dict[str, A
         if size > MAX_BODY_BYTES:
             raise BodyTooLarge()
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def is_json_media(request: Request) -> bool:
+    """JSON by its Content-Type (`application/json`, `*/*+json`), or none given."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media in ("application/json", "") or media.endswith("+json")
+
+
+async def read_body(request: Request, *, allow_form: bool = True) -> dict[str, Any]:
+    """A JSON object (strict: see json_body) or a form, never more than MAX_BODY_BYTES read."""
+    raw = await read_bounded(request)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/x-www-form-urlencoded" and allow_form:
         try:
@@ -38,19 +49,15 @@ async def read_body(request: Request, *, allow_form: bool = True) -> dict[str, A
             raise InvalidRequest("The form is not valid UTF-8.") from None
         form: dict[str, Any] = {}
         for key, value in pairs:
+            if "\x00" in key or "\x00" in value:
+                raise InvalidRequest("The form holds a NUL character.")
             if key in form:
                 raise InvalidRequest(f"{key} is given more than once.", field=key)
             form[key] = value
         return form
-    if media not in ("application/json", "") and not media.endswith("+json"):
+    if not is_json_media(request):
         raise InvalidRequest("Send application/json" + (" or a form." if allow_form else "."))
-    try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, RecursionError):
-        raise InvalidRequest("The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    return body
+    return parse_json_object(raw)
 
 
 def bearer_token(request: Request) -> str:

@@ -2,10 +2,17 @@
 
 An undeclared or ill-typed attribute is refused by name, so a typo never lands silently.
 `email`, `email_verified` and `sub` are managed by the pool itself, not set as attributes.
+
+Every stored value must be writable back out as I-JSON (RFC 7493), whichever adapter it came
+from: a lone surrogate, a NaN or an infinity once stored would break every later answer that
+shows the user. Integers stay within what any JSON reader holds exactly (+-(2**53 - 1)), and
+text holds no control character but tab, line feed and carriage return.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +38,8 @@ STANDARD_ATTRIBUTES: dict[str, str] = {
     "updated_at": "number",
 }
 MAX_STANDARD_LENGTH = 2048
+MAX_EXACT_INTEGER = 2**53 - 1
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "number": (int, float),
@@ -66,6 +75,9 @@ class AttributeSchema:
                 raise InvalidAttribute(f"Attribute {name} must be a {kind}.", attribute=name)
             if isinstance(value, str) and len(value) > max_length:
                 raise InvalidAttribute(f"Attribute {name} is too long.", attribute=name)
+            problem = _unwritable(value)
+            if problem:
+                raise InvalidAttribute(f"Attribute {name} {problem}.", attribute=name)
             merged[name] = value
         for name, declaration in self._custom.items():
             if declaration.required and f"custom:{name}" not in merged:
@@ -81,3 +93,19 @@ class AttributeSchema:
             declaration = self._custom[name[7:]]
             return declaration.type, declaration.max_length, declaration.mutable
         raise InvalidAttribute(f"Attribute {name} is not declared.", attribute=name)
+
+
+def _unwritable(value: object) -> str | None:
+    """Why `value` cannot be stored and shown again as I-JSON, or None when it can."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_EXACT_INTEGER:
+        return f"must be within +-{MAX_EXACT_INTEGER}"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be Unicode text (it holds a lone surrogate)"
+        if _CONTROL.search(value):
+            return "must not contain control characters"
+    return None

@@ -29,7 +29,7 @@ from authgate.policy.access import (
 from authgate.policy.conditions import Condition, build_condition
 from authgate.policy.documents import PolicyDocument
 from authgate.policy.errors import PolicyInvalid
-from authgate.policy.patterns import Pattern, PatternSet
+from authgate.policy.patterns import Pattern, PatternSet, has_control_character
 
 __all__ = [
     "NO_MATCH",
@@ -190,7 +190,9 @@ class _FieldIndex:
         return mask & within, exact
 
 
-def _encodable(text: str) -> bool:
+def _readable(text: str) -> bool:
+    if has_control_character(text):
+        return False
     if text.isascii():
         return True
     try:
@@ -253,8 +255,9 @@ class Decider:
         if request.subject not in names:
             names = (request.subject, *names)
         action, resource = request.action, request.resource
-        if not all(_encodable(text) for text in (action, resource, *names)):
-            # Text RE2 cannot read could slip past a deny pattern: refuse it outright.
+        if not all(_readable(text) for text in (action, resource, *names)):
+            # Text RE2 cannot read, or a control character (`.` does not match a newline),
+            # could slip past a deny pattern: refuse it outright, whichever adapter asks.
             return AccessDecision(allowed=False, reason=NO_MATCH, matches=())
         mask, action_known = self._actions.lookup((action,))
         subjects_known = resource_known = True

@@ -5,10 +5,16 @@ on RE2 (linear time, no catastrophic backtracking) and each pattern is bounded i
 in compiled program size. Literal text is escaped, so only what stands between `<` and `>` is
 a regular expression. Matching is case-sensitive, as in Ladon; write `<(?i)...>` to relax a
 part. Delimiters nest (`<a<b>c>` is one regex part, `a<b>c`), again as in Ladon.
+
+`.` does not match a newline, as in Ladon, so `files:secret<.*>` would not match
+`files:secret\n`. Rather than change what imported patterns mean, no control character
+ever reaches a pattern: the decider denies a request that holds one, the decision API
+refuses it (400), the gate refuses it in paths, and a pattern may not contain one.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +25,14 @@ OPEN = "<"
 CLOSE = ">"
 MAX_PATTERN_LENGTH = 512
 MAX_PATTERNS_PER_LIST = 100
+
+
+# Unicode's control characters (category Cc): C0, DEL and C1.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control_character(text: str) -> bool:
+    return _CONTROL.search(text) is not None
 
 
 class PatternError(ValueError):
@@ -148,6 +162,9 @@ def pattern_problems(field: str, patterns: Sequence[str]) -> list[str]:
         problems.append(f"{field}: more than {MAX_PATTERNS_PER_LIST} patterns")
         return problems
     for index, text in enumerate(patterns):
+        if has_control_character(text):
+            problems.append(f"{field}[{index}]: control characters are refused")
+            continue
         try:
             compile_pattern(text)
         except PatternError as exc:
