@@ -27,6 +27,9 @@ def _parse_duration(value: Any) -> Any:
 Duration = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
 """Seconds; also written as `90s`, `15m`, `1h`, `30d`."""
 
+DurationOrZero = Annotated[float, BeforeValidator(_parse_duration), Field(ge=0)]
+"""A Duration that may be 0 (which turns the feature it times off)."""
+
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
 _RATE_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 

@@ -211,16 +211,20 @@ async def me(request: Request) -> Response:
 
 async def change_password(request: Request) -> Response:
     """
-    summary: Change the password; needs the current one.
+    summary: Change the password; needs the current one. Every other sign-in ends.
     security: [{bearer: []}]
     responses:
       200: {description: Done.}
       401: {description: "invalid_token, invalid_credentials"}
     """
-    user = await _me(request)
+    user, claims = await _services(request).users.authenticate(bearer_token(request))
     body = await read_body(request, allow_form=False)
     await _services(request).users.change_password(
-        user, field(body, "current_password"), field(body, "new_password"), caller_of(request)
+        user,
+        field(body, "current_password"),
+        field(body, "new_password"),
+        caller_of(request),
+        keep_jti=str(claims["jti"]),
     )
     return JSONResponse({"changed": True}, headers=NO_STORE)
 
