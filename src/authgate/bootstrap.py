@@ -177,7 +177,7 @@ async def build_services(settings: Settings) -> Services:
     await keys.load()
     codec = TokenCodec(lambda: keys.ring, settings.issuer, leeway=tok.leeway)
     deny = DenyList(store, settings.oauth.revocation_sync_interval)
-    tokens = TokenService(store, codec, settings.issuer, tok, keys, deny=deny)
+    tokens = TokenService(store, codec, settings.issuer, tok, keys, deny=deny, sealer=encryptor)
     clients = ClientRegistry(store, encryptor, settings.oauth.known_scopes())
     await clients.ensure_default()
     # RFC 7523 3: an assertion's aud names this server, by its issuer or token endpoint.
@@ -215,7 +215,7 @@ async def build_services(settings: Settings) -> Services:
     )
     users = UserPool(store, settings, hasher, policy, codes, postman, tokens, clients, limits)
     admin = UserAdmin(store, users, codes, tokens, settings.user_pool.reset_code_ttl)
-    codes_ = AuthorizationCodes(store, settings.oauth.code_ttl)
+    codes_ = AuthorizationCodes(store, settings.oauth.code_ttl, deny=deny)
     oauth = OAuthTokens(store, codec, tokens, clients, codes_, deny, settings)
     sessions = BrowserSessions(store, settings.oauth.session_ttl)
     policy_cache = PolicyCache(store)
@@ -235,7 +235,7 @@ async def build_services(settings: Settings) -> Services:
         codes=codes_,
         deny=deny,
         sessions=sessions,
-        consents=Consents(store),
+        consents=Consents(store, deny=deny),
         signin=users.signin,
         store=store,
         keys=keys,

@@ -37,6 +37,7 @@ from authgate.secret_refs import (
 )
 from authgate.secret_refs import secret_keys as _secret_keys
 from authgate.units import Duration as Duration
+from authgate.units import DurationOrZero
 from authgate.units import Listen as Listen
 from authgate.units import Rate as Rate
 
@@ -144,6 +145,13 @@ class TokenSettings(_Section):
     leeway: float = Field(default=30.0, ge=0, le=300)
     keys_reload_interval: Duration = Field(
         default=30.0, description="How often a process rereads keys rotated by another."
+    )
+    refresh_reuse_interval: DurationOrZero = Field(
+        default=10.0,
+        le=60.0,
+        description="For this long after a rotation, the same client presenting the refresh "
+        "token it just spent gets the same successor pair instead of a revoked sign-in "
+        "(concurrent refreshes); 0 turns it off.",
     )
 
 

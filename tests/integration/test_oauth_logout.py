@@ -167,6 +167,50 @@ def test_a_matching_client_id_is_accepted(
     assert response.headers["location"] == LOGOUT_URI
 
 
+def test_a_hint_for_another_user_asks_before_ending_the_session(
+    server: AuthgateServer, client: dict[str, Any], email: str
+) -> None:
+    """Any site can hold an ID token of its own user; it says nothing about this browser."""
+    stranger = unique_email("stranger")
+    create_user(server, stranger)
+    with signed_in(server, client, email) as browser:
+        hint = id_token(server, stranger, client)
+        asked = logout(browser, id_token_hint=hint, post_logout_redirect_uri=LOGOUT_URI, state="s")
+        assert asked.status_code == 200
+        assert "location" not in asked.headers
+        assert set(Page(asked.text).form.fields) == {"csrf_token"}
+        assert "Max-Age=0" not in asked.headers.get("set-cookie", "")
+        assert session_is_alive(browser, client)
+        assert_signed_out_page(browser.submit(asked))
+        assert not session_is_alive(browser, client)
+
+
+def test_a_hint_for_another_user_asks_on_a_post_too(
+    server: AuthgateServer, client: dict[str, Any], email: str
+) -> None:
+    stranger = unique_email("stranger")
+    create_user(server, stranger)
+    with signed_in(server, client, email) as browser:
+        body = {
+            "id_token_hint": id_token(server, stranger, client),
+            "client_id": client["client_id"],
+        }
+        asked = browser.http.post("/oauth2/logout", data=body)
+        assert asked.status_code == 200
+        assert "location" not in asked.headers
+        assert session_is_alive(browser, client)
+
+
+def test_without_a_session_a_valid_hint_still_redirects(
+    server: AuthgateServer, client: dict[str, Any], email: str
+) -> None:
+    with Browser(server) as browser:
+        hint = id_token(server, email, client)
+        response = logout(browser, id_token_hint=hint, post_logout_redirect_uri=LOGOUT_URI)
+    assert response.status_code == 303
+    assert response.headers["location"] == LOGOUT_URI
+
+
 # -- never an open redirect ----------------------------------------------------------------------
 
 

@@ -84,12 +84,17 @@ def test_a_refresh_token_spent_on_one_replica_is_reuse_on_the_other(
     refresh_token = login(first, email)["refresh_token"]
     with first.public_client() as client:
         rotated = client.post("/v1/token/refresh", json={"refresh_token": refresh_token})
-    assert rotated.status_code == 200
+        assert rotated.status_code == 200
+        # Spent before the token last rotated: beyond the reuse interval's one repeat.
+        latest = client.post(
+            "/v1/token/refresh", json={"refresh_token": rotated.json()["refresh_token"]}
+        )
+    assert latest.status_code == 200
     with second.public_client() as client:
         replay = client.post("/v1/token/refresh", json={"refresh_token": refresh_token})
         assert replay.status_code == 401
         after = client.post(
-            "/v1/token/refresh", json={"refresh_token": rotated.json()["refresh_token"]}
+            "/v1/token/refresh", json={"refresh_token": latest.json()["refresh_token"]}
         )
     assert after.status_code == 401
 
@@ -125,3 +130,20 @@ def test_a_lockout_survives_a_restart(make_server: ServerFactory) -> None:
     server.start()
 
     assert attempt(server, email, PASSWORD).status_code == 429
+
+
+def test_a_repeated_refresh_on_the_other_replica_gets_the_same_tokens(
+    replicas: tuple[AuthgateServer, AuthgateServer],
+) -> None:
+    """Within tokens.refresh_reuse_interval: the kept pair opens with the shared KEK."""
+    first, second = replicas
+    email = unique_email("repeat")
+    with first.admin_client() as admin:
+        admin.post("/admin/users", json={"email": email, "password": PASSWORD})
+    refresh_token = login(first, email)["refresh_token"]
+    with first.public_client() as client:
+        rotated = client.post("/v1/token/refresh", json={"refresh_token": refresh_token})
+    with second.public_client() as client:
+        repeated = client.post("/v1/token/refresh", json={"refresh_token": refresh_token})
+    assert rotated.status_code == repeated.status_code == 200
+    assert repeated.json() == rotated.json()

@@ -375,9 +375,15 @@ def test_refresh_keeps_auth_time_of_the_sign_in(server: AuthgateServer) -> None:
     assert jose_parts(fresh["id_token"])[1]["auth_time"] == original
 
 
-def test_reused_refresh_token_is_refused_and_revokes_its_sign_in(server: AuthgateServer) -> None:
-    address, _ = new_user(server, "reuse")
-    with server.public_client() as client:
+@pytest.fixture(scope="module")
+def strict(make_server: ServerFactory) -> AuthgateServer:
+    """Refresh reuse detection without the reuse interval (test_refresh_reuse_interval.py)."""
+    return make_server(tokens={"refresh_reuse_interval": 0})
+
+
+def test_reused_refresh_token_is_refused_and_revokes_its_sign_in(strict: AuthgateServer) -> None:
+    address, _ = new_user(strict, "reuse")
+    with strict.public_client() as client:
         tokens = login(client, address)
         rotated = refresh(client, tokens["refresh_token"])
         assert rotated.status_code == 200
@@ -389,13 +395,13 @@ def test_reused_refresh_token_is_refused_and_revokes_its_sign_in(server: Authgat
     assert after.json()["error"] == "invalid_token"
 
 
-def test_refresh_reuse_is_audited(server: AuthgateServer) -> None:
-    address, sub = new_user(server, "reuse-audit")
-    with server.public_client() as client:
+def test_refresh_reuse_is_audited(strict: AuthgateServer) -> None:
+    address, sub = new_user(strict, "reuse-audit")
+    with strict.public_client() as client:
         tokens = login(client, address)
         assert refresh(client, tokens["refresh_token"]).status_code == 200
         assert refresh(client, tokens["refresh_token"]).status_code == 401
-    with server.admin_client() as admin:
+    with strict.admin_client() as admin:
         answer = admin.get("/admin/audit", params={"event": "refresh_reuse_detected", "sub": sub})
     assert answer.status_code == 200
     events = answer.json()["items"]
@@ -404,9 +410,9 @@ def test_refresh_reuse_is_audited(server: AuthgateServer) -> None:
     assert events[0]["sub"] == sub
 
 
-def test_refresh_reuse_leaves_other_sign_ins_alone(server: AuthgateServer) -> None:
-    address, _ = new_user(server, "sibling")
-    with server.public_client() as client:
+def test_refresh_reuse_leaves_other_sign_ins_alone(strict: AuthgateServer) -> None:
+    address, _ = new_user(strict, "sibling")
+    with strict.public_client() as client:
         stolen = login(client, address)
         sibling = login(client, address)
         assert refresh(client, stolen["refresh_token"]).status_code == 200
@@ -455,18 +461,18 @@ def test_refresh_token_must_be_a_string(server: AuthgateServer) -> None:
     assert answer.json()["error"] == "invalid_request"
 
 
-def test_concurrent_refreshes_with_one_token_let_exactly_one_through(
-    server: AuthgateServer,
+def test_without_a_reuse_interval_concurrent_refreshes_let_exactly_one_through(
+    strict: AuthgateServer,
 ) -> None:
-    address, _ = new_user(server, "race")
-    with server.public_client() as client:
+    address, _ = new_user(strict, "race")
+    with strict.public_client() as client:
         tokens = login(client, address)
     barrier = threading.Barrier(2)
     answers: list[httpx.Response] = []
     lock = threading.Lock()
 
     def spend() -> None:
-        with server.public_client() as own_client:
+        with strict.public_client() as own_client:
             barrier.wait()
             answer = refresh(own_client, tokens["refresh_token"])
         with lock:
@@ -482,7 +488,7 @@ def test_concurrent_refreshes_with_one_token_let_exactly_one_through(
     loser = next(answer for answer in answers if answer.status_code == 401)
     winner = next(answer for answer in answers if answer.status_code == 200)
     assert loser.json()["error"] == "invalid_token"
-    with server.public_client() as client:
+    with strict.public_client() as client:
         after = refresh(client, winner.json()["refresh_token"])
     assert after.status_code == 401
     assert after.json()["error"] == "invalid_token"

@@ -486,3 +486,35 @@ def test_the_json_schema_describes_the_top_level_sections() -> None:
     assert {"data_dir", "admin", "secrets", "mail", "tokens", "throttle", "user_pool"} <= set(
         schema["properties"]
     )
+
+
+# --- tokens.refresh_reuse_interval -----------------------------------------------------
+
+
+def test_the_refresh_reuse_interval_is_ten_seconds_by_default() -> None:
+    assert load_settings().tokens.refresh_reuse_interval == 10.0
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"), [("0", 0.0), ("0s", 0.0), ("2500ms", 2.5), ("1m", 60.0)]
+)
+def test_the_refresh_reuse_interval_takes_zero_and_durations(
+    tmp_path: Path, written: str, seconds: float
+) -> None:
+    path = write_config(tmp_path, f"tokens:\n  refresh_reuse_interval: {written}\n")
+    assert load_settings(path).tokens.refresh_reuse_interval == seconds
+
+
+@pytest.mark.parametrize("written", ["-1", "61s", "2h", "soon"])
+def test_a_negative_or_long_refresh_reuse_interval_is_refused(tmp_path: Path, written: str) -> None:
+    error = config_error(write_config(tmp_path, f"tokens:\n  refresh_reuse_interval: {written}\n"))
+    assert problem_for(error, "tokens.refresh_reuse_interval")
+
+
+def test_the_json_schema_describes_the_refresh_reuse_interval() -> None:
+    tokens = json_schema()["$defs"]["TokenSettings"]["properties"]
+    interval = tokens["refresh_reuse_interval"]
+    assert interval["default"] == 10.0
+    assert interval["minimum"] == 0
+    assert interval["maximum"] == 60.0
+    assert "0 turns it off" in interval["description"]

@@ -315,7 +315,7 @@ async def delete_me(request: Request) -> Response:
 
 async def change_password(request: Request) -> Response:
     """
-    summary: Change the password; needs the current one.
+    summary: Change the password; needs the current one. Every other sign-in ends.
     security: [{bearer: []}]
     requestBody:
       required: true
@@ -328,10 +328,14 @@ async def change_password(request: Request) -> Response:
       403: {description: user_disabled}
       429: {description: too_many_requests}
     """
-    user = await _me(request)
+    user, claims = await _services(request).users.authenticate(bearer_token(request))
     body = await read_body(request, allow_form=False)
     await _services(request).users.change_password(
-        user, field(body, "current_password"), field(body, "new_password"), caller_of(request)
+        user,
+        field(body, "current_password"),
+        field(body, "new_password"),
+        caller_of(request),
+        keep_jti=str(claims["jti"]),
     )
     return JSONResponse({"changed": True}, headers=NO_STORE)
 

@@ -21,6 +21,7 @@ from authgate.audit import Caller, record
 from authgate.errors import NotFound
 from authgate.store import Store
 from authgate.store.records import BrowserSessionRecord, ConsentRecord, UserRecord
+from authgate.tokens.revocation import DenyList
 
 MAX_SESSION_ID = 128
 
@@ -101,9 +102,12 @@ class BrowserSessions:
 
 
 class Consents:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], float] = time.time, deny: DenyList | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._deny = deny
 
     async def covers(self, sub: str, client_id: str, scopes: Iterable[str]) -> bool:
         """True when the user already granted this client every one of `scopes`."""
@@ -128,9 +132,12 @@ class Consents:
 
     async def revoke(self, sub: str, client_id: str, caller: Caller) -> None:
         """Forget a consent, so the next request from that client asks again, and end the
-        client's refresh tokens for this user: what was allowed is taken back."""
+        client's refresh and access tokens for this user: what was allowed is taken back."""
         async with self._store.transaction() as tx:
             if not await tx.oauth.delete_consent(sub, client_id):
                 raise NotFound("No consent for this client.")
-            await tx.refresh.revoke_user_client(sub, client_id, self._clock())
+            if self._deny is not None:
+                await self._deny.revoke_client_grants(tx, sub, client_id)
+            else:
+                await tx.refresh.revoke_user_client(sub, client_id, self._clock())
             await record(tx, "consent_revoked", caller, sub=sub, client_id=client_id)

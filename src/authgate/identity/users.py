@@ -335,8 +335,11 @@ class UserPool:
             raise InvalidCredentials("The current password is incorrect.")
 
     async def change_password(
-        self, user: UserRecord, current: object, new: object, caller: Caller
+        self, user: UserRecord, current: object, new: object, caller: Caller, *, keep_jti: str
     ) -> None:
+        """Set a new password and end every other sign-in (ASVS 3.3.3): the other refresh
+        families, the access tokens issued outside the sign-in of the access token
+        `keep_jti` that asked, and every hosted browser session."""
         await self._check_password(user, current, caller)
         new_hash = await self.hasher.hash(self._password(new, "new_password"))
         async with self._store.transaction() as tx:
@@ -346,6 +349,8 @@ class UserPool:
             fresh.password_hash = new_hash
             fresh.updated_at = self._clock()
             await tx.users.update(fresh)
+            await self._tokens.sign_out_elsewhere(tx, fresh, keep_jti)
+            await tx.oauth.revoke_user_sessions(fresh.sub, self._clock())
             await record(tx, "password_changed", caller, sub=fresh.sub)
         if fresh.email:
             self.postman.send("password_changed", fresh.email, _greeting(fresh))

@@ -1,10 +1,12 @@
 """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0), GET or POST.
 
-With a valid `id_token_hint` (one of our ID tokens, expired ones too) the browser session
-ends at once, and the browser goes to `post_logout_redirect_uri` when it is exactly one
-registered for the client the token was issued to (with `state`); otherwise it sees the
-signed-out page. Without a valid hint nobody can say which client asks, so nothing is
-redirected anywhere and the user is asked to confirm the sign-out.
+With a valid `id_token_hint` (one of our ID tokens, expired ones too) for the user signed
+in here, the browser session ends at once, and the browser goes to
+`post_logout_redirect_uri` when it is exactly one registered for the client the token was
+issued to (with `state`); otherwise it sees the signed-out page. Without a valid hint
+nobody can say which client asks, and a hint for another user says nothing about this
+session (any site can hold its own user's ID token): then nothing is redirected anywhere
+and the user is asked to confirm the sign-out (RP-Initiated Logout 1.0, section 2).
 """
 
 from __future__ import annotations
@@ -68,8 +70,11 @@ async def endpoint(request: Request) -> Response:
     params = await _parameters(request)
     claims = read_id_token_hint(services, params.get("id_token_hint"))
     client_id = _client_of(claims, params.get("client_id")) if claims else None
-    if client_id is None:
-        signed_in = await services.sessions.current(session_of(request))
+    signed_in = await services.sessions.current(session_of(request))
+    someone_else = (
+        signed_in is not None and claims is not None and claims["sub"] != signed_in.user.sub
+    )
+    if client_id is None or someone_else:
         if signed_in is None:
             return signed_out_page(request)
         return confirmation_page(request, signed_in)

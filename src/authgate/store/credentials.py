@@ -203,6 +203,8 @@ class RefreshTokenRepository:
             issued_at=m[refresh_tokens.c.issued_at],
             expires_at=m[refresh_tokens.c.expires_at],
             spent_at=m[refresh_tokens.c.spent_at],
+            successor_ciphertext=m[refresh_tokens.c.successor_ciphertext],
+            successor_until=m[refresh_tokens.c.successor_until],
         )
         family = RefreshFamilyRecord(
             family_id=m[refresh_families.c.family_id],
@@ -214,6 +216,52 @@ class RefreshTokenRepository:
             revoked_at=m[refresh_families.c.revoked_at],
         )
         return token, family
+
+    async def lock_live_family(self, family_id: str) -> bool:
+        """Lock a family's row for this transaction; False when it is revoked (or gone).
+
+        A rotation holds this lock, so a concurrent revocation of the family either waits
+        for the rotation (and then sees the access token it issued) or wins (and the
+        rotation then finds the family revoked). On SQLite, writers are serial anyway.
+        """
+        query = (
+            select(refresh_families.c.family_id)
+            .where(
+                refresh_families.c.family_id == family_id, refresh_families.c.revoked_at.is_(None)
+            )
+            .with_for_update()
+        )
+        return (await self._conn.execute(query)).first() is not None
+
+    async def seal_successor(self, token_hash: str, ciphertext: bytes, until: float) -> None:
+        await self._conn.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.token_hash == token_hash)
+            .values(successor_ciphertext=ciphertext, successor_until=until)
+        )
+
+    async def sealed_successor(self, token_hash: str) -> tuple[bytes, float] | None:
+        """The sealed successor of a spent token, read afresh (not from an earlier read)."""
+        query = select(
+            refresh_tokens.c.successor_ciphertext, refresh_tokens.c.successor_until
+        ).where(
+            refresh_tokens.c.token_hash == token_hash,
+            refresh_tokens.c.successor_ciphertext.is_not(None),
+        )
+        row = (await self._conn.execute(query)).first()
+        return (row[0], row[1]) if row is not None else None
+
+    async def forget_successors(
+        self, family_id: str | None = None, before: float | None = None
+    ) -> None:
+        """Drop sealed successors: of one family (its newest token was just spent), or
+        every one whose interval ended before `before`."""
+        query = update(refresh_tokens).where(refresh_tokens.c.successor_ciphertext.is_not(None))
+        if family_id is not None:
+            query = query.where(refresh_tokens.c.family_id == family_id)
+        if before is not None:
+            query = query.where(refresh_tokens.c.successor_until < before)
+        await self._conn.execute(query.values(successor_ciphertext=None, successor_until=None))
 
     async def spend(self, token_hash: str, at: float) -> bool:
         """Mark a token spent; False when it already was (a concurrent or replayed use)."""
@@ -233,12 +281,14 @@ class RefreshTokenRepository:
             .values(revoked_at=at)
         )
 
-    async def revoke_user(self, sub: str, at: float) -> None:
-        await self._conn.execute(
-            update(refresh_families)
-            .where(refresh_families.c.sub == sub, refresh_families.c.revoked_at.is_(None))
-            .values(revoked_at=at)
+    async def revoke_user(self, sub: str, at: float, keep: str | None = None) -> None:
+        """Revoke every live family of a user, except the family `keep`."""
+        query = update(refresh_families).where(
+            refresh_families.c.sub == sub, refresh_families.c.revoked_at.is_(None)
         )
+        if keep is not None:
+            query = query.where(refresh_families.c.family_id != keep)
+        await self._conn.execute(query.values(revoked_at=at))
 
     async def revoke_user_client(self, sub: str, client_id: str, at: float) -> None:
         await self._conn.execute(

@@ -9,7 +9,7 @@ another writer got in between, and the busy timeout makes writers queue instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,16 @@ class Transaction:
         self.oauth = OAuthRepository(conn)
         self.policies = PolicyRepository(conn)
         self.limits = LimitRepository(conn)
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once this transaction has committed (never when it rolls back):
+        for in-memory state that must follow the database, not lead it."""
+        self._after_commit.append(action)
+
+    def _committed(self) -> None:
+        for action in self._after_commit:
+            action()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -90,10 +100,13 @@ class Store:
         """A read-write transaction: all of it commits, or none of it."""
         if self._writer is None:
             async with self.engine.begin() as conn:
-                yield Transaction(conn)
-            return
-        async with self._writer, self.engine.begin() as conn:
-            yield Transaction(conn)
+                tx = Transaction(conn)
+                yield tx
+        else:
+            async with self._writer, self.engine.begin() as conn:
+                tx = Transaction(conn)
+                yield tx
+        tx._committed()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Transaction]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -12,12 +13,14 @@ from authgate.store.records import (
     AuthorizationCodeRecord,
     BrowserSessionRecord,
     ConsentRecord,
+    IssuedAccessRecord,
     OpaqueTokenRecord,
 )
 from authgate.store.tables import (
     authorization_codes,
     browser_sessions,
     consents,
+    issued_access_tokens,
     opaque_tokens,
     revoked_tokens,
 )
@@ -127,6 +130,15 @@ class OAuthRepository:
         except IntegrityError:
             pass  # revoked concurrently: it is on the list, as asked
 
+    async def revoke_jtis(self, entries: list[tuple[str, float]], at: float) -> None:
+        """Put many (jti, expires_at) on the list at once; those already there stay as they are."""
+        if not entries:
+            return
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        rows = [{"jti": jti, "revoked_at": at, "expires_at": exp} for jti, exp in entries]
+        statement = dialect.insert(revoked_tokens).on_conflict_do_nothing(index_elements=["jti"])
+        await self._conn.execute(statement, rows)
+
     async def revoked_since(self, since: float, now: float) -> list[tuple[str, float, float]]:
         """(jti, revoked_at, expires_at) of live revocations made at or after `since`."""
         query = select(revoked_tokens).where(
@@ -140,6 +152,47 @@ class OAuthRepository:
 
     async def purge_revoked(self, now: float) -> None:
         await self._conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at < now))
+
+    # -- access tokens issued to users, per refresh family --------------------------------
+
+    async def add_issued(self, issued: IssuedAccessRecord) -> None:
+        await self._conn.execute(insert(issued_access_tokens).values(**vars(issued)))
+
+    async def get_issued(self, jti: str) -> IssuedAccessRecord | None:
+        query = select(issued_access_tokens).where(issued_access_tokens.c.jti == jti)
+        row = (await self._conn.execute(query)).first()
+        return IssuedAccessRecord(**_fields(row, issued_access_tokens)) if row else None
+
+    async def live_issued(
+        self,
+        now: float,
+        *,
+        families: list[str] | None = None,
+        sub: str | None = None,
+        client_id: str | None = None,
+        keep_family: str | None = None,
+        keep_jti: str | None = None,
+    ) -> list[tuple[str, float]]:
+        """(jti, expires_at) of unexpired access tokens issued from `families`, or to
+        `sub` (for `client_id`), leaving out the family `keep_family` and `keep_jti`."""
+        table = issued_access_tokens
+        query = select(table.c.jti, table.c.expires_at).where(table.c.expires_at > now)
+        if families is not None:
+            query = query.where(table.c.family_id.in_(families))
+        if sub is not None:
+            query = query.where(table.c.sub == sub)
+        if client_id is not None:
+            query = query.where(table.c.client_id == client_id)
+        if keep_family is not None:
+            query = query.where(or_(table.c.family_id.is_(None), table.c.family_id != keep_family))
+        if keep_jti is not None:
+            query = query.where(table.c.jti != keep_jti)
+        return [(r.jti, r.expires_at) for r in await self._conn.execute(query)]
+
+    async def purge_issued(self, before: float) -> None:
+        await self._conn.execute(
+            delete(issued_access_tokens).where(issued_access_tokens.c.expires_at < before)
+        )
 
     # -- opaque access tokens ----------------------------------------------------------
 

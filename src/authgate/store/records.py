@@ -84,6 +84,19 @@ class RefreshTokenRecord:
     issued_at: float
     expires_at: float
     spent_at: float | None = None
+    successor_ciphertext: bytes | None = None
+    successor_until: float | None = None
+
+
+@dataclass
+class IssuedAccessRecord:
+    """An access token issued to a user: enough to deny it when its sign-in ends."""
+
+    jti: str
+    sub: str
+    client_id: str
+    family_id: str | None
+    expires_at: float
 
 
 @dataclass

@@ -125,6 +125,10 @@ refresh_tokens = Table(
     Column("issued_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("spent_at", Float, nullable=True),
+    # The response that spent this token, sealed under the key-encryption key, so the
+    # same client repeating the request within `tokens.refresh_reuse_interval` gets it again.
+    Column("successor_ciphertext", LargeBinary, nullable=True),
+    Column("successor_until", Float, nullable=True),
     Index("ix_refresh_tokens_family_id", "family_id"),
 )
 
@@ -204,6 +208,20 @@ opaque_tokens = Table(
     Column("expires_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
     Index("ix_opaque_tokens_jti", "jti"),
+)
+
+# Every access token issued to a user, by jti, with the refresh family it came from (none for
+# a code exchange without offline_access), so ending a sign-in can deny its access tokens.
+issued_access_tokens = Table(
+    "issued_access_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("family_id", String(64), nullable=True),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_issued_access_tokens_sub", "sub"),
+    Index("ix_issued_access_tokens_family_id", "family_id"),
 )
 
 policies = Table(

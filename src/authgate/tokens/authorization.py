@@ -22,6 +22,7 @@ from authgate.store import Store, Transaction
 from authgate.store.records import AuthorizationCodeRecord
 from authgate.tokens import pkce
 from authgate.tokens.errors import InvalidGrant
+from authgate.tokens.revocation import DenyList
 
 MAX_CODE_TTL = 60.0
 MAX_CODE_LENGTH = 512
@@ -66,8 +67,15 @@ class CodeReplayed(InvalidGrant):
 
 
 class AuthorizationCodes:
-    def __init__(self, store: Store, ttl: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ttl: float,
+        clock: Callable[[], float] = time.time,
+        deny: DenyList | None = None,
+    ) -> None:
         self._store = store
+        self._deny = deny
         self._ttl = min(ttl, MAX_CODE_TTL)
         self._clock = clock
         self._purged_at = 0.0
@@ -121,7 +129,8 @@ class AuthorizationCodes:
 
         The code is spent even when a check fails, so a stolen code cannot be used to
         guess its verifier. A replayed code raises CodeReplayed after revoking the refresh
-        family and access token that its first redemption issued.
+        family and access token that its first redemption issued, and the access tokens
+        that family issued since.
         """
         if not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
             raise InvalidGrant("The authorization code is invalid.")
@@ -161,7 +170,10 @@ class AuthorizationCodes:
         jti = spent.access_jti if spent else None
         expires_at = spent.access_expires_at if spent else None
         if spent is not None and spent.family_id is not None:
-            await tx.refresh.revoke_family(spent.family_id, now)
+            if self._deny is not None:  # with every access token the family issued since
+                await self._deny.revoke_families(tx, [spent.family_id])
+            else:
+                await tx.refresh.revoke_family(spent.family_id, now)
         if jti is not None and expires_at is not None:
             await tx.oauth.revoke_jti(jti, now, expires_at)
         if spent is not None:

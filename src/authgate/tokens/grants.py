@@ -30,6 +30,7 @@ from authgate.tokens.claims import user_claims
 from authgate.tokens.errors import InvalidGrant, InvalidScope, UnauthorizedClient
 from authgate.tokens.introspection import FoundRefresh, TokenInspector
 from authgate.tokens.jwt import TokenCodec
+from authgate.tokens.refresh import Rotation, Successor
 from authgate.tokens.revocation import DenyList
 from authgate.tokens.service import TokenService, looks_like_jwt
 
@@ -184,7 +185,9 @@ class OAuthTokens:
             family_id, refresh = await self._tokens.new_family(
                 tx, user, client, grant.scope, grant.auth_time
             )
-        access = await self._tokens.mint_access(tx, client, grant.scope, user, grant.auth_time)
+        access = await self._tokens.mint_access(
+            tx, client, grant.scope, user, grant.auth_time, family_id
+        )
         id_token = None
         if "openid" in scopes:
             id_token = self._tokens.oidc_id_token(
@@ -214,37 +217,58 @@ class OAuthTokens:
         asked = parse_scope(scope)
         async with self._store.transaction() as tx:
             try:
-                rotation = await self._tokens.rotate(
+                outcome = await self._tokens.rotate(
                     tx, refresh_token, caller, client_id=client.client_id
                 )
             except InvalidToken as exc:
                 raise InvalidGrant(exc.message) from None
-            if rotation is not None:
-                original = rotation.family.scope.split()
-                if asked is not None and not set(asked) <= set(original):
-                    # Raised inside the transaction: the token is not spent after all.
-                    raise InvalidScope("The scope exceeds what the sign-in granted.")
-                scopes = asked if asked is not None else original
-                granted = " ".join(scopes)
-                user, family = rotation.user, rotation.family
-                access = await self._tokens.mint_access(tx, client, granted, user, family.auth_time)
-                id_token = None
-                if "openid" in scopes:
-                    id_token = self._tokens.oidc_id_token(
-                        user,
-                        client,
-                        auth_time=family.auth_time,
-                        user_claims=user_claims(
-                            user, scopes, self._settings.oauth.attribute_scopes
-                        ),
-                        nonce=None,
-                        access_token=access.token,
-                    )
-        if rotation is None:
+            if isinstance(outcome, Rotation):
+                answer = await self._rotated(tx, client, outcome, asked)
+            elif outcome is not None:
+                answer = outcome  # the same request again, within the reuse interval
+        if outcome is None:
             raise InvalidGrant("The refresh token was already used; its sign-in is revoked.")
         return TokenResponse(
-            access.token, access.expires_in, granted, rotation.refresh_token, id_token
+            answer.access_token,
+            answer.expires_in,
+            answer.scope,
+            answer.refresh_token,
+            answer.id_token,
         )
+
+    async def _rotated(
+        self, tx: Transaction, client: Client, rotation: Rotation, asked: list[str] | None
+    ) -> Successor:
+        original = rotation.family.scope.split()
+        if asked is not None and not set(asked) <= set(original):
+            # Raised inside the transaction: the token is not spent after all.
+            raise InvalidScope("The scope exceeds what the sign-in granted.")
+        scopes = asked if asked is not None else original
+        granted = " ".join(scopes)
+        user, family = rotation.user, rotation.family
+        access = await self._tokens.mint_access(
+            tx, client, granted, user, family.auth_time, family.family_id
+        )
+        id_token = None
+        if "openid" in scopes:
+            id_token = self._tokens.oidc_id_token(
+                user,
+                client,
+                auth_time=family.auth_time,
+                user_claims=user_claims(user, scopes, self._settings.oauth.attribute_scopes),
+                nonce=None,
+                access_token=access.token,
+            )
+        answer = Successor(
+            access.token,
+            rotation.refresh_token,
+            id_token,
+            access.expires_in,
+            granted,
+            via=client.client_id,
+        )
+        await self._tokens.families.seal(tx, rotation, answer)
+        return answer
 
     # -- introspection (RFC 7662) ------------------------------------------------------
 
@@ -257,20 +281,20 @@ class OAuthTokens:
 
     async def revoke(self, client: Client, token: object, caller: Caller) -> None:
         """Revoke a token the client holds. Unknown, invalid and already dead tokens are
-        ignored (2.2); a live token issued to another client is refused (2.1)."""
+        ignored (2.2); a live token issued to another client is refused (2.1). A refresh
+        token ends its family and denies the access tokens issued from it (2.1)."""
         if not isinstance(token, str) or not token:
             raise InvalidRequest("token is required.", field="token")
         if looks_like_jwt(token):
             await self._revoke_jwt(client, token, caller)
             return
-        remembered: tuple[str, float] | None = None
         async with self._store.transaction() as tx:
             found = await self.inspector.find_stored(tx, token)
             if isinstance(found, FoundRefresh):
                 if found.family.revoked_at is not None:
                     return
                 _owned_by(client, found.family.client_id)
-                await tx.refresh.revoke_family(found.family.family_id, self._clock())
+                await self._tokens.families.revoke(tx, [found.family.family_id])
                 await record(
                     tx,
                     "oauth_token_revoked",
@@ -293,9 +317,6 @@ class OAuthTokens:
                     client_id=client.client_id,
                     kind="access_token",
                 )
-                remembered = (found.jti, found.expires_at)
-        if remembered is not None:
-            self._deny.remember(*remembered)
 
     async def _revoke_jwt(self, client: Client, token: str, caller: Caller) -> None:
         claims = await self.inspector.access_claims(token)
@@ -313,7 +334,6 @@ class OAuthTokens:
                 client_id=client.client_id,
                 kind="access_token",
             )
-        self._deny.remember(jti, expires_at)
 
 
 def _owned_by(client: Client, owner: str) -> None:

@@ -1,4 +1,9 @@
-"""Revoked JWT access tokens: a deny list of `jti`s kept until the tokens expire.
+"""Revoked access tokens: a deny list of `jti`s kept until the tokens expire, and the
+revocations that end a sign-in together with the access tokens issued from it.
+
+Every access token issued to a user is recorded by jti with its refresh family, so ending
+a family (revocation, a replayed refresh token or code, a password change elsewhere) also
+denies the access tokens it issued (RFC 7009 2.1).
 
 A JWT is checked without a database round trip, so its revocation must reach every
 process's memory. Revocations are written to the shared table; each process mirrors the
@@ -56,8 +61,38 @@ class DenyList:
         return self._clock() - self._synced_at >= self._sync_interval
 
     async def revoke(self, tx: Transaction, jti: str, expires_at: float) -> None:
-        """Write a revocation in the caller's transaction; `remember` it once committed."""
+        """Write a revocation in the caller's transaction; remembered once committed."""
         await tx.oauth.revoke_jti(jti, self._clock(), expires_at)
+        tx.after_commit(lambda: self.remember(jti, expires_at))
+
+    async def _deny(self, tx: Transaction, entries: list[tuple[str, float]]) -> None:
+        await tx.oauth.revoke_jtis(entries, self._clock())
+        tx.after_commit(lambda: self._denied.update(entries))
+
+    async def revoke_families(self, tx: Transaction, family_ids: list[str]) -> None:
+        """End refresh families and deny every live access token they issued."""
+        now = self._clock()
+        for family_id in family_ids:
+            await tx.refresh.revoke_family(family_id, now)
+        await self._deny(tx, await tx.oauth.live_issued(now, families=family_ids))
+
+    async def revoke_client_grants(self, tx: Transaction, sub: str, client_id: str) -> None:
+        """End a user's refresh families at one client, denying its access tokens for them."""
+        now = self._clock()
+        await tx.refresh.revoke_user_client(sub, client_id, now)
+        await self._deny(tx, await tx.oauth.live_issued(now, sub=sub, client_id=client_id))
+
+    async def revoke_others(self, tx: Transaction, sub: str, keep_jti: str | None) -> None:
+        """End every sign-in of a user except the one the access token `keep_jti` belongs
+        to (its refresh family, or that token alone when it has none)."""
+        now = self._clock()
+        kept = await tx.oauth.get_issued(keep_jti) if keep_jti is not None else None
+        keep_family = kept.family_id if kept is not None and kept.sub == sub else None
+        await tx.refresh.revoke_user(sub, now, keep=keep_family)
+        others = await tx.oauth.live_issued(
+            now, sub=sub, keep_family=keep_family, keep_jti=keep_jti
+        )
+        await self._deny(tx, others)
 
     def remember(self, jti: str, expires_at: float) -> None:
         """This process honours a committed revocation at once, not at its next sync."""
@@ -87,6 +122,8 @@ class DenyList:
         self._purged_at = now
         async with self._store.transaction() as tx:
             await tx.oauth.purge_revoked(now - KEEP_AFTER_EXPIRY)
+            await tx.oauth.purge_issued(now - KEEP_AFTER_EXPIRY)
+            await tx.refresh.forget_successors(before=now)
 
     async def run(self) -> None:
         """Keep the mirror fresh until cancelled; a failed sync keeps the last mirror."""

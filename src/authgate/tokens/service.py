@@ -1,11 +1,9 @@
 """Issuing and checking tokens: JWT (RFC 9068) or opaque access tokens, OIDC id tokens,
-and opaque refresh tokens, for the pool's own API and the OAuth grants alike.
+and opaque refresh tokens (in families: `authgate.tokens.refresh`), for the pool's own API
+and the OAuth grants alike.
 
-Refresh tokens live in families, one per sign-in. Each use spends the presented token and
-issues the next one in the same family; presenting a spent token means it was copied, so
-the whole family is revoked (the thief's and the owner's copies alike). A family's
-lifetime is fixed at sign-in: rotation never extends it. A family belongs to the client it
-was issued to; only that client may refresh it.
+Every access token issued to a user is recorded by jti with its refresh family, so that
+ending a sign-in also denies the access tokens it issued (`authgate.tokens.revocation`).
 
 Opaque access tokens are 256 random bits stored as their SHA-256 hash with the claims a
 JWT would carry, so every check (introspection, userinfo, /v1/me) reads them the same way.
@@ -22,20 +20,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from authgate.audit import Caller, record
-from authgate.clients.registry import Client, client_from_record
+from authgate.clients.registry import Client
 from authgate.config import TokenSettings
 from authgate.errors import InvalidToken
 from authgate.store import Store, Transaction
-from authgate.store.records import (
-    OpaqueTokenRecord,
-    RefreshFamilyRecord,
-    RefreshTokenRecord,
-    UserRecord,
-)
+from authgate.store.records import IssuedAccessRecord, OpaqueTokenRecord, UserRecord
 from authgate.tokens.claims import PROFILE_CLAIMS
 from authgate.tokens.jwt import TokenCodec, UnknownSigningKey
-from authgate.tokens.keys import b64url_encode
+from authgate.tokens.keys import KeyEncryptor, b64url_encode
 from authgate.tokens.keystore import KeyManager
+from authgate.tokens.refresh import (
+    RefreshFamilies,
+    Rotation,
+    Successor,
+    hash_refresh_token,
+)
 from authgate.tokens.revocation import DenyList
 
 ACCESS_TYP = "at+jwt"
@@ -63,11 +62,6 @@ class TokenSet:
 
 MAX_OPAQUE_LENGTH = 512
 
-
-def hash_refresh_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 hash_token = hash_refresh_token
 """Refresh and opaque access tokens are both stored as the SHA-256 of the token."""
 
@@ -93,16 +87,6 @@ class AccessToken:
     claims: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Rotation:
-    """A refresh token was spent: who it was for and the one that replaces it."""
-
-    user: UserRecord
-    client: Client
-    family: RefreshFamilyRecord
-    refresh_token: str
-
-
 class TokenService:
     def __init__(
         self,
@@ -113,7 +97,9 @@ class TokenService:
         keys: KeyManager | None = None,
         clock: Callable[[], float] = time.time,
         deny: DenyList | None = None,
+        sealer: KeyEncryptor | None = None,
     ) -> None:
+        self.families = RefreshFamilies(deny, sealer, settings.refresh_reuse_interval, clock)
         self._keys = keys
         self._store = store
         self._codec = codec
@@ -174,29 +160,52 @@ class TokenService:
         scope: str,
         user: UserRecord | None = None,
         auth_time: float | None = None,
+        family_id: str | None = None,
     ) -> AccessToken:
         """An access token for a user (or, without one, for the client itself), in the
-        client's format; an opaque one is stored, so it needs the caller's transaction."""
+        client's format. A user's token is recorded with its refresh family, and an opaque
+        one is stored: both need the caller's transaction."""
         claims = self._access_claims(client, scope, user, auth_time)
-        if client.metadata.access_token_format == "opaque":
-            if tx is None:
-                raise ValueError("an opaque access token is stored: pass a transaction")
-            token = secrets.token_urlsafe(32)
-            await tx.oauth.add_opaque(
-                OpaqueTokenRecord(
-                    token_hash=hash_token(token),
-                    jti=claims["jti"],
-                    client_id=client.client_id,
-                    sub=claims["sub"],
-                    claims=claims,
-                    issued_at=self._clock(),
-                    expires_at=float(claims["exp"]),
-                )
-            )
-        else:
+        opaque = client.metadata.access_token_format == "opaque"
+        if tx is None:
+            if user is not None or opaque:
+                raise ValueError("a user's or an opaque access token is stored: pass a tx")
             token = self._codec.sign(claims, typ=ACCESS_TYP)
+        else:
+            token = await self._store_access(tx, claims, client, user, family_id, opaque)
         ttl = claims["exp"] - claims["iat"]
         return AccessToken(token, claims["jti"], ttl, float(claims["exp"]), claims)
+
+    async def _store_access(
+        self,
+        tx: Transaction,
+        claims: dict[str, Any],
+        client: Client,
+        user: UserRecord | None,
+        family_id: str | None,
+        opaque: bool,
+    ) -> str:
+        if user is not None:
+            await tx.oauth.add_issued(
+                IssuedAccessRecord(
+                    claims["jti"], user.sub, client.client_id, family_id, float(claims["exp"])
+                )
+            )
+        if not opaque:
+            return self._codec.sign(claims, typ=ACCESS_TYP)
+        token = secrets.token_urlsafe(32)
+        await tx.oauth.add_opaque(
+            OpaqueTokenRecord(
+                token_hash=hash_token(token),
+                jti=claims["jti"],
+                client_id=client.client_id,
+                sub=claims["sub"],
+                claims=claims,
+                issued_at=self._clock(),
+                expires_at=float(claims["exp"]),
+            )
+        )
+        return token
 
     def _id_token(self, user: UserRecord, client: Client, auth_time: float) -> str:
         iat = self._issued_at(user)
@@ -248,43 +257,19 @@ class TokenService:
             claims["nonce"] = nonce
         return self._codec.sign(claims, typ="JWT")
 
-    async def _new_refresh_token(self, tx: Transaction, family_id: str, expires_at: float) -> str:
-        token = secrets.token_urlsafe(32)
-        await tx.refresh.add_token(
-            RefreshTokenRecord(
-                token_hash=hash_refresh_token(token),
-                family_id=family_id,
-                issued_at=self._clock(),
-                expires_at=expires_at,
-            )
-        )
-        return token
-
     async def new_family(
         self, tx: Transaction, user: UserRecord, client: Client, scope: str, auth_time: float
     ) -> tuple[str, str]:
         """Start a refresh family for a sign-in; returns (family_id, first refresh token)."""
-        now = self._clock()
-        family = RefreshFamilyRecord(
-            family_id=secrets.token_hex(16),
-            sub=user.sub,
-            client_id=client.client_id,
-            scope=scope,
-            auth_time=auth_time,
-            created_at=now,
-        )
-        await tx.refresh.add_family(family)
-        refresh = await self._new_refresh_token(
-            tx, family.family_id, now + self._ttl(client, "refresh")
-        )
-        return family.family_id, refresh
+        ttl = self._ttl(client, "refresh")
+        return await self.families.start(tx, user, client, scope, auth_time, ttl)
 
     async def issue(
         self, tx: Transaction, user: UserRecord, client: Client, scope: str, auth_time: float
     ) -> TokenSet:
         """Tokens for a fresh sign-in: a new refresh family, inside the caller's transaction."""
-        _, refresh = await self.new_family(tx, user, client, scope, auth_time)
-        access = await self.mint_access(tx, client, scope, user, auth_time)
+        family_id, refresh = await self.new_family(tx, user, client, scope, auth_time)
+        access = await self.mint_access(tx, client, scope, user, auth_time, family_id)
         id_token = self._id_token(user, client, auth_time)
         return TokenSet(access.token, id_token, refresh, access.expires_in)
 
@@ -295,72 +280,45 @@ class TokenService:
         caller: Caller,
         *,
         client_id: str | None = None,
-    ) -> Rotation | None:
-        """Spend a refresh token and issue its successor in the caller's transaction.
-
-        None means the token had been spent before: its family is now revoked, and the
-        caller must commit that before refusing. `client_id` is the authenticated client at
-        the token endpoint; without one (the pool's own API) only families of clients that
-        sign users in with a password may be refreshed, so an OAuth client's refresh token
-        cannot skip that client's authentication.
-        """
-        if not isinstance(refresh_token, str) or not refresh_token:
-            raise InvalidToken("The refresh token is invalid.")
-        if len(refresh_token) > MAX_OPAQUE_LENGTH:
-            raise InvalidToken("The refresh token is invalid.")
-        now = self._clock()
-        found = await tx.refresh.get(hash_refresh_token(refresh_token))
-        if found is None:
-            raise InvalidToken("The refresh token is invalid.")
-        token, family = found
-        if client_id is not None and family.client_id != client_id:
-            raise InvalidToken("The refresh token was issued to another client.")
-        if family.revoked_at is not None or token.expires_at <= now:
-            raise InvalidToken("The refresh token is revoked or expired.")
-        if token.spent_at is not None or not await tx.refresh.spend(token.token_hash, now):
-            await tx.refresh.revoke_family(family.family_id, now)
-            await record(
-                tx,
-                "refresh_reuse_detected",
-                caller,
-                sub=family.sub,
-                client_id=family.client_id,
-                family_id=family.family_id,
-            )
-            return None
-        user = await tx.users.get(family.sub)
-        client_record = await tx.clients.get(family.client_id)
-        if user is None or not user.enabled or client_record is None:
-            raise InvalidToken("The refresh token is no longer valid.")
-        client = client_from_record(client_record)
-        if not client.allows("refresh_token"):
-            raise InvalidToken("The client may not use refresh tokens.")
-        if client_id is None and not client.allows("password"):
-            raise InvalidToken("This sign-in is refreshed at the token endpoint.")
-        new_refresh = await self._new_refresh_token(tx, family.family_id, token.expires_at)
-        await record(tx, "token_refresh", caller, sub=user.sub, client_id=client.client_id)
-        return Rotation(user, client, family, new_refresh)
+    ) -> Rotation | Successor | None:
+        """See `RefreshFamilies.rotate`."""
+        return await self.families.rotate(tx, refresh_token, caller, client_id)
 
     async def refresh(self, refresh_token: str, caller: Caller) -> TokenSet:
         """Spend a refresh token for a new set; a replayed token revokes its family."""
         async with self._store.transaction() as tx:
-            rotation = await self.rotate(tx, refresh_token, caller)
-            if rotation is not None:
-                user, client, family = rotation.user, rotation.client, rotation.family
-                access = await self.mint_access(tx, client, family.scope, user, family.auth_time)
+            outcome = await self.rotate(tx, refresh_token, caller)
+            if isinstance(outcome, Rotation):
+                user, client, family = outcome.user, outcome.client, outcome.family
+                access = await self.mint_access(
+                    tx, client, family.scope, user, family.auth_time, family.family_id
+                )
                 id_token = self._id_token(user, client, family.auth_time)
-        if rotation is None:
+                answer = Successor(
+                    access.token,
+                    outcome.refresh_token,
+                    id_token,
+                    access.expires_in,
+                    family.scope,
+                    via=None,
+                )
+                await self.families.seal(tx, outcome, answer)
+            elif outcome is not None:
+                answer = outcome
+        if outcome is None:
             raise InvalidToken("The refresh token was already used; its sign-in is revoked.")
-        return TokenSet(access.token, id_token, rotation.refresh_token, access.expires_in)
+        return TokenSet(
+            answer.access_token, answer.id_token or "", answer.refresh_token, answer.expires_in
+        )
 
     async def revoke_family_of(self, refresh_token: str, caller: Caller) -> None:
-        """Sign out one sign-in. Unknown tokens are ignored (RFC 7009 style)."""
+        """Sign out one sign-in, with its access tokens. Unknown tokens are ignored."""
         async with self._store.transaction() as tx:
             found = await tx.refresh.get(hash_refresh_token(refresh_token))
             if found is None:
                 return
             _, family = found
-            await tx.refresh.revoke_family(family.family_id, self._clock())
+            await self.families.revoke(tx, [family.family_id])
             await record(tx, "logout", caller, sub=family.sub, client_id=family.client_id)
 
     async def sign_out_everywhere(self, tx: Transaction, user: UserRecord) -> None:
@@ -370,6 +328,13 @@ class TokenService:
         user.tokens_valid_after = now
         user.updated_at = now
         await tx.users.update(user)
+
+    async def sign_out_elsewhere(self, tx: Transaction, user: UserRecord, keep_jti: str) -> None:
+        """End every sign-in of the user but the one the access token `keep_jti` belongs to:
+        the other refresh families and the access tokens issued to the user outside it."""
+        if self._deny is None:
+            raise ValueError("signing out elsewhere needs the deny list")
+        await self._deny.revoke_others(tx, user.sub, keep_jti)
 
     def verify_access_token(self, token: str) -> dict[str, Any]:
         """Signature, issuer, expiry, type: everything that needs no database."""
