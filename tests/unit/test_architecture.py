@@ -1,14 +1,16 @@
 """The import rules of ARCHITECTURE.md, checked on the source so they stay true.
 
 Besides the adapter -> domain -> store direction, no two top-level packages may import each
-other, directly or round a longer loop: a cycle means neither can be understood (or moved)
-without the other. Imports inside functions count too.
+other, directly or round a longer loop, and no two modules either: a cycle means neither can
+be understood (or moved) without the other. Imports inside functions and behind
+`TYPE_CHECKING` count too: moving an import there hides a circle, it does not remove it.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,59 @@ def test_the_rule_sees_every_top_level_package() -> None:
 def test_no_import_cycle_between_top_level_packages() -> None:
     loops = cycles(package_graph())
     assert not loops, "import cycles: " + "; ".join(" -> ".join(loop) for loop in loops)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Which authgate module imports which: `from authgate.api import admin_auth` names the
+    module `admin_auth`. A module importing its own parent package is not a circle."""
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets.add(node.module)
+                targets.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+        graph[name] = {
+            t for t in targets & modules.keys() if t != name and not name.startswith(f"{t}.")
+        }
+    return graph
+
+
+def import_circle(graph: Mapping[str, set[str]]) -> list[str]:
+    """One import circle of `graph` (first module repeated at the end), or []."""
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as circle:
+        return list(reversed(circle.args[1]))
+    return []
+
+
+def test_the_module_graph_reads_imports_of_modules_by_their_package() -> None:
+    graph = module_graph()
+    assert "authgate.api.admin_auth" in graph["authgate.api.admin_policies"]
+    assert "authgate.gateway.cors_values" in graph["authgate.gateway.cors"]
+
+
+def test_the_circle_finder_finds_a_circle_of_modules() -> None:
+    assert import_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) in (
+        ["a", "b", "c", "a"],
+        ["b", "c", "a", "b"],
+        ["c", "a", "b", "c"],
+    )
+    assert import_circle({"a": {"b"}, "c": {"a", "b"}}) == []
+
+
+def test_no_import_circle_between_modules() -> None:
+    circle = import_circle(module_graph())
+    assert not circle, "import circle: " + " -> ".join(circle)
 
 
 def test_identity_may_use_tokens_but_tokens_not_identity() -> None:
