@@ -15,6 +15,7 @@ from joserfc.jwk import ECKey
 
 from authgate.clients.keysets import MAX_BYTES, MIN_INTERVAL, KeySetFetcher, parse_key_set
 from authgate.errors import InvalidClient
+from tests.clock import Clock
 
 
 class Host:
@@ -53,14 +54,6 @@ def host() -> Iterator[Host]:
     server = Host()
     yield server
     server.httpd.shutdown()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def key_set() -> dict[str, Any]:

@@ -10,26 +10,16 @@ import pytest
 from authgate.errors import TooManyRequests
 from authgate.identity.throttle import LockoutRule, LoginThrottle
 from authgate.store import Store
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.clock import Clock
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock(1_000_000.0)
 
 
 @pytest.fixture
-def throttle(store: Store, clock: FakeClock) -> LoginThrottle:
+def throttle(store: Store, clock: Clock) -> LoginThrottle:
     return LoginThrottle(store, LockoutRule(), clock)
 
 
@@ -68,7 +58,7 @@ async def test_five_failures_lock_the_sixth_attempt(throttle: LoginThrottle) -> 
 
 
 async def test_lock_lifts_and_retry_after_counts_down(
-    throttle: LoginThrottle, clock: FakeClock
+    throttle: LoginThrottle, clock: Clock
 ) -> None:
     await fail(throttle, 5)
     clock.advance(10.5)
@@ -79,14 +69,14 @@ async def test_lock_lifts_and_retry_after_counts_down(
     await throttle.check("alice", None)
 
 
-async def test_retry_after_is_at_least_one_second(store: Store, clock: FakeClock) -> None:
+async def test_retry_after_is_at_least_one_second(store: Store, clock: Clock) -> None:
     throttle = LoginThrottle(store, LockoutRule(lockout_base=0.25, lockout_max=0.25), clock)
     await fail(throttle, 5)
     assert await retry_after(throttle, "alice", None) == 1
 
 
 async def test_lockout_doubles_each_round_up_to_the_cap(
-    throttle: LoginThrottle, clock: FakeClock
+    throttle: LoginThrottle, clock: Clock
 ) -> None:
     seen: list[int] = []
     for _ in range(9):
@@ -98,7 +88,7 @@ async def test_lockout_doubles_each_round_up_to_the_cap(
 
 
 async def test_strikes_lapse_after_a_long_quiet_spell(
-    throttle: LoginThrottle, clock: FakeClock
+    throttle: LoginThrottle, clock: Clock
 ) -> None:
     await fail(throttle, 5)
     clock.advance(60)
@@ -113,7 +103,7 @@ async def test_strikes_lapse_after_a_long_quiet_spell(
 
 
 async def test_failures_older_than_the_window_are_forgotten(
-    throttle: LoginThrottle, clock: FakeClock
+    throttle: LoginThrottle, clock: Clock
 ) -> None:
     await fail(throttle, 4)
     clock.advance(900)
@@ -123,7 +113,7 @@ async def test_failures_older_than_the_window_are_forgotten(
     assert await retry_after(throttle, "alice", None) == 60
 
 
-async def test_failures_inside_the_window_add_up(throttle: LoginThrottle, clock: FakeClock) -> None:
+async def test_failures_inside_the_window_add_up(throttle: LoginThrottle, clock: Clock) -> None:
     for n in range(5):
         if n:
             clock.advance(899 / 4)
@@ -139,7 +129,7 @@ async def test_success_clears_the_username_failures(throttle: LoginThrottle) -> 
     await throttle.check("alice", None)
 
 
-async def test_success_keeps_strikes(throttle: LoginThrottle, clock: FakeClock) -> None:
+async def test_success_keeps_strikes(throttle: LoginThrottle, clock: Clock) -> None:
     await fail(throttle, 5)
     clock.advance(60)
     await success(throttle, "alice")
@@ -175,7 +165,7 @@ async def test_username_lock_applies_from_every_ip(throttle: LoginThrottle) -> N
 
 
 async def test_retry_after_reports_the_longer_of_two_locks(
-    throttle: LoginThrottle, clock: FakeClock
+    throttle: LoginThrottle, clock: Clock
 ) -> None:
     await fail(throttle, 5, "alice", "10.0.0.1")
     clock.advance(30)
@@ -183,9 +173,7 @@ async def test_retry_after_reports_the_longer_of_two_locks(
     assert await retry_after(throttle, "alice", "10.0.0.2") == 60
 
 
-async def test_failures_during_a_lock_do_not_stack(
-    throttle: LoginThrottle, clock: FakeClock
-) -> None:
+async def test_failures_during_a_lock_do_not_stack(throttle: LoginThrottle, clock: Clock) -> None:
     await fail(throttle, 5)
     for _ in range(20):
         await failure(throttle, "alice", None)
@@ -196,7 +184,7 @@ async def test_failures_during_a_lock_do_not_stack(
 
 
 async def test_records_nobody_touched_for_the_rules_memory_are_purged(
-    store: Store, throttle: LoginThrottle, clock: FakeClock
+    store: Store, throttle: LoginThrottle, clock: Clock
 ) -> None:
     await fail(throttle, 5, "old")
     clock.advance(throttle.rule.memory + 3600)
@@ -209,7 +197,7 @@ async def test_records_nobody_touched_for_the_rules_memory_are_purged(
 
 
 async def test_two_processes_on_one_database_share_one_count(
-    store: Store, db_url: str, clock: FakeClock
+    store: Store, db_url: str, clock: Clock
 ) -> None:
     other = Store(db_url)
     try:

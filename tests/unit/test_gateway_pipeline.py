@@ -57,18 +57,11 @@ from authgate.identity.sessions import SignedIn
 from authgate.store.records import UserRecord
 from authgate.tokens.jwt import TokenCodec
 from authgate.tokens.keys import KeyRing, generate_signing_key
+from tests.clock import Clock
 
 ISSUER = "https://auth.example"
 NOW = 1_700_000_000.0
 AUDIENCE = "https://orders.example"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Deny:
@@ -188,7 +181,7 @@ class World:
     """A pipeline over real keys, and the means to mint tokens it should believe."""
 
     def __init__(self) -> None:
-        self.clock = Clock()
+        self.clock = Clock(NOW)
         key = generate_signing_key("RS256", now=NOW - 100)
         self.codec = TokenCodec(lambda: self.ring, ISSUER, leeway=30, clock=self.clock)
         self.deny = Deny()

@@ -18,16 +18,9 @@ from authgate.gateway.ratelimit import (
     caller_key,
     client_address,
 )
+from tests.clock import Clock
 
 ROUTE = "orders"
-
-
-class Clock:
-    def __init__(self, now: float = 5000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def admitted(limits: RateLimits, key: str, limit: Limit, tries: int) -> int:
@@ -52,12 +45,12 @@ def retry_after(limits: RateLimits, key: str, limit: Limit) -> int:
 
 
 def test_a_full_bucket_admits_count_at_once_then_refuses() -> None:
-    limits = RateLimits(clock=Clock())
+    limits = RateLimits(clock=Clock(5000.0))
     assert admitted(limits, "a", Limit(3, 60), tries=5) == 3
 
 
 def test_retry_after_is_when_one_request_has_refilled() -> None:
-    clock = Clock()
+    clock = Clock(5000.0)
     limits = RateLimits(clock=clock)
     admitted(limits, "a", Limit(3, 60), tries=3)
     assert retry_after(limits, "a", Limit(3, 60)) == 20
@@ -68,21 +61,21 @@ def test_retry_after_is_when_one_request_has_refilled() -> None:
 
 
 def test_retry_after_is_at_least_one_second() -> None:
-    clock = Clock()
+    clock = Clock(5000.0)
     limits = RateLimits(clock=clock)
     admitted(limits, "a", Limit(1000, 1), tries=1000)
     assert retry_after(limits, "a", Limit(1000, 1)) == 1
 
 
 def test_refused_requests_do_not_push_the_wait_further() -> None:
-    limits = RateLimits(clock=Clock())
+    limits = RateLimits(clock=Clock(5000.0))
     admitted(limits, "a", Limit(2, 10), tries=2)
     waits = {retry_after(limits, "a", Limit(2, 10)) for _ in range(10)}
     assert waits == {5}
 
 
 def test_a_quiet_period_refills_the_whole_bucket_and_no_more() -> None:
-    clock = Clock()
+    clock = Clock(5000.0)
     limits = RateLimits(clock=clock)
     admitted(limits, "a", Limit(4, 60), tries=4)
     clock.now += 3600
@@ -90,7 +83,7 @@ def test_a_quiet_period_refills_the_whole_bucket_and_no_more() -> None:
 
 
 def test_keys_and_routes_have_budgets_of_their_own() -> None:
-    limits = RateLimits(clock=Clock())
+    limits = RateLimits(clock=Clock(5000.0))
     admitted(limits, "a", Limit(1, 60), tries=1)
     assert admitted(limits, "b", Limit(1, 60), tries=1) == 1
     limits.hit("other-route", "a", Limit(1, 60))
@@ -98,7 +91,7 @@ def test_keys_and_routes_have_budgets_of_their_own() -> None:
 
 
 def test_the_hundredth_of_a_hundred_per_minute_passes_despite_float_rounding() -> None:
-    limits = RateLimits(clock=Clock())
+    limits = RateLimits(clock=Clock(5000.0))
     assert admitted(limits, "a", Limit(100, 60), tries=101) == 100
 
 
@@ -111,7 +104,7 @@ def test_no_window_of_one_period_admits_more_than_count_plus_refill(
     count: int, period: float, steps: list[float]
 ) -> None:
     """Over any span of t seconds GCRA admits at most count + t / interval requests."""
-    clock = Clock()
+    clock = Clock(5000.0)
     limits = RateLimits(clock=clock)
     limit = Limit(count, period)
     times: list[float] = []
@@ -127,7 +120,7 @@ def test_no_window_of_one_period_admits_more_than_count_plus_refill(
 
 @given(count=st.integers(1, 1000), period=st.sampled_from([1.0, 60.0, 3600.0, 86400.0]))
 def test_a_fresh_key_gets_exactly_count_requests_at_one_instant(count: int, period: float) -> None:
-    limits = RateLimits(clock=Clock())
+    limits = RateLimits(clock=Clock(5000.0))
     assert admitted(limits, "k", Limit(count, period), tries=count + 3) == count
 
 
@@ -135,14 +128,14 @@ def test_a_fresh_key_gets_exactly_count_requests_at_one_instant(count: int, peri
 
 
 def test_a_flood_of_keys_keeps_memory_bounded() -> None:
-    limits = RateLimits(clock=Clock(), max_keys=100)
+    limits = RateLimits(clock=Clock(5000.0), max_keys=100)
     for n in range(10_000):
         limits.hit(ROUTE, f"ip:10.0.{n // 256}.{n % 256}", Limit(5, 60))
     assert len(limits) == 100
 
 
 def test_the_least_recently_seen_key_is_forgotten_first() -> None:
-    limits = RateLimits(clock=Clock(), max_keys=2)
+    limits = RateLimits(clock=Clock(5000.0), max_keys=2)
     limits.hit(ROUTE, "busy", Limit(1, 60))
     limits.hit(ROUTE, "idle", Limit(1, 60))
     assert admitted(limits, "busy", Limit(1, 60), tries=1) == 0  # refused, yet seen

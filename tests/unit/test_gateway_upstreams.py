@@ -36,14 +36,7 @@ from authgate.gateway.upstreams import (
     UpstreamPool,
     basic_authorization,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 def pool(targets: list[str], clock: Clock, **settings: Any) -> UpstreamPool:

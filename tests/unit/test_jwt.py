@@ -20,21 +20,12 @@ from joserfc.jwk import KeySet
 from authgate.errors import InvalidToken
 from authgate.tokens.jwt import MAX_TOKEN_BYTES, TokenCodec
 from authgate.tokens.keys import Algorithm, KeyRing, SigningKey, generate_signing_key
+from tests.clock import Clock
 
 ALGS: tuple[Algorithm, ...] = ("RS256", "ES256", "EdDSA")
 ISSUER = "https://issuer.example"
 NOW = 1_700_000_000.0
 LEEWAY = 30.0
-
-
-class Clock:
-    """Injectable time: tests move it instead of sleeping."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def b64(data: bytes | dict[str, Any]) -> str:
@@ -74,7 +65,7 @@ def ring(keys: dict[str, SigningKey]) -> KeyRing:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture
@@ -340,7 +331,7 @@ class TestAttacks:
     @given(st.text(max_size=400) | st.binary(max_size=64) | st.integers() | st.none())
     @settings(max_examples=300, deadline=None)
     def test_garbage_only_raises_invalid_token(self, ring: KeyRing, garbage: Any) -> None:
-        codec = TokenCodec(lambda: ring, ISSUER, clock=Clock())
+        codec = TokenCodec(lambda: ring, ISSUER, clock=Clock(NOW))
         with pytest.raises(InvalidToken):
             codec.verify(garbage, token_use="access", audience="api")
 
@@ -366,7 +357,7 @@ class TestAttacks:
         alg: str,
         kid_alg: str,
     ) -> None:
-        codec = TokenCodec(lambda: ring, ISSUER, clock=Clock())
+        codec = TokenCodec(lambda: ring, ISSUER, clock=Clock(NOW))
         full_header = {**header, "alg": alg, "kid": keys[kid_alg].kid}
         token = f"{b64(full_header)}.{b64(json.dumps(payload).encode())}.{b64(signature)}"
         with pytest.raises(InvalidToken):

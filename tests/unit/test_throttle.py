@@ -13,22 +13,12 @@ from hypothesis import strategies as st
 
 from authgate.errors import TooManyRequests
 from authgate.identity.throttle import LockoutRule, RateLimiter
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.clock import Clock
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock()
 
 
 def retry_after(check: Callable[[], object]) -> int:
@@ -60,14 +50,14 @@ class TestLockoutRule:
 
 
 class TestRateLimiter:
-    def test_allows_count_then_refuses(self, clock: FakeClock) -> None:
+    def test_allows_count_then_refuses(self, clock: Clock) -> None:
         limiter = RateLimiter(3, 60, clock=clock)
         for _ in range(3):
             limiter.hit("10.0.0.1")
         assert retry_after(lambda: limiter.hit("10.0.0.1")) == 60
         limiter.hit("10.0.0.2")
 
-    def test_allows_again_as_the_window_slides(self, clock: FakeClock) -> None:
+    def test_allows_again_as_the_window_slides(self, clock: Clock) -> None:
         limiter = RateLimiter(2, 60, clock=clock)
         limiter.hit("k")
         clock.advance(20)
@@ -80,7 +70,7 @@ class TestRateLimiter:
         clock.advance(20)
         limiter.hit("k")
 
-    def test_refused_hits_do_not_count(self, clock: FakeClock) -> None:
+    def test_refused_hits_do_not_count(self, clock: Clock) -> None:
         limiter = RateLimiter(1, 10, clock=clock)
         limiter.hit("k")
         for _ in range(9):
@@ -90,7 +80,7 @@ class TestRateLimiter:
         clock.advance(1)
         limiter.hit("k")
 
-    def test_retry_after_rounds_up(self, clock: FakeClock) -> None:
+    def test_retry_after_rounds_up(self, clock: Clock) -> None:
         limiter = RateLimiter(1, 10, clock=clock)
         limiter.hit("k")
         clock.advance(9.9)
@@ -98,7 +88,7 @@ class TestRateLimiter:
         clock.advance(0.05)
         assert retry_after(lambda: limiter.hit("k")) == 1
 
-    def test_memory_is_bounded(self, clock: FakeClock) -> None:
+    def test_memory_is_bounded(self, clock: Clock) -> None:
         limiter = RateLimiter(1, 60, clock=clock, max_keys=5)
         for n in range(100):
             limiter.hit(f"10.0.0.{n}")
@@ -120,7 +110,7 @@ class TestRateLimiter:
     def test_never_more_than_count_in_any_window(
         self, count: int, period: int, steps: list[tuple[int, str]]
     ) -> None:
-        clock = FakeClock(0.0)
+        clock = Clock(0.0)
         limiter = RateLimiter(count, period, clock=clock)
         accepted: dict[str, list[float]] = {"a": [], "b": []}
         for advance, key in steps:
