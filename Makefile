@@ -41,7 +41,7 @@ lint: $(STAMP)
 	$(BIN)/mypy src examples
 
 test: lint $(NODE_STAMP) browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 bench: $(STAMP)
 	@if command -v wrk >/dev/null && (command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]); then :; \
