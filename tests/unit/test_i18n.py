@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from authgate.config import ConfigError, Settings
 from authgate.ui.i18n import PACKAGED, CatalogueError, Catalogues, read_language
+from authgate.ui.pages import Pages
 
 SHIPPED = sorted(p.name for p in PACKAGED.iterdir() if p.is_dir())
 
@@ -101,3 +103,12 @@ def test_a_missing_key_falls_back_to_english_then_to_the_key() -> None:
     t = catalogues.translator("de")
     assert t("login.title") == "Sign in"
     assert t("no.such.key") == "no.such.key"
+
+
+def test_a_key_defined_twice_in_templates_dir_stops_the_start(tmp_path: Path) -> None:
+    own = tmp_path / "messages" / "en"
+    own.mkdir(parents=True)
+    (own / "a.json").write_text('{"x.twice": "1"}')
+    (own / "b.json").write_text('{"x.twice": "2"}')
+    with pytest.raises(ConfigError, match="x.twice"):
+        Pages(Settings(ui={"templates_dir": tmp_path}))

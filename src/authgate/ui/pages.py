@@ -23,7 +23,8 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from authgate.ui.i18n import Catalogues, Translate
+from authgate.config import ConfigError
+from authgate.ui.i18n import CatalogueError, Catalogues, Translate
 
 if TYPE_CHECKING:
     from authgate.config import Settings
@@ -78,7 +79,10 @@ class Pages:
         ui = settings.ui
         self.site = settings.user_pool.name
         self.prefix = ui.prefix
-        self.catalogues = Catalogues.load(ui.languages, ui.templates_dir)
+        try:
+            self.catalogues = Catalogues.load(ui.languages, ui.templates_dir)
+        except CatalogueError as exc:
+            raise ConfigError("ui", [f"ui.languages: {exc}"]) from None
         folders = [PACKAGED_TEMPLATES]
         if ui.templates_dir is not None:
             folders.insert(0, ui.templates_dir)
