@@ -177,6 +177,10 @@ class BrowserSessions:
             )
         return count
 
+    def proved_within(self, signed_in: SignedIn, seconds: float) -> bool:
+        """True when the holder signed in or re-authenticated less than `seconds` ago."""
+        return self._clock() - signed_in.proved_at < seconds
+
     async def reauthenticated(self, signed_in: SignedIn, caller: Caller) -> SignedIn:
         """Note that the holder just proved who they are again (password or second factor)."""
         now = self._clock()
