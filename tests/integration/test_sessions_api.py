@@ -26,7 +26,7 @@ def signed_in_browser(
 def still_signed_in(browser: Browser) -> bool:
     """True when an authorization request goes on without asking for a password."""
     answer = browser.authorize(code_request(create_client(server=browser.server)))
-    return not answer.headers["location"].startswith("signin?")
+    return not answer.headers["location"].startswith("/auth/login?")
 
 
 def bearer(server: AuthgateServer, email: str) -> dict[str, str]:

@@ -2,9 +2,16 @@
 
 from starlette.routing import BaseRoute
 
-from authgate.ui import consent, signin, signout
+from authgate.ui import account, account_actions, consent, reauth, signin, signout
 
 
 def routes(prefix: str) -> list[BaseRoute]:
     """Every hosted page, under `ui.prefix` (and the few old /oauth2/ addresses)."""
-    return [*signin.routes(prefix), *consent.routes(prefix), *signout.routes(prefix)]
+    return [
+        *signin.routes(prefix),
+        *consent.routes(prefix),
+        *signout.routes(prefix),
+        *account.routes(prefix),
+        *account_actions.routes(prefix),
+        *reauth.routes(prefix),
+    ]

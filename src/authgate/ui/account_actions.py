@@ -29,6 +29,7 @@ from authgate.errors import (
     NotFound,
     TooManyRequests,
 )
+from authgate.identity.names import normalize_email
 from authgate.identity.sessions import SignedIn
 from authgate.ui.account import (
     DELETED_PAGE,
@@ -130,19 +131,20 @@ async def change_email(request: Request, signed_in: SignedIn, form: dict[str, An
     services = services_of(request)
     t = translator(request)
     address = text(form, "new_email").strip()
+
+    def error(key: str) -> Errors:
+        return {"email": {"new_email": t(key)}}
+
     if not address:
-        return await _again(request, signed_in, {"email": {"new_email": t("account.email_missing")}})
+        return await _again(request, signed_in, error("account.email_missing"))
     try:
-        fresh = await services.users.update_profile(
-            signed_in.user, {"email": address}, caller_of(request)
-        )
+        if normalize_email(address) == signed_in.user.email:
+            return await _again(request, signed_in, error("account.email_same"))
+        await services.users.update_profile(signed_in.user, {"email": address}, caller_of(request))
     except InvalidRequest:
-        return await _again(request, signed_in, {"email": {"new_email": t("account.email_invalid")}})
+        return await _again(request, signed_in, error("account.email_invalid"))
     except TooManyRequests:
-        errors = {"email": {"new_email": t("account.email_too_many")}}
-        return await _again(request, signed_in, errors, status=429)
-    if fresh.pending_email is None:
-        return await _again(request, signed_in, {"email": {"new_email": t("account.email_same")}})
+        return await _again(request, signed_in, error("account.email_too_many"), status=429)
     return done(request, "email_code_sent")
 
 
@@ -190,9 +192,7 @@ async def change_password(request: Request, signed_in: SignedIn, form: dict[str,
 async def end_session(request: Request, signed_in: SignedIn, form: dict[str, Any]) -> Response:
     services = services_of(request)
     try:
-        await services.sessions.end_one(
-            signed_in.user, text(form, "session"), caller_of(request)
-        )
+        await services.sessions.end_one(signed_in.user, text(form, "session"), caller_of(request))
     except NotFound:
         errors = {"sessions": {"": translator(request)("account.sessions_not_found")}}
         return await _again(request, signed_in, errors, status=404)
@@ -228,9 +228,7 @@ async def delete_account(request: Request, signed_in: SignedIn, form: dict[str, 
         errors = {"confirm": t("account.delete_confirm_wrong", username=user.username)}
         return await _again(request, signed_in, {"delete": errors})
     try:
-        await services.users.delete_account(
-            user, text(form, "delete_password"), caller_of(request)
-        )
+        await services.users.delete_account(user, text(form, "delete_password"), caller_of(request))
     except InvalidCredentials:
         errors = {"delete_password": t("account.password_wrong")}
         return await _again(request, signed_in, {"delete": errors})
