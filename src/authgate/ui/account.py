@@ -206,6 +206,6 @@ async def deleted(request: Request) -> Response:
 
 def routes(prefix: str) -> list[BaseRoute]:
     return [
-        Route(f"{prefix}{ACCOUNT_PAGE}", show, methods=["GET"]),
-        Route(f"{prefix}{DELETED_PAGE}", deleted, methods=["GET"]),
+        Route(f"{prefix}{ACCOUNT_PAGE}", show, methods=["GET"], include_in_schema=False),
+        Route(f"{prefix}{DELETED_PAGE}", deleted, methods=["GET"], include_in_schema=False),
     ]

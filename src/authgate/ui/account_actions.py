@@ -243,12 +243,40 @@ async def delete_account(request: Request, signed_in: SignedIn, form: dict[str, 
 def routes(prefix: str) -> list[BaseRoute]:
     base = f"{prefix}/account"
     return [
-        Route(f"{base}/profile", _action(update_profile), methods=["POST"]),
-        Route(f"{base}/email", _action(change_email, sensitive=True), methods=["POST"]),
-        Route(f"{base}/email/verify", _action(verify_email), methods=["POST"]),
-        Route(f"{base}/password", _action(change_password, sensitive=True), methods=["POST"]),
-        Route(f"{base}/sessions/end", _action(end_session), methods=["POST"]),
-        Route(f"{base}/sessions/end-others", _action(end_other_sessions), methods=["POST"]),
-        Route(f"{base}/apps/revoke", _action(revoke_app), methods=["POST"]),
-        Route(f"{base}/delete", _action(delete_account, sensitive=True), methods=["POST"]),
+        Route(
+            f"{base}/profile", _action(update_profile), methods=["POST"], include_in_schema=False
+        ),
+        Route(
+            f"{base}/email",
+            _action(change_email, sensitive=True),
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            f"{base}/email/verify", _action(verify_email), methods=["POST"], include_in_schema=False
+        ),
+        Route(
+            f"{base}/password",
+            _action(change_password, sensitive=True),
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            f"{base}/sessions/end", _action(end_session), methods=["POST"], include_in_schema=False
+        ),
+        Route(
+            f"{base}/sessions/end-others",
+            _action(end_other_sessions),
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            f"{base}/apps/revoke", _action(revoke_app), methods=["POST"], include_in_schema=False
+        ),
+        Route(
+            f"{base}/delete",
+            _action(delete_account, sensitive=True),
+            methods=["POST"],
+            include_in_schema=False,
+        ),
     ]

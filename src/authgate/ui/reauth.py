@@ -184,6 +184,6 @@ async def submit(request: Request) -> Response:
 
 def routes(prefix: str) -> list[BaseRoute]:
     return [
-        Route(f"{prefix}{REAUTH_PAGE}", show, methods=["GET"]),
-        Route(f"{prefix}{REAUTH_PAGE}", submit, methods=["POST"]),
+        Route(f"{prefix}{REAUTH_PAGE}", show, methods=["GET"], include_in_schema=False),
+        Route(f"{prefix}{REAUTH_PAGE}", submit, methods=["POST"], include_in_schema=False),
     ]
