@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from authgate import oauth, ui
 from authgate.api import consents, decide, public, wellknown
+from authgate.api import sessions as browser_sessions
 from authgate.api.admin_app import create_admin_router_app
 from authgate.api.docs import render_docs
 from authgate.api.errors import error_response, plain_error
@@ -74,6 +75,7 @@ def public_routes(ui_prefix: str = UI_PREFIX) -> list[BaseRoute]:
         *public.routes,
         *decide.routes,
         *consents.routes,
+        *browser_sessions.routes,
         *oauth.routes,
         *ui.routes(ui_prefix),
         *wellknown.discovery_routes,

@@ -153,6 +153,21 @@ PUBLIC_SCHEMAS: dict[str, dict[str, Any]] = {
             ),
         },
     ),
+    "Sessions": _object(
+        ["items"],
+        items={
+            "type": "array",
+            "items": _object(
+                ["id", "created_at", "last_used_at", "current"],
+                id=_text("The session's public id (not its cookie)."),
+                created_at=_TIMESTAMP,
+                last_used_at=_TIMESTAMP,
+                ip=_NULLABLE_TEXT,
+                user_agent=_NULLABLE_TEXT,
+                current={"type": "boolean"},
+            ),
+        },
+    ),
 }
 _OWN_API = re.compile(r"^/(v1|authz)/")
 # RFC 6749 5.2 bodies; userinfo answers errors in a WWW-Authenticate header and no body.

@@ -5,6 +5,10 @@ SHA-256 hash, so a copy of the database signs no one in. A session stops countin
 expires, is ended, or predates the user's last "sign out everywhere" (password reset,
 admin sign-out), and when the account is gone or disabled.
 
+A session also remembers the device (User-Agent, cut to 256 characters) and address it
+was last used from, and when: the account page lists them so their holder can end the ones
+they do not know. Each has an opaque public id for that, never its hash or cookie value.
+
 A consent is remembered per user and client as the set of scopes granted so far: a later
 request for a subset of them needs no page, a request for anything more asks again.
 """
@@ -24,6 +28,10 @@ from authgate.store.records import BrowserSessionRecord, ConsentRecord, UserReco
 from authgate.tokens.revocation import DenyList
 
 MAX_SESSION_ID = 128
+USER_AGENT_MAX = 256
+TOUCH_EVERY = 60.0
+"""A session's last use is written at most once a minute: writing on every request would
+make each page view and each gated request a database write, for a time shown in minutes."""
 
 
 def hash_session_id(session_id: str) -> str:
@@ -37,6 +45,29 @@ class SignedIn:
     session_id: str
     user: UserRecord
     auth_time: float
+    public_id: str | None = None
+    reauth_at: float | None = None
+
+    @property
+    def proved_at(self) -> float:
+        """When the holder last proved who they are: the sign-in or a later re-authentication."""
+        return max(self.auth_time, self.reauth_at or 0.0)
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """One of a user's live sessions, as the account page and `/v1/me/sessions` show it."""
+
+    public_id: str
+    created_at: float
+    last_used_at: float
+    ip: str | None
+    user_agent: str | None
+    current: bool
+
+
+def _device(caller: Caller) -> str | None:
+    return (caller.user_agent or "")[:USER_AGENT_MAX] or None
 
 
 class BrowserSessions:
@@ -57,6 +88,7 @@ class BrowserSessions:
         A session id the browser already had is ended, never reused (session fixation).
         """
         session_id = secrets.token_urlsafe(32)
+        public_id = secrets.token_urlsafe(16)
         now = self._clock()
         async with self._store.transaction() as tx:
             if replaces:
@@ -68,13 +100,23 @@ class BrowserSessions:
                     auth_time=now,
                     created_at=now,
                     expires_at=now + self._ttl,
+                    public_id=public_id,
+                    user_agent=_device(caller),
+                    ip=caller.ip,
+                    last_used_at=now,
                 )
             )
             await record(tx, "browser_session_started", caller, sub=user.sub)
-        return SignedIn(session_id, user, now)
+        return SignedIn(session_id, user, now, public_id)
 
-    async def current(self, session_id: str | None) -> SignedIn | None:
-        """The live session behind a cookie value, or None."""
+    async def current(
+        self, session_id: str | None, seen_from: Caller | None = None
+    ) -> SignedIn | None:
+        """The live session behind a cookie value, or None.
+
+        A use is noted (time, and the address and device of `seen_from` when given) when
+        the last one noted is a minute old or more: see TOUCH_EVERY.
+        """
         if not session_id or len(session_id) > MAX_SESSION_ID:
             return None
         now = self._clock()
@@ -87,7 +129,69 @@ class BrowserSessions:
             return None
         if session.created_at <= user.tokens_valid_after:
             return None
-        return SignedIn(session_id, user, session.auth_time)
+        if now - (session.last_used_at or 0.0) >= TOUCH_EVERY:
+            caller = seen_from or Caller()
+            async with self._store.transaction() as tx:
+                await tx.browser_sessions.touch(
+                    session.session_hash, now, caller.ip, _device(caller)
+                )
+        return SignedIn(session_id, user, session.auth_time, session.public_id, session.reauth_at)
+
+    async def of_user(self, user: UserRecord, current: str | None = None) -> list[SessionView]:
+        """The user's live sessions, most recently used first; `current` (a cookie value)
+        marks the one the asking browser holds."""
+        current_hash = hash_session_id(current) if current else None
+        async with self._store.read() as tx:
+            sessions = await tx.browser_sessions.live_of(
+                user.sub, self._clock(), user.tokens_valid_after
+            )
+        return [
+            SessionView(
+                public_id=s.public_id or "",
+                created_at=s.created_at,
+                last_used_at=s.last_used_at or s.created_at,
+                ip=s.ip,
+                user_agent=s.user_agent,
+                current=s.session_hash == current_hash,
+            )
+            for s in sessions
+            if s.public_id
+        ]
+
+    async def end_one(self, user: UserRecord, public_id: str, caller: Caller) -> None:
+        """End one of the user's own sessions; any other id (another user's, an ended one,
+        a made-up one) is not found, alike."""
+        async with self._store.transaction() as tx:
+            ended = await tx.browser_sessions.revoke_public(user.sub, public_id, self._clock())
+            if ended is None:
+                raise NotFound("No such session.")
+            await record(tx, "browser_session_ended", caller, sub=user.sub)
+
+    async def end_all(self, user: UserRecord, caller: Caller, keep: str | None = None) -> int:
+        """End every session of the user but the one whose cookie value is `keep`."""
+        keep_hash = hash_session_id(keep) if keep else None
+        async with self._store.transaction() as tx:
+            count = await tx.browser_sessions.revoke_all_but(user.sub, keep_hash, self._clock())
+            await record(
+                tx, "browser_sessions_ended", caller, sub=user.sub, count=count, kept=bool(keep)
+            )
+        return count
+
+    def proved_within(self, signed_in: SignedIn, seconds: float) -> bool:
+        """True when the holder signed in or re-authenticated less than `seconds` ago."""
+        return self._clock() - signed_in.proved_at < seconds
+
+    async def reauthenticated(self, signed_in: SignedIn, caller: Caller) -> SignedIn:
+        """Note that the holder just proved who they are again (password or second factor)."""
+        now = self._clock()
+        async with self._store.transaction() as tx:
+            await tx.browser_sessions.mark_reauthenticated(
+                hash_session_id(signed_in.session_id), now
+            )
+            await record(tx, "browser_session_reauthenticated", caller, sub=signed_in.user.sub)
+        return SignedIn(
+            signed_in.session_id, signed_in.user, signed_in.auth_time, signed_in.public_id, now
+        )
 
     async def end(self, session_id: str | None, caller: Caller) -> None:
         """End a session (sign-out); unknown or ended sessions are ignored."""

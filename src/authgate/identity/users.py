@@ -31,6 +31,7 @@ from authgate.identity.codes import CodeBook, CodeRefused
 from authgate.identity.names import check_new_username, normalize_email, normalize_username
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
+from authgate.identity.sessions import hash_session_id
 from authgate.identity.signin import PasswordSignIn
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store, Transaction
@@ -334,12 +335,24 @@ class UserPool:
                 await self._limits.login.failure(tx, user.username, caller.ip)
             raise InvalidCredentials("The current password is incorrect.")
 
+    async def confirm_password(self, user: UserRecord, password: object, caller: Caller) -> None:
+        """Re-authentication: the user's password, throttled and counted like a sign-in."""
+        await self._check_password(user, password, caller)
+
     async def change_password(
-        self, user: UserRecord, current: object, new: object, caller: Caller, *, keep_jti: str
+        self,
+        user: UserRecord,
+        current: object,
+        new: object,
+        caller: Caller,
+        *,
+        keep_jti: str | None,
+        keep_session: str | None = None,
     ) -> None:
         """Set a new password and end every other sign-in (ASVS 3.3.3): the other refresh
         families, the access tokens issued outside the sign-in of the access token
-        `keep_jti` that asked, and every hosted browser session."""
+        `keep_jti` that asked, and every hosted browser session but the one whose cookie
+        value is `keep_session` (the account page that asked)."""
         await self._check_password(user, current, caller)
         new_hash = await self.hasher.hash(self._password(new, "new_password"))
         async with self._store.transaction() as tx:
@@ -350,7 +363,11 @@ class UserPool:
             fresh.updated_at = self._clock()
             await tx.users.update(fresh)
             await self._tokens.sign_out_elsewhere(tx, fresh, keep_jti)
-            await tx.oauth.revoke_user_sessions(fresh.sub, self._clock())
+            if keep_session is None:
+                await tx.oauth.revoke_user_sessions(fresh.sub, self._clock())
+            else:
+                keep_hash = hash_session_id(keep_session)
+                await tx.browser_sessions.revoke_all_but(fresh.sub, keep_hash, self._clock())
             await record(tx, "password_changed", caller, sub=fresh.sub)
         if fresh.email:
             self.postman.send("password_changed", fresh.email, _greeting(fresh))

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from authgate.store.audit import AuditRepository
+from authgate.store.browser_sessions import BrowserSessionRepository
 from authgate.store.credentials import (
     ClientRepository,
     CodeRepository,
@@ -47,6 +48,7 @@ class Transaction:
         self.oauth = OAuthRepository(conn)
         self.policies = PolicyRepository(conn)
         self.limits = LimitRepository(conn)
+        self.browser_sessions = BrowserSessionRepository(conn)
         self._after_commit: list[Callable[[], None]] = []
 
     def after_commit(self, action: Callable[[], None]) -> None:

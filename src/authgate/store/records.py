@@ -151,6 +151,11 @@ class BrowserSessionRecord:
     created_at: float
     expires_at: float
     revoked_at: float | None = None
+    public_id: str | None = None
+    user_agent: str | None = None
+    ip: str | None = None
+    last_used_at: float | None = None
+    reauth_at: float | None = None
 
 
 @dataclass

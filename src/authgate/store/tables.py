@@ -185,6 +185,15 @@ browser_sessions = Table(
     Column("expires_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
     Index("ix_browser_sessions_sub", "sub"),
+    # Account page (0009): an opaque id to name a session by (never its hash or cookie), the
+    # device and address it was last used from, when (at most once a minute), and when its
+    # holder last proved their password again (re-authentication before sensitive changes).
+    Column("public_id", String(32), nullable=True),
+    Column("user_agent", String(256), nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("last_used_at", Float, nullable=True),
+    Column("reauth_at", Float, nullable=True),
+    Index("ix_browser_sessions_public_id", "public_id", unique=True),
 )
 
 revoked_tokens = Table(

@@ -329,7 +329,9 @@ class TokenService:
         user.updated_at = now
         await tx.users.update(user)
 
-    async def sign_out_elsewhere(self, tx: Transaction, user: UserRecord, keep_jti: str) -> None:
+    async def sign_out_elsewhere(
+        self, tx: Transaction, user: UserRecord, keep_jti: str | None
+    ) -> None:
         """End every sign-in of the user but the one the access token `keep_jti` belongs to:
         the other refresh families and the access tokens issued to the user outside it."""
         if self._deny is None:

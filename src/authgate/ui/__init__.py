@@ -2,7 +2,16 @@
 
 from starlette.routing import BaseRoute
 
-from authgate.ui import consent, password, signin, signout, signup
+from authgate.ui import (
+    account,
+    account_actions,
+    consent,
+    password,
+    reauth,
+    signin,
+    signout,
+    signup,
+)
 
 
 def routes(prefix: str) -> list[BaseRoute]:
@@ -13,4 +22,7 @@ def routes(prefix: str) -> list[BaseRoute]:
         *password.routes(prefix),
         *consent.routes(prefix),
         *signout.routes(prefix),
+        *account.routes(prefix),
+        *account_actions.routes(prefix),
+        *reauth.routes(prefix),
     ]
