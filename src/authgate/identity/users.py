@@ -334,6 +334,12 @@ class UserPool:
                 await self._limits.login.failure(tx, user.username, caller.ip)
             raise InvalidCredentials("The current password is incorrect.")
 
+    async def reauthenticate(self, user: UserRecord, password: object, caller: Caller) -> None:
+        """The signed-in user's password again, before adding a factor (a passkey): a
+        stolen access token alone must not plant a lasting credential. Wrong answers count
+        like wrong sign-ins."""
+        await self._check_password(user, password, caller)
+
     async def change_password(
         self, user: UserRecord, current: object, new: object, caller: Caller, *, keep_jti: str
     ) -> None:
