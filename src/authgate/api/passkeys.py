@@ -71,7 +71,7 @@ async def registration_options(request: Request) -> Response:
     user, binding = await _me(request)
     body = await read_body(request, allow_form=False)
     services = _services(request)
-    await services.users.reauthenticate(user, body.get("password"), caller_of(request))
+    await services.users.check_password(user, body.get("password"), caller_of(request))
     options = await services.passkeys.registration_options(user, binding)
     return JSONResponse({"options": options}, headers=NO_STORE)
 

@@ -24,7 +24,6 @@ device. Eligibility cannot change for a credential, so the flag seen at registra
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import secrets
@@ -42,13 +41,10 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import (
-    base64url_to_bytes,
     bytes_to_base64url,
     parse_authentication_credential_json,
-    parse_client_data_json,
     parse_registration_credential_json,
 )
-from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
     AuthenticationCredential,
@@ -75,42 +71,24 @@ from authgate.errors import (
     UserNotConfirmed,
 )
 from authgate.identity.names import normalize_username
+from authgate.identity.passkey_ceremony import (
+    LOGIN,
+    MALFORMED,
+    REGISTER,
+    ChallengeBook,
+    descriptor,
+    parse_credential,
+    passkey_name,
+    user_handle,
+)
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store, Transaction
 from authgate.store.records import PasskeyRecord, UserRecord, WebAuthnChallengeRecord
 from authgate.tokens.service import TokenService, TokenSet
 
-REGISTER = "register"
-LOGIN = "login"
-NAME_MAX = 64
-DEFAULT_NAME = "Passkey"
-_MALFORMED = (WebAuthnException, ValueError, TypeError, KeyError, AttributeError)
-
-
-def _sha256(value: bytes | str) -> str:
-    data = value.encode() if isinstance(value, str) else value
-    return hashlib.sha256(data).hexdigest()
-
-
-def user_handle(sub: str) -> bytes:
-    """WebAuthn user.id: the sub's 16 UUID bytes (stable, opaque, no personal data)."""
-    return uuid.UUID(sub).bytes
-
 
 def amr_of(passkey: PasskeyRecord) -> list[str]:
     return ["swk"] if passkey.backup_eligible else ["hwk"]
-
-
-def passkey_name(value: object) -> str:
-    """A label the owner chose: 1 to 64 printable characters, trimmed."""
-    if value is None:
-        return DEFAULT_NAME
-    if not isinstance(value, str):
-        raise InvalidRequest("name must be a string.", field="name")
-    name = value.strip()
-    if not name or len(name) > NAME_MAX or not name.isprintable():
-        raise InvalidRequest(f"name must be 1 to {NAME_MAX} printable characters.", field="name")
-    return name
 
 
 @dataclass(frozen=True)
@@ -148,6 +126,7 @@ class Passkeys:
         self._throttle = throttle
         self._decoy_key = decoy_key
         self._clock = clock
+        self._challenges = ChallengeBook(settings.challenge_ttl, clock)
         self._options_limit = RateLimiter(
             settings.login_options_per_ip.count, settings.login_options_per_ip.period
         )
@@ -155,46 +134,6 @@ class Passkeys:
     @property
     def _timeout_ms(self) -> int:
         return int(self._settings.challenge_ttl * 1000)
-
-    async def _new_challenge(
-        self,
-        tx: Transaction,
-        challenge: bytes,
-        purpose: str,
-        sub: str | None,
-        binding: str,
-        restricted: bool,
-    ) -> None:
-        now = self._clock()
-        await tx.passkeys.purge_challenges(now)
-        await tx.passkeys.add_challenge(
-            WebAuthnChallengeRecord(
-                challenge_hash=_sha256(challenge),
-                purpose=purpose,
-                sub=sub,
-                binding_hash=_sha256(binding),
-                restricted=restricted,
-                created_at=now,
-                expires_at=now + self._settings.challenge_ttl,
-            )
-        )
-
-    async def _spend_challenge(
-        self, tx: Transaction, client_data_json: bytes, purpose: str, binding: str
-    ) -> tuple[bytes, WebAuthnChallengeRecord] | str:
-        """The challenge the authenticator signed and its row (now deleted), or why not."""
-        try:
-            challenge = parse_client_data_json(client_data_json).challenge
-        except _MALFORMED:
-            return "malformed clientDataJSON"
-        row = await tx.passkeys.take_challenge(_sha256(challenge))
-        if row is None:
-            return "unknown or spent challenge"
-        if row.purpose != purpose or not hmac.compare_digest(row.binding_hash, _sha256(binding)):
-            return "challenge of another session"
-        if row.expires_at <= self._clock():
-            return "expired challenge"
-        return challenge, row
 
     # -- registration ------------------------------------------------------------------
 
@@ -219,9 +158,9 @@ class Passkeys:
                     resident_key=ResidentKeyRequirement.REQUIRED,
                     user_verification=UserVerificationRequirement.REQUIRED,
                 ),
-                exclude_credentials=[_descriptor(p) for p in existing],
+                exclude_credentials=[descriptor(p) for p in existing],
             )
-            await self._new_challenge(tx, options.challenge, REGISTER, user.sub, binding, False)
+            await self._challenges.issue(tx, options.challenge, REGISTER, user.sub, binding, False)
         answer: dict[str, Any] = json.loads(options_to_json(options))
         return answer
 
@@ -230,9 +169,9 @@ class Passkeys:
     ) -> PasskeyRecord:
         """Verify the authenticator's attestation against its challenge and keep the key."""
         label = passkey_name(name)
-        parsed = _parse(parse_registration_credential_json, credential)
+        parsed = parse_credential(parse_registration_credential_json, credential)
         async with self._store.transaction() as tx:
-            spent = await self._spend_challenge(
+            spent = await self._challenges.spend(
                 tx, parsed.response.client_data_json, REGISTER, binding
             )
             outcome: PasskeyRecord | str = spent if isinstance(spent, str) else ""
@@ -268,7 +207,7 @@ class Passkeys:
                 expected_origin=self.origins,
                 require_user_verification=True,
             )
-        except _MALFORMED as exc:
+        except MALFORMED as exc:
             return str(exc)
         if await tx.passkeys.count(user.sub) >= self._settings.max_per_user:
             return "too many passkeys"
@@ -337,14 +276,14 @@ class Passkeys:
                 user = await _user_named(tx, username)
                 owned = await tx.passkeys.of_user(user.sub) if user else []
                 sub = user.sub if user and owned else None
-                allowed = [_descriptor(p) for p in owned] or [self._decoy(username)]
+                allowed = [descriptor(p) for p in owned] or [self._decoy(username)]
             options = generate_authentication_options(
                 rp_id=self.rp_id,
                 timeout=self._timeout_ms,
                 allow_credentials=allowed,
                 user_verification=UserVerificationRequirement.REQUIRED,
             )
-            await self._new_challenge(tx, options.challenge, LOGIN, sub, session, restricted)
+            await self._challenges.issue(tx, options.challenge, LOGIN, sub, session, restricted)
         return LoginOptions(json.loads(options_to_json(options)), session)
 
     def _decoy(self, username: str) -> PublicKeyCredentialDescriptor:
@@ -390,7 +329,7 @@ class Passkeys:
         if not isinstance(session, str) or not session:
             raise InvalidRequest("session is required.", field="session")
         await self._throttle.check_address(caller.ip)
-        parsed = _parse(parse_authentication_credential_json, credential)
+        parsed = parse_credential(parse_authentication_credential_json, credential)
         refusal: Exception | None = None
         result: Any = None
         async with self._store.transaction() as tx:
@@ -434,7 +373,7 @@ class Passkeys:
     async def _verify_assertion(
         self, tx: Transaction, parsed: AuthenticationCredential, session: str
     ) -> PasskeySignIn | tuple[str, PasskeyRecord | None]:
-        spent = await self._spend_challenge(tx, parsed.response.client_data_json, LOGIN, session)
+        spent = await self._challenges.spend(tx, parsed.response.client_data_json, LOGIN, session)
         if isinstance(spent, str):
             return spent, None
         challenge, row = spent
@@ -456,7 +395,7 @@ class Passkeys:
                 credential_current_sign_count=0,  # compared below, after the signature
                 require_user_verification=True,
             )
-        except _MALFORMED as exc:
+        except MALFORMED as exc:
             return str(exc), passkey
         count = verified.new_sign_count
         if (count or passkey.sign_count) and count <= passkey.sign_count:
@@ -468,25 +407,6 @@ class Passkeys:
         await tx.passkeys.record_use(passkey.id, count, verified.credential_backed_up, now)
         passkey.sign_count, passkey.last_used_at = count, now
         return PasskeySignIn(user, passkey, amr_of(passkey))
-
-
-def _descriptor(passkey: PasskeyRecord) -> PublicKeyCredentialDescriptor:
-    known = {t.value: t for t in AuthenticatorTransport}
-    return PublicKeyCredentialDescriptor(
-        id=base64url_to_bytes(passkey.credential_id),
-        transports=[known[t] for t in passkey.transports if t in known] or None,
-    )
-
-
-def _parse(parser: Callable[[Any], Any], credential: object) -> Any:
-    if not isinstance(credential, dict | str):
-        raise InvalidRequest(
-            "credential must be a PublicKeyCredential JSON object.", field="credential"
-        )
-    try:
-        return parser(credential)
-    except _MALFORMED:
-        raise PasskeyRejected("The credential is malformed.") from None
 
 
 async def _user_named(tx: Transaction, username: str) -> UserRecord | None:

@@ -334,10 +334,9 @@ class UserPool:
                 await self._limits.login.failure(tx, user.username, caller.ip)
             raise InvalidCredentials("The current password is incorrect.")
 
-    async def reauthenticate(self, user: UserRecord, password: object, caller: Caller) -> None:
-        """The signed-in user's password again, before adding a factor (a passkey): a
-        stolen access token alone must not plant a lasting credential. Wrong answers count
-        like wrong sign-ins."""
+    async def check_password(self, user: UserRecord, password: object, caller: Caller) -> None:
+        """Re-authentication before a sensitive change: the password, throttled like a
+        sign-in (a wrong one counts), or InvalidCredentials."""
         await self._check_password(user, password, caller)
 
     async def change_password(
