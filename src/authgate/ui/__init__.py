@@ -4,4 +4,7 @@ from starlette.routing import BaseRoute
 
 from authgate.ui import consent, signin, signout
 
-routes: list[BaseRoute] = [*signin.routes, *consent.routes, *signout.routes]
+
+def routes(prefix: str) -> list[BaseRoute]:
+    """Every hosted page, under `ui.prefix` (and the few old /oauth2/ addresses)."""
+    return [*signin.routes(prefix), *consent.routes(prefix), *signout.routes(prefix)]
