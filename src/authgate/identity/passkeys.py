@@ -25,6 +25,7 @@ device. Eligibility cannot change for a credential, so the flag seen at registra
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import secrets
 import time
@@ -130,6 +131,16 @@ class Passkeys:
         self._options_limit = RateLimiter(
             settings.login_options_per_ip.count, settings.login_options_per_ip.period
         )
+
+    @property
+    def browsers_can_use(self) -> bool:
+        """False when the RP ID is an IP address, which browsers refuse (then the pages
+        offer no passkeys; the API still works for other clients)."""
+        try:
+            ipaddress.ip_address(self.rp_id)
+        except ValueError:
+            return True
+        return False
 
     @property
     def _timeout_ms(self) -> int:
