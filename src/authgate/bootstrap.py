@@ -9,6 +9,7 @@ key is resolved here (or, for the gate's upstream credentials, when the gate is 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import time
@@ -28,6 +29,7 @@ from authgate.identity.admin import UserAdmin
 from authgate.identity.codes import CodeBook, CodeBudget, CodeHasher
 from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSender, Templates
 from authgate.identity.notify import Postman
+from authgate.identity.passkeys import Passkeys
 from authgate.identity.passwords import Argon2Params, PasswordHasher, PasswordPolicy
 from authgate.identity.sessions import BrowserSessions, Consents
 from authgate.identity.signin import PasswordSignIn
@@ -140,6 +142,7 @@ class Services:
     gateway: GateRuntime
     policies: PolicyService
     policy_cache: PolicyCache
+    passkeys: Passkeys
 
     async def close(self) -> None:
         await self.users.postman.drain()
@@ -250,4 +253,13 @@ async def build_services(settings: Settings) -> Services:
         gateway=gateway,
         policies=PolicyService(store, policy_cache),
         policy_cache=policy_cache,
+        passkeys=Passkeys(
+            store,
+            settings.webauthn,
+            settings.issuer,
+            limits.login,
+            tokens,
+            clients,
+            decoy_key=hashlib.sha256(b"authgate passkey decoys\x00" + kek).digest(),
+        ),
     )

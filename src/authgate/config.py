@@ -354,6 +354,93 @@ class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+# -- passkeys (WebAuthn) ---------------------------------------------------------------------
+
+_ORIGIN = re.compile(r"(https?)://(\[[0-9A-Fa-f:.]+\]|[^/?#@:\s\[\]]+)(?::(\d{1,5}))?")
+PUBLIC_SUFFIXES = frozenset(
+    {
+        "ac.uk", "co.uk", "gov.uk", "org.uk", "me.uk", "ltd.uk", "plc.uk", "com.au", "net.au",
+        "org.au", "co.nz", "co.jp", "ne.jp", "or.jp", "co.kr", "com.br", "com.cn", "com.mx",
+        "co.in", "co.za", "com.tr", "com.tw", "com.sg", "com.hk", "github.io", "gitlab.io",
+        "herokuapp.com", "appspot.com", "blogspot.com", "cloudfront.net", "azurewebsites.net",
+        "vercel.app", "netlify.app", "pages.dev", "workers.dev", "fly.dev", "onrender.com",
+        "s3.amazonaws.com", "amazonaws.com", "firebaseapp.com", "web.app", "ngrok.io",
+        "ngrok-free.app", "duckdns.org", "dyndns.org", "nip.io", "sslip.io",
+    }
+)  # fmt: skip
+"""Well-known multi-label public suffixes. Not the Public Suffix List (no such dependency,
+and it changes weekly): with it, a single-label name (a TLD) catches the usual mistakes."""
+
+
+def origin_host(origin: str) -> str:
+    """The host of a `scheme://host[:port]` origin (ValueError if it is not one)."""
+    match = _ORIGIN.fullmatch(origin)
+    if not match:
+        raise ValueError(f"origin {origin!r} must be scheme://host[:port] (http or https)")
+    return match.group(2).lower().strip("[]")
+
+
+def rp_id_problem(rp_id: str, origins: list[str]) -> str | None:
+    """Why `rp_id` cannot serve every origin, or None.
+
+    WebAuthn lets a page use an RP ID equal to its host or a registrable suffix of it. We
+    check that each host equals `rp_id` or ends with "." + `rp_id`, and that a `rp_id`
+    shared across hosts this way is no public suffix: not a single label (a TLD such as
+    "com"; "localhost" excepted) and not one of `PUBLIC_SUFFIXES`. An IP address is
+    only ever its own RP ID (browsers refuse IP addresses altogether: use localhost)."""
+    if not rp_id or rp_id != rp_id.lower().strip("."):
+        return f"rp_id {rp_id!r} must be a lower-case host name"
+    if rp_id in PUBLIC_SUFFIXES:
+        return f"rp_id {rp_id!r} is a public suffix"
+    for origin in origins:
+        host = origin_host(origin)
+        if host == rp_id:
+            continue
+        if not host.endswith("." + rp_id) or ":" in host or host.replace(".", "").isdigit():
+            return f"rp_id {rp_id!r} is not the host of origin {origin!r} nor a suffix of it"
+        if "." not in rp_id and rp_id != "localhost":
+            return f"rp_id {rp_id!r} is a public suffix (a top-level domain)"
+    return None
+
+
+class WebAuthnSettings(_Section):
+    """Passkeys. Without `rp_id`, the issuer's host; without `origins`, the issuer's origin
+    (scheme, host, port): right for one public name. Browsers take only `https://` origins
+    and `http://localhost`, and refuse an IP address as RP ID."""
+
+    rp_id: str | None = Field(
+        default=None, description="Relying party ID (default: the issuer's host)."
+    )
+    rp_name: str = Field(default="authgate", min_length=1, max_length=64)
+    origins: list[str] | None = Field(
+        default=None,
+        description="Page origins allowed to use passkeys (default: the issuer's origin).",
+    )
+    challenge_ttl: Duration = Field(default=300.0, le=300.0)
+    max_per_user: int = Field(default=20, gt=0, le=100)
+    login_options_per_ip: Rate = Field(
+        default=Rate(count=60, period=60),
+        description="Passkey sign-in options (each one stores a challenge) per address.",
+    )
+
+    @field_validator("origins")
+    @classmethod
+    def _origins(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("origins must name at least one origin")
+            for origin in value:
+                origin_host(origin)
+        return value
+
+    def resolved(self, issuer: str) -> tuple[str, list[str]]:
+        """(rp_id, origins), defaults taken from the issuer."""
+        scheme, _, rest = issuer.partition("://")
+        authority = rest.split("/", 1)[0]
+        origins = self.origins or [f"{scheme}://{authority}".lower()]
+        return self.rp_id or origin_host(origins[0]), origins
+
+
 class Settings(BaseSettings):
     """The whole configuration of one authgate process."""
 
@@ -382,6 +469,7 @@ class Settings(BaseSettings):
     oauth: OAuthSettings = OAuthSettings()
     gateway: GatewaySettings = GatewaySettings()
     logging: LoggingSettings = LoggingSettings()
+    webauthn: WebAuthnSettings = WebAuthnSettings()
     ui: UiSettings = UiSettings()
 
     @field_validator("issuer")
@@ -424,6 +512,16 @@ class Settings(BaseSettings):
                     for index, route in claiming
                 ],
             )
+        return self
+
+    @model_validator(mode="after")
+    def _webauthn_rp_id(self) -> Settings:
+        """Refuse at start an RP ID that no configured origin may use (see rp_id_problem)."""
+        rp_id, origins = self.webauthn.resolved(self.issuer)
+        problem = rp_id_problem(rp_id, origins)
+        if problem:
+            where = "" if self.webauthn.rp_id else " (the issuer's host)"
+            raise located_problems("Settings", [(("webauthn", "rp_id"), problem + where)])
         return self
 
     @classmethod

@@ -110,6 +110,24 @@ class InvalidRedirectUri(InvalidRequest):
     message = "A redirect URI is not allowed."
 
 
+class PasskeyRejected(DomainError):
+    """A passkey ceremony failed: wrong origin or RP, spent or expired challenge, no user
+    verification, bad signature, unknown credential."""
+
+    code = "invalid_passkey"
+    message = "The passkey could not be verified."
+
+
+class PasskeyCloned(DomainError):
+    """The credential's signature counter did not increase: two authenticators hold it."""
+
+    code = "passkey_cloned"
+    message = (
+        "This passkey's signature counter went backwards, so it may have been copied; "
+        "sign in another way and remove it."
+    )
+
+
 ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     InvalidRequest,
     InvalidAttribute,
@@ -127,4 +145,6 @@ ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     Unauthorized,
     InvalidUsername,
     InvalidRedirectUri,
+    PasskeyRejected,
+    PasskeyCloned,
 )

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from authgate import oauth, ui
-from authgate.api import consents, decide, public, wellknown
+from authgate.api import consents, decide, passkeys, public, wellknown
 from authgate.api import sessions as browser_sessions
 from authgate.api.admin_app import create_admin_router_app
 from authgate.api.docs import render_docs
@@ -73,6 +73,7 @@ def public_routes(ui_prefix: str = UI_PREFIX) -> list[BaseRoute]:
     return [
         *forward_auth.routes,
         *public.routes,
+        *passkeys.routes,
         *decide.routes,
         *consents.routes,
         *browser_sessions.routes,

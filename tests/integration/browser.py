@@ -32,6 +32,7 @@ class Form:
     fields: dict[str, str] = field(default_factory=dict)
     inputs: list[dict[str, str]] = field(default_factory=list)
     buttons: list[dict[str, str]] = field(default_factory=list)
+    passkey: bool = False  # completed by the WebAuthn script (data-passkey)
 
 
 class Page(HTMLParser):
@@ -53,6 +54,7 @@ class Page(HTMLParser):
         self.tags.append((tag, values))
         if tag == "form":
             self._form = Form(values.get("action", ""), values.get("method", "get").lower())
+            self._form.passkey = "data-passkey" in values
             self.forms.append(self._form)
         elif tag == "label":
             self.labels.append(values.get("for", ""))
@@ -76,7 +78,8 @@ class Page(HTMLParser):
 
     @property
     def form(self) -> Form:
-        (form,) = [f for f in self.forms if f.method == "post"]
+        """The page's one form a person fills in (a passkey's form is the script's)."""
+        (form,) = [f for f in self.forms if f.method == "post" and not f.passkey]
         return form
 
 

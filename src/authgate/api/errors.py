@@ -40,6 +40,8 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.TooManyRequests: 429,
     errors.InvalidUsername: 400,
     errors.InvalidRedirectUri: 400,
+    errors.PasskeyRejected: 400,
+    errors.PasskeyCloned: 403,
 }
 _EXPOSED_DETAILS = ("rules", "attribute", "field", "problems")
 

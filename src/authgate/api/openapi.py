@@ -169,6 +169,42 @@ PUBLIC_SCHEMAS: dict[str, dict[str, Any]] = {
         },
     ),
 }
+_CREDENTIAL = {
+    "type": "object",
+    "description": "A PublicKeyCredential in its WebAuthn JSON form (toJSON(): base64url).",
+    "additionalProperties": True,
+}
+PUBLIC_SCHEMAS.update(
+    {
+        "PasskeyReauth": _object(["password"], password=_text("The current password.")),
+        "PasskeyRegistration": _object(
+            ["credential"],
+            credential=_CREDENTIAL,
+            name=_text("A label for the passkey (default: Passkey).", maxLength=64),
+        ),
+        "PasskeyName": _object(["name"], name=_text("A label for the passkey.", maxLength=64)),
+        "Passkey": _object(
+            ["id", "name", "created_at"],
+            id=_text("The passkey's id."),
+            name=_text("Its label."),
+            created_at=_TIMESTAMP,
+            last_used_at={**_TIMESTAMP, "nullable": True},
+            device_type=_text("single_device or multi_device (synced)."),
+            backed_up={"type": "boolean"},
+            transports={"type": "array", "items": {"type": "string"}},
+        ),
+        "PasskeyLoginStart": {
+            "type": "object",
+            "properties": {"username": _text("Optional: whose passkeys to offer.")},
+        },
+        "PasskeyLogin": _object(
+            ["credential", "session"],
+            credential=_CREDENTIAL,
+            session=_text("The session of the options."),
+            client_id=_text("A public client (default: the pool's own)."),
+        ),
+    }
+)
 _OWN_API = re.compile(r"^/(v1|authz)/")
 # RFC 6749 5.2 bodies; userinfo answers errors in a WWW-Authenticate header and no body.
 _OAUTH_JSON_ERRORS = re.compile(r"^/oauth2/(token|introspect|revoke)$")

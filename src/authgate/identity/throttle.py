@@ -137,6 +137,31 @@ class LoginThrottle:
         """Lift the username's lockout and forget its history (an administrator's call)."""
         await tx.limits.unlock_login(f"user:{username}")
 
+    async def check_address(self, ip: str | None) -> None:
+        """Raise `TooManyRequests` while the IP is locked (sign-ins without a username)."""
+        if ip is not None:
+            await self._check_keys([f"ip:{ip}"])
+
+    async def address_failure(self, tx: Transaction, ip: str | None) -> int | None:
+        """Count a failed sign-in that named no username (a passkey) against the IP alone."""
+        if ip is None:
+            return None
+        now = self._clock()
+        record = await tx.limits.lock_login_failure(f"ip:{ip}", now)
+        started = self.rule.fail(record, now) and record.locked_until is not None
+        await tx.limits.put_login_failure(record, now)
+        return (
+            _whole_seconds(record.locked_until - now) if started and record.locked_until else None
+        )
+
+    async def _check_keys(self, keys: list[str]) -> None:
+        async with self._store.read() as tx:
+            records = await tx.limits.login_failures(keys)
+        now = self._clock()
+        wait = max((self.rule.wait(record, now) for record in records), default=0.0)
+        if wait > 0:
+            raise TooManyRequests(retry_after=_whole_seconds(wait))
+
 
 class RateLimiter:
     """A sliding-window limit of `count` events per `period` seconds per key (e.g. sign-ups per IP).

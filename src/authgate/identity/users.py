@@ -335,8 +335,9 @@ class UserPool:
                 await self._limits.login.failure(tx, user.username, caller.ip)
             raise InvalidCredentials("The current password is incorrect.")
 
-    async def confirm_password(self, user: UserRecord, password: object, caller: Caller) -> None:
-        """Re-authentication: the user's password, throttled and counted like a sign-in."""
+    async def check_password(self, user: UserRecord, password: object, caller: Caller) -> None:
+        """Re-authentication before a sensitive change: the password, throttled like a
+        sign-in (a wrong one counts), or InvalidCredentials."""
         await self._check_password(user, password, caller)
 
     async def change_password(

@@ -61,6 +61,8 @@ TABLE: dict[type[errors.DomainError], OAuthError] = {
     InvalidScope: OAuthError(400, "invalid_scope"),
     InsufficientScope: OAuthError(403, "insufficient_scope"),
     errors.InvalidRedirectUri: OAuthError(400, "invalid_request"),
+    errors.PasskeyRejected: OAuthError(400, "invalid_grant"),
+    errors.PasskeyCloned: OAuthError(400, "invalid_grant"),
 }
 
 

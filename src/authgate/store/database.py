@@ -28,6 +28,7 @@ from authgate.store.credentials import (
 )
 from authgate.store.limits import LimitRepository
 from authgate.store.oauth import OAuthRepository
+from authgate.store.passkeys import PasskeyRepository
 from authgate.store.policies import PolicyRepository
 from authgate.store.users import GroupRepository, UserRepository
 
@@ -49,6 +50,7 @@ class Transaction:
         self.policies = PolicyRepository(conn)
         self.limits = LimitRepository(conn)
         self.browser_sessions = BrowserSessionRepository(conn)
+        self.passkeys = PasskeyRepository(conn)
         self._after_commit: list[Callable[[], None]] = []
 
     def after_commit(self, action: Callable[[], None]) -> None:

@@ -178,3 +178,33 @@ class LoginFailureRecord:
     failures: list[float] = field(default_factory=list)
     locked_until: float | None = None
     strikes: int = 0
+
+
+@dataclass
+class PasskeyRecord:
+    """A registered WebAuthn credential; `credential_id` is base64url."""
+
+    id: str
+    sub: str
+    credential_id: str
+    public_key: bytes
+    sign_count: int
+    transports: list[str]
+    aaguid: str
+    backup_eligible: bool
+    backed_up: bool
+    device_type: str  # single_device | multi_device
+    name: str
+    created_at: float
+    last_used_at: float | None = None
+
+
+@dataclass
+class WebAuthnChallengeRecord:
+    challenge_hash: str
+    purpose: str  # register | login
+    sub: str | None
+    binding_hash: str
+    restricted: bool
+    created_at: float
+    expires_at: float

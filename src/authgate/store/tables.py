@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -299,4 +300,44 @@ client_assertions = Table(
     ),
     Column("jti", String(256), primary_key=True),
     Column("expires_at", Float, nullable=False),
+)
+
+# -- passkeys (WebAuthn) -------------------------------------------------------------------
+
+# A user's registered WebAuthn credentials. `credential_id` is base64url (at most 1023
+# bytes raw, WebAuthn L2 5.1); the sign counter is an unsigned 32-bit number.
+passkeys = Table(
+    "passkeys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), nullable=False),
+    Column("credential_id", String(1400), nullable=False, unique=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("sign_count", BigInteger, nullable=False),
+    Column("transports", JSON, nullable=False),
+    Column("aaguid", String(36), nullable=False),
+    Column("backup_eligible", Boolean, nullable=False),
+    Column("backed_up", Boolean, nullable=False),
+    Column("device_type", String(16), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Index("ix_passkeys_sub", "sub"),
+)
+
+# Outstanding WebAuthn challenges: single use, short-lived, stored as hashes. `binding_hash`
+# ties one to the session that asked (the access token's jti for a registration, the
+# opaque `session` handed out with sign-in options); `restricted` sign-in challenges only
+# accept a credential of `sub` (none at all when the username was unknown).
+webauthn_challenges = Table(
+    "webauthn_challenges",
+    metadata,
+    Column("challenge_hash", String(64), primary_key=True),
+    Column("purpose", String(16), nullable=False),
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), nullable=True),
+    Column("binding_hash", String(64), nullable=False),
+    Column("restricted", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_webauthn_challenges_expires_at", "expires_at"),
 )

@@ -132,7 +132,12 @@ class TokenService:
         return audience[0] if len(audience) == 1 else list(audience)
 
     def _access_claims(
-        self, client: Client, scope: str, user: UserRecord | None, auth_time: float | None
+        self,
+        client: Client,
+        scope: str,
+        user: UserRecord | None,
+        auth_time: float | None,
+        amr: list[str] | None = None,
     ) -> dict[str, Any]:
         iat = self._issued_at(user) if user is not None else math.floor(self._clock())
         claims: dict[str, Any] = {
@@ -151,6 +156,8 @@ class TokenService:
             claims["groups"] = list(user.groups)
             if auth_time is not None:
                 claims["auth_time"] = int(auth_time)
+            if amr:
+                claims["amr"] = list(amr)
         return claims
 
     async def mint_access(
@@ -161,11 +168,12 @@ class TokenService:
         user: UserRecord | None = None,
         auth_time: float | None = None,
         family_id: str | None = None,
+        amr: list[str] | None = None,
     ) -> AccessToken:
         """An access token for a user (or, without one, for the client itself), in the
         client's format. A user's token is recorded with its refresh family, and an opaque
         one is stored: both need the caller's transaction."""
-        claims = self._access_claims(client, scope, user, auth_time)
+        claims = self._access_claims(client, scope, user, auth_time, amr)
         opaque = client.metadata.access_token_format == "opaque"
         if tx is None:
             if user is not None or opaque:
@@ -207,7 +215,9 @@ class TokenService:
         )
         return token
 
-    def _id_token(self, user: UserRecord, client: Client, auth_time: float) -> str:
+    def _id_token(
+        self, user: UserRecord, client: Client, auth_time: float, amr: list[str] | None = None
+    ) -> str:
         iat = self._issued_at(user)
         claims: dict[str, Any] = {
             "iss": self._issuer,
@@ -225,6 +235,8 @@ class TokenService:
         claims.update({k: v for k, v in user.attributes.items() if k in ID_CLAIMS})
         if user.groups:
             claims["groups"] = list(user.groups)
+        if amr:
+            claims["amr"] = list(amr)
         return self._codec.sign(claims, typ="JWT")
 
     def oidc_id_token(
@@ -265,12 +277,20 @@ class TokenService:
         return await self.families.start(tx, user, client, scope, auth_time, ttl)
 
     async def issue(
-        self, tx: Transaction, user: UserRecord, client: Client, scope: str, auth_time: float
+        self,
+        tx: Transaction,
+        user: UserRecord,
+        client: Client,
+        scope: str,
+        auth_time: float,
+        *,
+        amr: list[str] | None = None,
     ) -> TokenSet:
-        """Tokens for a fresh sign-in: a new refresh family, inside the caller's transaction."""
+        """Tokens for a fresh sign-in: a new refresh family, inside the caller's transaction.
+        `amr` (RFC 8176: how the user signed in) goes into the access and ID tokens."""
         family_id, refresh = await self.new_family(tx, user, client, scope, auth_time)
-        access = await self.mint_access(tx, client, scope, user, auth_time, family_id)
-        id_token = self._id_token(user, client, auth_time)
+        access = await self.mint_access(tx, client, scope, user, auth_time, family_id, amr)
+        id_token = self._id_token(user, client, auth_time, amr)
         return TokenSet(access.token, id_token, refresh, access.expires_in)
 
     async def rotate(

@@ -5,7 +5,9 @@ from starlette.routing import BaseRoute
 from authgate.ui import (
     account,
     account_actions,
+    account_passkeys,
     consent,
+    passkeys,
     password,
     reauth,
     signin,
@@ -25,4 +27,6 @@ def routes(prefix: str) -> list[BaseRoute]:
         *account.routes(prefix),
         *account_actions.routes(prefix),
         *reauth.routes(prefix),
+        *passkeys.routes(prefix),
+        *account_passkeys.routes(prefix),
     ]

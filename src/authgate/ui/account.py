@@ -38,17 +38,21 @@ ACCOUNT_PAGE = "/account"
 DELETED_PAGE = "/account/deleted"
 PROFILE_STANDARD = ("name",)
 """Standard attributes the profile form offers, besides the pool's mutable custom ones."""
-STATUS_KEYS = frozenset(
-    {
-        "profile_saved",
-        "email_code_sent",
-        "email_verified",
-        "password_changed",
-        "session_ended",
-        "sessions_ended",
-        "app_revoked",
-    }
+_OWN_STATUS = (
+    "profile_saved",
+    "email_code_sent",
+    "email_verified",
+    "password_changed",
+    "session_ended",
+    "sessions_ended",
+    "app_revoked",
 )
+STATUS_MESSAGES = {
+    **{key: f"account.status.{key}" for key in _OWN_STATUS},
+    **{key: f"passkeys.status.{key}" for key in account_passkeys.STATUS_KEYS},
+    **{key: f"mfa.status.{key}" for key in account_mfa.STATUS_KEYS},
+}
+"""The `?status=` values the page announces (any other is ignored), with their messages."""
 Errors = dict[str, dict[str, str]]
 """Errors per section (`profile`, `email`, ...), each mapping a field name to its message."""
 
@@ -171,7 +175,7 @@ async def account_page(
         email=user.email,
         pending_email=user.pending_email,
         csrf_token=token,
-        status_message=t(f"account.status.{status_key}") if status_key else None,
+        status_message=t(STATUS_MESSAGES[status_key]) if status_key else None,
         recent=is_recent(services, signed_in),
         section_errors=errors or {},
         profile_fields=profile_fields(services, user, t, submitted),
@@ -185,7 +189,7 @@ async def account_page(
 
 def done(request: Request, status_key: str) -> Response:
     """Redirect-after-POST back to the page, which announces `status_key`."""
-    assert status_key in STATUS_KEYS
+    assert status_key in STATUS_MESSAGES
     return see_other(f"{account_path(services_of(request))}?status={status_key}")
 
 
@@ -195,7 +199,7 @@ async def show(request: Request) -> Response:
         return login_redirect(request, account_path(services_of(request)))
     status = request.query_params.get("status")
     return await account_page(
-        request, signed_in, status_key=status if status in STATUS_KEYS else None
+        request, signed_in, status_key=status if status in STATUS_MESSAGES else None
     )
 
 

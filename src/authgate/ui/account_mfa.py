@@ -13,3 +13,6 @@ from authgate.identity.sessions import SignedIn
 
 async def section(request: Request, signed_in: SignedIn) -> dict[str, Any]:
     return {}
+
+
+STATUS_KEYS: tuple[str, ...] = ()

@@ -164,7 +164,7 @@ async def submit(request: Request) -> Response:
                     request, signed_in, return_to, error=t("account.reauth_wrong_code"), status=400
                 )
         else:
-            await services.users.confirm_password(signed_in.user, text(form, "password"), caller)
+            await services.users.check_password(signed_in.user, text(form, "password"), caller)
     except InvalidCredentials:
         error = t("account.reauth_wrong_password")
         return await _page(request, signed_in, return_to, error=error, status=400)

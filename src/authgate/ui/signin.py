@@ -136,12 +136,15 @@ async def _form_page(
             None,
         )
     token, is_new = csrf_token(request, issuer)
+    offered = services.passkeys.browsers_can_use
     response = render(
         request,
         "signin.html",
         status=status,
         redirects_to=redirect or return_to,
         headers=headers,
+        script=offered,
+        passkeys_offered=offered,
         client_name=client_name,
         ticket=raw_ticket or "",
         return_to=return_to or "",
