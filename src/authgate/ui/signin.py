@@ -242,5 +242,5 @@ def routes(prefix: str) -> list[BaseRoute]:
     return [
         Route(f"{prefix}/login", show, methods=["GET"]),
         Route(f"{prefix}/login", submit, methods=["POST"]),
-        Route("/oauth2/signin", old_signin, methods=["GET"]),
+        Route("/oauth2/signin", old_signin, methods=["GET"], include_in_schema=False),
     ]
