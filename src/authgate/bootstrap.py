@@ -25,8 +25,10 @@ from authgate.gateway.mutate import IdentitySigner
 from authgate.gateway.observe import Observer
 from authgate.gateway.runtime import GateRuntime
 from authgate.identity.admin import UserAdmin
+from authgate.identity.challenges import MfaLogin
 from authgate.identity.codes import CodeBook, CodeBudget, CodeHasher
 from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSender, Templates
+from authgate.identity.mfa import Mfa
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import Argon2Params, PasswordHasher, PasswordPolicy
 from authgate.identity.sessions import BrowserSessions, Consents
@@ -140,6 +142,8 @@ class Services:
     gateway: GateRuntime
     policies: PolicyService
     policy_cache: PolicyCache
+    mfa: Mfa
+    mfa_login: MfaLogin
 
     async def close(self) -> None:
         await self.users.postman.drain()
@@ -213,7 +217,8 @@ async def build_services(settings: Settings) -> Services:
     postman = Postman(
         build_mail_sender(settings), Templates(settings.mail.templates_dir), settings.user_pool.name
     )
-    users = UserPool(store, settings, hasher, policy, codes, postman, tokens, clients, limits)
+    mfa = Mfa(store, encryptor, kek, limits.login, settings.user_pool.mfa, settings.user_pool.name)
+    users = UserPool(store, settings, hasher, policy, codes, postman, tokens, clients, limits, mfa)
     admin = UserAdmin(store, users, codes, tokens, settings.user_pool.reset_code_ttl)
     codes_ = AuthorizationCodes(store, settings.oauth.code_ttl, deny=deny)
     oauth = OAuthTokens(store, codec, tokens, clients, codes_, deny, settings)
@@ -250,4 +255,6 @@ async def build_services(settings: Settings) -> Services:
         gateway=gateway,
         policies=PolicyService(store, policy_cache),
         policy_cache=policy_cache,
+        mfa=mfa,
+        mfa_login=users.mfa_login,
     )

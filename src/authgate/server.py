@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from authgate import oauth, ui
 from authgate.api import consents, decide, public, wellknown
+from authgate.api import mfa as mfa_api
 from authgate.api.admin_app import create_admin_router_app
 from authgate.api.docs import render_docs
 from authgate.api.errors import error_response, plain_error
@@ -70,6 +71,7 @@ def public_routes() -> list[BaseRoute]:
     return [
         *forward_auth.routes,
         *public.routes,
+        *mfa_api.routes,
         *decide.routes,
         *consents.routes,
         *oauth.routes,

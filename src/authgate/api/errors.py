@@ -40,6 +40,11 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.TooManyRequests: 429,
     errors.InvalidUsername: 400,
     errors.InvalidRedirectUri: 400,
+    errors.MfaDisabled: 403,
+    errors.MfaRequired: 409,
+    errors.MfaNotEnabled: 409,
+    errors.NoPendingEnrolment: 409,
+    errors.InvalidMfaSession: 401,
 }
 _EXPOSED_DETAILS = ("rules", "attribute", "field", "problems")
 

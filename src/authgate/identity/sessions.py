@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from authgate.audit import Caller, record
 from authgate.errors import NotFound
 from authgate.store import Store
 from authgate.store.records import BrowserSessionRecord, ConsentRecord, UserRecord
+from authgate.tokens.amr import PASSWORD, loaded, stored
 from authgate.tokens.revocation import DenyList
 
 MAX_SESSION_ID = 128
@@ -37,6 +38,8 @@ class SignedIn:
     session_id: str
     user: UserRecord
     auth_time: float
+    amr: tuple[str, ...] = (PASSWORD,)
+    """How the user signed in (`authgate.tokens.amr`): codes issued from it carry it."""
 
 
 class BrowserSessions:
@@ -50,9 +53,13 @@ class BrowserSessions:
         return self._ttl
 
     async def start(
-        self, user: UserRecord, caller: Caller, replaces: str | None = None
+        self,
+        user: UserRecord,
+        caller: Caller,
+        replaces: str | None = None,
+        amr: Sequence[str] = (PASSWORD,),
     ) -> SignedIn:
-        """A new session for a user who just proved who they are.
+        """A new session for a user who just proved who they are (`amr`: how).
 
         A session id the browser already had is ended, never reused (session fixation).
         """
@@ -68,10 +75,11 @@ class BrowserSessions:
                     auth_time=now,
                     created_at=now,
                     expires_at=now + self._ttl,
+                    amr=stored(amr),
                 )
             )
-            await record(tx, "browser_session_started", caller, sub=user.sub)
-        return SignedIn(session_id, user, now)
+            await record(tx, "browser_session_started", caller, sub=user.sub, amr=list(amr))
+        return SignedIn(session_id, user, now, tuple(amr))
 
     async def current(self, session_id: str | None) -> SignedIn | None:
         """The live session behind a cookie value, or None."""
@@ -87,7 +95,7 @@ class BrowserSessions:
             return None
         if session.created_at <= user.tokens_valid_after:
             return None
-        return SignedIn(session_id, user, session.auth_time)
+        return SignedIn(session_id, user, session.auth_time, tuple(loaded(session.amr)))
 
     async def end(self, session_id: str | None, caller: Caller) -> None:
         """End a session (sign-out); unknown or ended sessions are ignored."""

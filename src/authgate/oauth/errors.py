@@ -61,6 +61,11 @@ TABLE: dict[type[errors.DomainError], OAuthError] = {
     InvalidScope: OAuthError(400, "invalid_scope"),
     InsufficientScope: OAuthError(403, "insufficient_scope"),
     errors.InvalidRedirectUri: OAuthError(400, "invalid_request"),
+    errors.MfaDisabled: OAuthError(400, "invalid_request"),
+    errors.MfaRequired: OAuthError(400, "invalid_request"),
+    errors.MfaNotEnabled: OAuthError(400, "invalid_request"),
+    errors.NoPendingEnrolment: OAuthError(400, "invalid_request"),
+    errors.InvalidMfaSession: OAuthError(400, "invalid_grant"),
 }
 
 

@@ -26,6 +26,7 @@ from authgate.store.credentials import (
     RefreshTokenRepository,
 )
 from authgate.store.limits import LimitRepository
+from authgate.store.mfa import MfaRepository
 from authgate.store.oauth import OAuthRepository
 from authgate.store.policies import PolicyRepository
 from authgate.store.users import GroupRepository, UserRepository
@@ -47,6 +48,7 @@ class Transaction:
         self.oauth = OAuthRepository(conn)
         self.policies = PolicyRepository(conn)
         self.limits = LimitRepository(conn)
+        self.mfa = MfaRepository(conn)
         self._after_commit: list[Callable[[], None]] = []
 
     def after_commit(self, action: Callable[[], None]) -> None:
