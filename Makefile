@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The openid-client interop test's Node packages, exactly as locked (tests/interop).
 NODE_STAMP := tests/interop/node_modules/.installed
+# axe-core, which the browser tests inject to check every hosted page (tests/e2e).
+E2E_NODE_STAMP := tests/e2e/node_modules/.installed
 
 .PHONY: run test lint bench clean browser
 
@@ -26,6 +28,10 @@ $(NODE_STAMP): tests/interop/package.json tests/interop/package-lock.json
 	npm ci --prefix tests/interop --no-audit --no-fund
 	touch $(NODE_STAMP)
 
+$(E2E_NODE_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund
+	touch $(E2E_NODE_STAMP)
+
 # The quickstart: the whoami demo upstream in the background, authgate in front of it.
 # Ctrl-C (or authgate stopping for any reason) stops both. tests/integration/test_readme.py
 # runs this very recipe.
@@ -40,7 +46,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy src examples
 
-test: lint $(NODE_STAMP) browser
+test: lint $(NODE_STAMP) $(E2E_NODE_STAMP) browser
 	$(BIN)/pytest -q --durations=25
 
 bench: $(STAMP)
@@ -57,5 +63,5 @@ bench: $(STAMP)
 	$(BIN)/python bench/policy.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/interop/node_modules \
-	  bench/peers/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/interop/node_modules tests/e2e/node_modules \
+	  bench/peers/node_modules tests/e2e/artifacts

@@ -22,12 +22,19 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from authgate.gateway.config import GatewaySettings, ListenerTlsSettings
+from authgate.gateway.config import (
+    RESERVED_SEGMENTS,
+    GatewaySettings,
+    ListenerTlsSettings,
+    located_problems,
+    routes_claiming,
+)
 from authgate.secret_refs import (
     SecretRef,
     SecretReferenceError,
@@ -211,6 +218,86 @@ class UserPoolSettings(_Section):
         return value
 
 
+UI_PREFIX = "/auth"
+_UI_PREFIX = re.compile(r"(/[A-Za-z0-9][A-Za-z0-9._~-]*)+")
+_ORIGIN = re.compile(r"https?://([a-z0-9.\-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?")
+PACKAGED_MESSAGES = Path(__file__).parent / "ui" / "messages"
+"""Where the shipped message catalogues live, one folder per language."""
+
+
+class UiSettings(_Section):
+    """The hosted pages: where they live, how they look and speak, where they may return."""
+
+    prefix: str = Field(
+        default=UI_PREFIX,
+        description="Path under which the hosted pages live; its first segment is reserved "
+        "from the gate like /v1.",
+    )
+    templates_dir: Path | None = Field(
+        default=None,
+        description="A template here overrides the packaged one of the same name; "
+        "messages/<lang>/*.json here add or override strings.",
+    )
+    languages: list[str] = Field(
+        default_factory=lambda: ["en"],
+        min_length=1,
+        description="Languages offered, picked by Accept-Language; the first is the fallback.",
+    )
+    reauth_after: Duration = Field(
+        default=300.0,
+        description="A sign-in older than this must be repeated before sensitive changes.",
+    )
+    return_to_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (e.g. https://app.example.com) the pages may send the browser "
+        "back to with ?return_to=; the issuer's own paths are always allowed.",
+    )
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not _UI_PREFIX.fullmatch(value):
+            raise ValueError(
+                "the prefix is one or more path segments, e.g. /auth (no trailing '/')"
+            )
+        first = value[1:].split("/", 1)[0]
+        if first in RESERVED_SEGMENTS:
+            raise ValueError(f"/{first} is one of authgate's own paths")
+        return value
+
+    @field_validator("return_to_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _language_tags(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for tag in value:
+            if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", tag):
+                raise ValueError(f"{tag!r} is not a language tag like en or pt-BR")
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        templates_dir = info.data.get("templates_dir")
+        for tag in value:
+            places = [PACKAGED_MESSAGES / tag]
+            if templates_dir is not None:
+                places.append(templates_dir / "messages" / tag)
+            if not any(place.is_dir() and any(place.glob("*.json")) for place in places):
+                raise ValueError(
+                    f"no message catalogue for {tag!r} (add templates_dir/messages/{tag}/*.json)"
+                )
+        return value
+
+    @property
+    def reserved_segment(self) -> str:
+        """The prefix's first segment, which the gate may not route."""
+        return self.prefix[1:].split("/", 1)[0]
+
+
 BUILTIN_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
 DECIDE_SCOPE = "authgate:decide"
 """Lets a client ask POST /authz/allowed; always grantable, never declared in `scopes`."""
@@ -300,6 +387,7 @@ class Settings(BaseSettings):
     oauth: OAuthSettings = OAuthSettings()
     gateway: GatewaySettings = GatewaySettings()
     logging: LoggingSettings = LoggingSettings()
+    ui: UiSettings = UiSettings()
 
     @field_validator("issuer")
     @classmethod
@@ -323,6 +411,24 @@ class Settings(BaseSettings):
             self.database = self.database.model_copy(update={"url": url})
         if "outbox_dir" not in self.mail.model_fields_set:
             self.mail = self.mail.model_copy(update={"outbox_dir": data / "outbox"})
+        return self
+
+    @model_validator(mode="after")
+    def _gate_keeps_off_the_pages(self) -> Settings:
+        """No gate route may claim the hosted pages' prefix (its first segment)."""
+        claiming = routes_claiming(self.gateway.routes, {self.ui.reserved_segment})
+        if claiming:
+            raise located_problems(
+                "Settings",
+                [
+                    (
+                        ("gateway", "routes", index, "path"),
+                        f"route {route.name!r}: /{self.ui.reserved_segment} is served by "
+                        "authgate itself (ui.prefix)",
+                    )
+                    for index, route in claiming
+                ],
+            )
         return self
 
     @classmethod

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from authgate.config import ConfigError, Settings, load_settings
-from authgate.gateway.config import GatewaySettings
+from authgate.gateway.config import GatewaySettings, routes_claiming
 from authgate.listeners import Listener, tls_context
 
 log = logging.getLogger("authgate")
@@ -92,6 +92,17 @@ class GatewayReloader:
                 new = await asyncio.to_thread(self._load)
             except ConfigError as exc:
                 raise ReloadRefused(_problems(exc)) from None
+            # The pages keep the prefix they started with: a reload may not route it.
+            segment = self._running.ui.reserved_segment
+            claiming = routes_claiming(new.gateway.routes, {segment})
+            if claiming:
+                raise ReloadRefused(
+                    [
+                        f"gateway.routes.{index}.path: route {route.name!r}: /{segment} is "
+                        "served by authgate itself (ui.prefix)"
+                        for index, route in claiming
+                    ]
+                )
             # Listeners cannot move while bound: the gate keeps the ones it started with.
             gateway = new.gateway.model_copy(update={"listen": self._running.gateway.listen})
             try:

@@ -28,13 +28,14 @@ from authgate.api.docs import render_docs
 from authgate.api.errors import error_response, plain_error
 from authgate.api.openapi import PublicSchemas
 from authgate.bootstrap import Services, build_services
-from authgate.config import Settings
+from authgate.config import UI_PREFIX, Settings
 from authgate.errors import DomainError
 from authgate.gateway import forward_auth
 from authgate.gateway.dispatch import with_gate
 from authgate.listeners import Role, open_listeners, server_for
 from authgate.oauth.cors import ScopedCORS
 from authgate.reload import GatewayReloader
+from authgate.ui.pages import Pages
 
 log = logging.getLogger("authgate")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -66,8 +67,9 @@ def _exception_handlers() -> dict[Any, Any]:
 _schemas = PublicSchemas()
 
 
-def public_routes() -> list[BaseRoute]:
-    """authgate's own routes on the public listener (the gate serves what none of them do)."""
+def public_routes(ui_prefix: str = UI_PREFIX) -> list[BaseRoute]:
+    """authgate's own routes on the public listener (the gate serves what none of them do);
+    the hosted pages under `ui_prefix` (`ui.prefix`)."""
     return [
         *forward_auth.routes,
         *public.routes,
@@ -75,7 +77,7 @@ def public_routes() -> list[BaseRoute]:
         *decide.routes,
         *consents.routes,
         *oauth.routes,
-        *ui.routes,
+        *ui.routes(ui_prefix),
         *wellknown.discovery_routes,
         *wellknown.health_routes,
     ]
@@ -90,7 +92,7 @@ def create_public_app(services: Services) -> Starlette:
 
     app = Starlette(
         routes=[
-            *public_routes(),
+            *public_routes(services.settings.ui.prefix),
             Route("/openapi.json", openapi, include_in_schema=False),
             Route("/docs", docs, include_in_schema=False),
         ],
@@ -98,12 +100,14 @@ def create_public_app(services: Services) -> Starlette:
         middleware=[Middleware(ScopedCORS, origins=services.settings.oauth.cors_origins)],
     )
     app.state.services = services
+    app.state.pages = Pages(services.settings)
     return app
 
 
 def create_gated_app(services: Services) -> ASGIApp:
     """The public app with the gate behind it: authgate's own paths first, the rest routed."""
-    return with_gate(create_public_app(services), services.gateway)
+    pages = frozenset({services.settings.ui.reserved_segment})
+    return with_gate(create_public_app(services), services.gateway, pages)
 
 
 def create_admin_app(services: Services) -> Starlette:

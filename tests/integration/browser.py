@@ -192,11 +192,11 @@ class Browser:
         response = self.authorize(params)
         for _ in range(6):
             assert response.status_code == 303, f"{response.status_code}: {response.text[:300]}"
-            if not response.headers["location"].startswith(("signin?", "consent?")):
+            if not response.headers["location"].startswith(("/auth/login?", "/auth/consent?")):
                 return response
             page = self.follow(response)
             assert page.status_code == 200, page.text
-            if "/oauth2/signin" in str(page.url):
+            if "/auth/login" in str(page.url):
                 assert email is not None, "the flow asked for a sign-in"
                 response = self.sign_in(page, email)
             else:

@@ -118,9 +118,9 @@ def test_a_login_hint_fills_in_the_username(browser: Browser, client: dict[str, 
     assert inputs["username"]["value"] == 'ann"@example.com'
 
 
-@pytest.mark.parametrize("path", ["signin", "consent"])
+@pytest.mark.parametrize("path", ["login", "consent"])
 def test_pages_send_security_headers(browser: Browser, client: dict[str, Any], path: str) -> None:
-    response = browser.http.get(f"/oauth2/{path}", params={"ticket": "x"})
+    response = browser.http.get(f"/auth/{path}", params={"ticket": "x"})
     ok = browser.start(code_request(client))
     for answer in (response, ok):
         headers = answer.headers
@@ -165,16 +165,14 @@ def test_a_tampered_ticket_is_refused(browser: Browser, client: dict[str, Any]) 
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["par"]["scope"] = "openid profile email orders:read"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    response = browser.http.get(
-        "/oauth2/signin", params={"ticket": f"{header}.{forged}.{signature}"}
-    )
+    response = browser.http.get("/auth/login", params={"ticket": f"{header}.{forged}.{signature}"})
     assert response.status_code == 400
     assert "<form" not in response.text
 
 
 @pytest.mark.parametrize("ticket", ["", "garbage", "a.b.c"])
 def test_a_missing_or_garbled_ticket_shows_an_error_page(browser: Browser, ticket: str) -> None:
-    response = browser.http.get("/oauth2/signin", params={"ticket": ticket})
+    response = browser.http.get("/auth/login", params={"ticket": ticket})
     assert response.status_code == 400
     assert "<form" not in response.text
 
@@ -183,7 +181,7 @@ def test_an_id_token_is_not_a_ticket(browser: Browser, email: str) -> None:
     with browser.server.public_client() as http:
         tokens = http.post("/v1/login", json={"username": email, "password": PASSWORD}).json()
     for token in (tokens["id_token"], tokens["access_token"]):
-        response = browser.http.get("/oauth2/signin", params={"ticket": token})
+        response = browser.http.get("/auth/login", params={"ticket": token})
         assert response.status_code == 400
 
 
@@ -265,7 +263,7 @@ def test_a_user_with_a_temporary_password_chooses_a_new_one(
     assert weak.status_code == 400
     done = browser.submit(asked, username=email, password=temporary, new_password=PASSWORD)
     assert done.status_code == 303
-    assert done.headers["location"].startswith("consent?")
+    assert done.headers["location"].startswith("/auth/consent?")
 
 
 def test_an_empty_form_asks_again(browser: Browser, client: dict[str, Any]) -> None:
@@ -287,7 +285,7 @@ def test_sign_in_without_the_matching_csrf_token_is_forbidden(
         del fields["csrf_token"]
     else:
         fields["csrf_token"] = token
-    response = browser.http.post("/oauth2/signin", data=fields)
+    response = browser.http.post("/auth/login", data=fields)
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("text/html")
     assert "authgate_session" not in set_cookies(response)
@@ -299,7 +297,7 @@ def test_sign_in_without_the_csrf_cookie_is_forbidden(
     page = browser.start(code_request(client))
     fields = {**Page(page.text).form.fields, "username": email, "password": PASSWORD}
     with Browser(server) as other:  # the token without its cookie, as a forged form would send
-        response = other.http.post("/oauth2/signin", data=fields)
+        response = other.http.post("/auth/login", data=fields)
     assert response.status_code == 403
 
 
@@ -309,7 +307,7 @@ def test_sign_in_posted_from_another_origin_is_forbidden(
     page = browser.start(code_request(client))
     fields = {**Page(page.text).form.fields, "username": email, "password": PASSWORD}
     headers = {"Origin": "https://evil.example"}
-    response = browser.http.post("/oauth2/signin", data=fields, headers=headers)
+    response = browser.http.post("/auth/login", data=fields, headers=headers)
     assert response.status_code == 403
 
 
@@ -319,7 +317,7 @@ def test_sign_in_posted_from_the_issuers_own_origin_is_accepted(
     page = browser.start(code_request(client))
     fields = {**Page(page.text).form.fields, "username": email, "password": PASSWORD}
     headers = {"Origin": server.public}
-    response = browser.http.post("/oauth2/signin", data=fields, headers=headers)
+    response = browser.http.post("/auth/login", data=fields, headers=headers)
     assert response.status_code == 303
 
 
@@ -379,7 +377,7 @@ def test_cookies_are_secure_when_the_issuer_is_https(https_server: AuthgateServe
         token = csrf.split(";")[0].split("=", 1)[1]
         fields = {**Page(page.text).form.fields, "username": email, "password": PASSWORD}
         signed_in = browser.http.post(
-            "/oauth2/signin", data=fields, headers={"Cookie": f"__Host-authgate_csrf={token}"}
+            "/auth/login", data=fields, headers={"Cookie": f"__Host-authgate_csrf={token}"}
         )
     assert signed_in.status_code == 303, signed_in.text
     assert answer_of(signed_in.headers["location"])["iss"] == "https://login.example"
@@ -428,7 +426,7 @@ def test_the_consent_page_without_a_session_sends_to_sign_in(
     with Browser(server) as stranger:
         response = stranger.http.get(str(consent.url))
     assert response.status_code == 303
-    assert response.headers["location"].startswith("signin?")
+    assert response.headers["location"].startswith("/auth/login?")
 
 
 def test_a_consent_page_shown_to_someone_else_is_asked_again(
@@ -440,7 +438,7 @@ def test_a_consent_page_shown_to_someone_else_is_asked_again(
     browser.sign_in(browser.start(code_request(client, prompt="login")), other)
     response = browser.submit(shown, decision="allow")
     assert response.status_code == 303
-    assert response.headers["location"].startswith("consent?")
+    assert response.headers["location"].startswith("/auth/consent?")
 
 
 def test_an_unknown_decision_is_refused(
@@ -479,7 +477,7 @@ def test_consents_are_listed_and_can_be_taken_back(
         assert revoked.status_code == 204
         assert http.get("/v1/me/consents", headers=bearer).json()["items"] == []
     again = browser.authorize(code_request(client))
-    assert again.headers["location"].startswith("consent?")
+    assert again.headers["location"].startswith("/auth/consent?")
 
 
 def test_consents_add_up_per_client(

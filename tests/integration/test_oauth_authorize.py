@@ -435,10 +435,10 @@ def test_sign_in_then_consent_then_the_code(
     with Browser(server) as browser:
         sign_in = browser.start(params)
         assert sign_in.status_code == 200
-        assert "/oauth2/signin" in str(sign_in.url)
+        assert "/auth/login" in str(sign_in.url)
         consent = browser.follow(browser.sign_in(sign_in, email))
         assert consent.status_code == 200
-        assert "/oauth2/consent" in str(consent.url)
+        assert "/auth/consent" in str(consent.url)
         assert_code(server, browser.submit(consent, decision="allow"), params)
 
 
@@ -493,7 +493,7 @@ def test_more_scopes_than_remembered_ask_again(
     with signed_in_browser(server, client, email) as browser:
         response = browser.authorize(code_request(client, scope="openid email profile"))
     assert response.status_code == 303
-    assert response.headers["location"].startswith("consent?")
+    assert response.headers["location"].startswith("/auth/consent?")
 
 
 def test_prompt_consent_asks_even_when_remembered(
@@ -502,7 +502,7 @@ def test_prompt_consent_asks_even_when_remembered(
     with signed_in_browser(server, client, email) as browser:
         params = code_request(client, prompt="consent")
         response = browser.authorize(params)
-        assert response.headers["location"].startswith("consent?")
+        assert response.headers["location"].startswith("/auth/consent?")
         page = browser.follow(response)
         assert_code(server, browser.submit(page, decision="allow"), params)
 
@@ -521,7 +521,7 @@ def test_prompt_login_asks_for_the_password_despite_a_session(
     with signed_in_browser(server, client, email) as browser:
         params = code_request(client, prompt="login")
         page = browser.start(params)
-        assert "/oauth2/signin" in str(page.url)
+        assert "/auth/login" in str(page.url)
         assert_code(server, browser.sign_in(page, email), params)
 
 
@@ -531,7 +531,7 @@ def test_max_age_zero_asks_for_the_password_despite_a_session(
     with signed_in_browser(server, client, email) as browser:
         params = code_request(client, max_age="0")
         page = browser.start(params)
-        assert "/oauth2/signin" in str(page.url)
+        assert "/auth/login" in str(page.url)
         assert_code(server, browser.sign_in(page, email), params)
 
 

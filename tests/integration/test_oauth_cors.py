@@ -61,7 +61,7 @@ def test_a_token_answer_names_the_configured_origin(cors_server: AuthgateServer)
     assert answer.headers["access-control-allow-origin"] == APP
 
 
-@pytest.mark.parametrize("path", ["/v1/login", "/oauth2/signin", "/oauth2/introspect"])
+@pytest.mark.parametrize("path", ["/v1/login", "/auth/login", "/oauth2/introspect"])
 def test_other_endpoints_send_no_cors_headers(cors_server: AuthgateServer, path: str) -> None:
     with cors_server.public_client() as client:
         answer = client.post(path, data={}, headers={"Origin": APP})

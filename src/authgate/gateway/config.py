@@ -333,6 +333,24 @@ class GatewaySettings(Model):
         return self
 
 
+def routes_claiming(
+    routes: list[RouteSettings], segments: set[str] | frozenset[str]
+) -> list[tuple[int, RouteSettings]]:
+    """The routes (with their index) whose literal path starts with one of `segments`."""
+    return [
+        (index, route)
+        for index, route in enumerate(routes)
+        if route.pattern.literal_prefix and route.pattern.literal_prefix[0] in segments
+    ]
+
+
+def located_problems(
+    title: str, problems: list[tuple[tuple[str | int, ...], str]]
+) -> ValidationError:
+    """A ValidationError whose problems each name their own key path."""
+    return _located(title, problems)
+
+
 def _message(msg: str) -> str:
     return msg.removeprefix("Value error, ")
 

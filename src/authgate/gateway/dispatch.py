@@ -1,7 +1,8 @@
 """Which app serves a request on a listener the gate shares with authgate.
 
 authgate's own paths come first and cannot be routed: if the first segment of the decoded
-path is one of RESERVED_SEGMENTS the request goes to authgate's app, anything else to the
+path is one of RESERVED_SEGMENTS (or the hosted pages' configured prefix, `reserved`) the
+request goes to authgate's app, anything else to the
 gate (which answers 404 when no route matches, also when no route is configured). The
 decoded path is used so that `/%761/...` cannot reach the gate as something other than
 what authgate's router will see.
@@ -20,12 +21,15 @@ def first_segment(path: str) -> str:
     return path[1:].split("/", 1)[0] if path.startswith("/") else ""
 
 
-def with_gate(authgate_app: ASGIApp, gate: ASGIApp) -> ASGIApp:
-    """One ASGI app: authgate's paths to `authgate_app`, other HTTP and WebSocket requests
-    to `gate`."""
+def with_gate(
+    authgate_app: ASGIApp, gate: ASGIApp, reserved: frozenset[str] = frozenset()
+) -> ASGIApp:
+    """One ASGI app: authgate's paths (and the `reserved` first segments) to `authgate_app`,
+    other HTTP and WebSocket requests to `gate`."""
+    own = RESERVED_SEGMENTS | reserved
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in GATED and first_segment(scope["path"]) not in RESERVED_SEGMENTS:
+        if scope["type"] in GATED and first_segment(scope["path"]) not in own:
             await gate(scope, receive, send)
         else:
             await authgate_app(scope, receive, send)

@@ -53,7 +53,7 @@ async def endpoint(request: Request) -> Response:
     else:
         collected = collect(request.query_params.multi_items())
     if collected is None:
-        return problem_page(services, "The authorization request could not be read.")
+        return problem_page(request, "flow.unreadable")
     params, duplicates = collected
     signed_in = await services.sessions.current(session_of(request))
     step = Step(time.time(), signed_in, id_token_hint=params.get("id_token_hint"))

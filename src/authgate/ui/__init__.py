@@ -2,6 +2,15 @@
 
 from starlette.routing import BaseRoute
 
-from authgate.ui import consent, signin, signout
+from authgate.ui import consent, password, signin, signout, signup
 
-routes: list[BaseRoute] = [*signin.routes, *consent.routes, *signout.routes]
+
+def routes(prefix: str) -> list[BaseRoute]:
+    """Every hosted page, under `ui.prefix` (and the few old /oauth2/ addresses)."""
+    return [
+        *signin.routes(prefix),
+        *signup.routes(prefix),
+        *password.routes(prefix),
+        *consent.routes(prefix),
+        *signout.routes(prefix),
+    ]

@@ -60,11 +60,13 @@ _NOT_SUPPORTED = {
 
 
 class UnsafeRequest(Exception):
-    """The client or redirect_uri cannot be trusted: show an error page, never redirect."""
+    """The client or redirect_uri cannot be trusted: show an error page, never redirect.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    `key` names the page's words in the message catalogue (`flow.*`)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 class AuthorizeError(Exception):
@@ -122,20 +124,20 @@ def find_target(
 ) -> tuple[Client, Target]:
     """The client and its redirect target for this request; UnsafeRequest when there is none."""
     if "client_id" in duplicates or "redirect_uri" in duplicates:
-        raise UnsafeRequest("The request names its client or redirect URI more than once.")
+        raise UnsafeRequest("flow.target_twice")
     if client is None:
-        raise UnsafeRequest("The application that sent you here is not registered.")
+        raise UnsafeRequest("flow.client_unknown")
     registered = client.metadata.redirect_uris
     asked = params.get("redirect_uri")
     if asked is None:
         # RFC 6749 lets a client with one registered URI leave it out; OIDC Core 3.1.2.1 does not.
         if len(registered) != 1 or "openid" in params.get("scope", "").split():
-            raise UnsafeRequest("The request does not say where to return to (redirect_uri).")
+            raise UnsafeRequest("flow.no_redirect_uri")
         uri = registered[0]
     elif asked in registered:
         uri = asked
     else:
-        raise UnsafeRequest("The redirect URI is not registered for this application.")
+        raise UnsafeRequest("flow.redirect_unknown")
     return client, Target(uri, params.get("state"), _answers_in_fragment(params))
 
 

@@ -12,13 +12,21 @@ from typing import Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from authgate.ui.cookies import session_of
 from authgate.ui.csrf import csrf_ok
-from authgate.ui.flow import CONSENT_PAGE, Step, problem_page, resume, see_other, services_of
+from authgate.ui.flow import (
+    CONSENT_PAGE,
+    Step,
+    page_path,
+    problem_page,
+    resume,
+    see_other,
+    services_of,
+)
 from authgate.ui.forms import read_form, text
-from authgate.ui.signin import EXPIRED, FORGED
+from authgate.ui.signin import EXPIRED, FORGED, UNREADABLE
 from authgate.ui.ticket import read_ticket
 
 
@@ -26,7 +34,7 @@ async def show(request: Request) -> Response:
     services = services_of(request)
     ticket = await read_ticket(services, request.query_params.get("ticket"))
     if ticket is None:
-        return problem_page(services, EXPIRED)
+        return problem_page(request, EXPIRED)
     signed_in = await services.sessions.current(session_of(request))
     return await resume(request, ticket, Step(ticket.requested_at, signed_in, show_consent=True))
 
@@ -35,24 +43,33 @@ async def submit(request: Request) -> Response:
     services = services_of(request)
     form = await read_form(request)
     if form is None:
-        return problem_page(services, "The form could not be read.")
+        return problem_page(request, UNREADABLE)
     if not csrf_ok(request, form, services.settings.issuer):
-        return problem_page(services, FORGED, status=403)
+        return problem_page(request, FORGED, status=403)
     ticket = await read_ticket(services, form.get("ticket"))
     if ticket is None:
-        return problem_page(services, EXPIRED)
+        return problem_page(request, EXPIRED)
     decision = text(form, "decision")
     if decision not in ("allow", "deny"):
-        return problem_page(services, "Choose Allow or Deny.")
+        return problem_page(request, "consent.choose")
     signed_in = await services.sessions.current(session_of(request))
     if signed_in is not None and text(form, "account") != signed_in.user.sub:
         # Someone else signed in, in another tab, since the page was shown: ask them anew.
-        return see_other(f"{CONSENT_PAGE}?ticket={text(form, 'ticket')}")
+        return see_other(f"{page_path(services, CONSENT_PAGE)}?ticket={text(form, 'ticket')}")
     consent: Literal["allow", "deny"] = "allow" if decision == "allow" else "deny"
     return await resume(request, ticket, Step(ticket.requested_at, signed_in, consent))
 
 
-routes = [
-    Route("/oauth2/consent", show, methods=["GET"]),
-    Route("/oauth2/consent", submit, methods=["POST"]),
-]
+async def old_consent(request: Request) -> Response:
+    """The page's former address (/oauth2/consent): sent on, so old links keep working."""
+    query = request.url.query
+    path = page_path(services_of(request), CONSENT_PAGE)
+    return see_other(path + (f"?{query}" if query else ""))
+
+
+def routes(prefix: str) -> list[BaseRoute]:
+    return [
+        Route(f"{prefix}{CONSENT_PAGE}", show, methods=["GET"]),
+        Route(f"{prefix}{CONSENT_PAGE}", submit, methods=["POST"]),
+        Route("/oauth2/consent", old_consent, methods=["GET"]),
+    ]

@@ -34,12 +34,12 @@ from authgate.ui.authrequest import (
 )
 from authgate.ui.csrf import csrf_token, remember_csrf
 from authgate.ui.hint import read_id_token_hint
-from authgate.ui.pages import message_page, render
+from authgate.ui.pages import message_page, render, translator
 from authgate.ui.scopes import describe
 from authgate.ui.ticket import Ticket, issue_ticket
 
-SIGNIN_PAGE = "signin"
-CONSENT_PAGE = "consent"
+LOGIN_PAGE = "/login"
+CONSENT_PAGE = "/consent"
 MAX_CLIENT_ID = 128
 # Characters left as they are in a Location header: printable ASCII, so the registered
 # redirect URI reaches the browser exactly as registered (only non-ASCII is escaped).
@@ -68,9 +68,14 @@ def see_other(location: str) -> Response:
     return Response(status_code=303, headers=headers)
 
 
-def problem_page(services: Services, message: str, status: int = 400) -> Response:
-    site = services.settings.user_pool.name
-    return message_page(site, "This request cannot be completed", message, status=status)
+def page_path(services: Services, page: str) -> str:
+    """The path of a hosted page (`/login`) under the configured `ui.prefix`."""
+    return f"{services.settings.ui.prefix}{page}"
+
+
+def problem_page(request: Request, message_key: str, status: int = 400) -> Response:
+    """The page for a request that cannot go on; `message_key` names its words."""
+    return message_page(request, "flow.problem_title", message_key, status=status, alert=True)
 
 
 async def find_client(services: Services, client_id: str | None) -> Client | None:
@@ -95,7 +100,7 @@ async def authorize(
     try:
         client, target = find_target(client, params, duplicates)
     except UnsafeRequest as exc:
-        return problem_page(services, exc.message)
+        return problem_page(request, exc.key)
     try:
         auth = validate(client, target, params, duplicates, services.settings.oauth)
         return await _next_stop(request, services, auth, step)
@@ -110,11 +115,11 @@ async def resume(request: Request, ticket: Ticket, step: Step) -> Response:
     services = services_of(request)
     client = await find_client(services, ticket.client_id)
     if client is None:
-        return problem_page(services, "The application that sent you here is not registered.")
+        return problem_page(request, "flow.client_unknown")
     try:
         params = ticket.request_params(client.metadata.redirect_uris)
     except UnsafeRequest as exc:
-        return problem_page(services, exc.message)
+        return problem_page(request, exc.key)
     return await authorize(request, params, set(), step)
 
 
@@ -127,7 +132,8 @@ async def _next_stop(
     if signed_in is None or _must_sign_in_again(auth, signed_in, step.requested_at):
         if "none" in auth.prompt:
             raise AuthorizeError("login_required", "The user must sign in.")
-        return see_other(f"{SIGNIN_PAGE}?ticket={issue_ticket(services, auth, step.requested_at)}")
+        ticket = issue_ticket(services, auth, step.requested_at)
+        return see_other(f"{page_path(services, LOGIN_PAGE)}?ticket={ticket}")
     sub, client_id = signed_in.user.sub, auth.client.client_id
     if step.consent == "allow":
         await services.consents.grant(sub, client_id, auth.scopes, caller_of(request))
@@ -137,7 +143,7 @@ async def _next_stop(
         ticket = issue_ticket(services, auth, step.requested_at)
         if step.show_consent:
             return _consent_page(request, services, auth, signed_in, ticket)
-        return see_other(f"{CONSENT_PAGE}?ticket={ticket}")
+        return see_other(f"{page_path(services, CONSENT_PAGE)}?ticket={ticket}")
     code = await services.codes.issue(
         client_id=client_id,
         sub=sub,
@@ -192,14 +198,13 @@ def _consent_page(
     settings = services.settings
     token, is_new = csrf_token(request, settings.issuer)
     response = render(
+        request,
         "consent.html",
-        settings.user_pool.name,
         redirects_to=auth.target.redirect_uri,
-        title="Allow access",
         client_name=auth.client.metadata.client_name or auth.client.client_id,
         username=signed_in.user.email or signed_in.user.username,
         account=signed_in.user.sub,
-        scopes=describe(auth.scopes, settings.oauth),
+        scopes=describe(auth.scopes, settings.oauth, translator(request)),
         ticket=ticket,
         csrf_token=token,
     )

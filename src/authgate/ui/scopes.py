@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from authgate.config import OAuthSettings
+from authgate.ui.i18n import Translate
 
-BUILTIN_DESCRIPTIONS = {
-    "openid": "Confirm who you are with your account",
-    "profile": "See your profile: name, username and other details",
-    "email": "See your email address",
-    "phone": "See your phone number",
-    "offline_access": "Keep access while you are not using it",
-}
+BUILTIN_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
+"""Described by the catalogue's `consent.scope.<name>`; the operator's scopes by config."""
 
 
-def describe(scopes: Iterable[str], oauth: OAuthSettings) -> list[tuple[str, str]]:
+def describe(scopes: Iterable[str], oauth: OAuthSettings, t: Translate) -> list[tuple[str, str]]:
     """(scope, description) pairs, in the order asked."""
-    texts = {**BUILTIN_DESCRIPTIONS, **oauth.scopes}
-    return [(scope, texts.get(scope, scope)) for scope in scopes]
+
+    def text(scope: str) -> str:
+        if scope in BUILTIN_SCOPES:
+            return t(f"consent.scope.{scope}")
+        return oauth.scopes.get(scope, scope)
+
+    return [(scope, text(scope)) for scope in scopes]

@@ -49,7 +49,7 @@ class Ticket:
             if uri_hash(uri) == self.redirect_hash:
                 params["redirect_uri"] = uri
                 return params
-        raise UnsafeRequest("The redirect URI is no longer registered for this application.")
+        raise UnsafeRequest("flow.redirect_gone")
 
 
 def issue_ticket(services: Services, request: AuthorizationRequest, requested_at: float) -> str:
