@@ -148,9 +148,9 @@ async def enrol_totp(request: Request) -> Response:
     body = await read_body(request, allow_form=False)
     enrolment = await services.mfa.enrol(
         user,
-        field(body, "password"),
-        services.users.check_password,
         caller_of(request),
+        check_password=services.users.check_password,
+        password=field(body, "password"),
         code=body.get("code"),
     )
     return JSONResponse(enrolment.as_json(), headers=NO_STORE)
@@ -207,10 +207,10 @@ async def disable_totp(request: Request) -> Response:
     body = await read_body(request, allow_form=False)
     await services.mfa.disable(
         user,
-        field(body, "password"),
         field(body, "code"),
-        services.users.check_password,
         caller_of(request),
+        check_password=services.users.check_password,
+        password=field(body, "password"),
     )
     return Response(status_code=204, headers=NO_STORE)
 
@@ -239,10 +239,10 @@ async def regenerate_recovery_codes(request: Request) -> Response:
     body = await read_body(request, allow_form=False)
     codes = await services.mfa.regenerate(
         user,
-        field(body, "password"),
         field(body, "code"),
-        services.users.check_password,
         caller_of(request),
+        check_password=services.users.check_password,
+        password=field(body, "password"),
     )
     return JSONResponse({"recovery_codes": codes}, headers=NO_STORE)
 

@@ -196,12 +196,25 @@ class MfaLogin:
                 raise InvalidMfaSession()
             return await self._complete(tx, live, factor_amr, caller)
 
-    async def setup(self, session: object, caller: Caller) -> Enrolment:
-        """A pending TOTP secret for a "mfa_setup" challenge (again: a new one)."""
+    async def kind_of(self, session: object) -> Need | None:
+        """What a live challenge asks for; None when the session is not live."""
+        for kind in ("totp", "mfa_setup"):
+            try:
+                await self._user_of(session, kind)
+            except InvalidMfaSession:
+                continue
+            return kind
+        return None
+
+    async def setup(self, session: object, caller: Caller, *, keep: bool = False) -> Enrolment:
+        """A pending TOTP secret for a "mfa_setup" challenge: a new one each time, or with
+        `keep` the one already pending (a page shown again after a wrong code)."""
         async with self._store.transaction() as tx:
             live = await self._live(tx, session, "mfa_setup")
-            enrolment = await self.mfa.begin(tx, live.user)
-            await record(tx, "mfa_enrolment_started", caller, sub=live.user.sub)
+            enrolment = await self.mfa.pending(tx, live.user) if keep else None
+            if enrolment is None:
+                enrolment = await self.mfa.begin(tx, live.user)
+                await record(tx, "mfa_enrolment_started", caller, sub=live.user.sub)
         return enrolment
 
     async def setup_verify(

@@ -120,6 +120,11 @@ class Mfa:
         self._issuer = issuer_label
         self._clock = clock
 
+    @property
+    def second_factor(self) -> SecondFactorCheck:
+        """The account page's re-authentication by code (`ui.reauth.SecondFactor`)."""
+        return SecondFactorCheck(self)
+
     def ensure_on(self) -> None:
         if self.mode == "off":
             raise MfaDisabled()
@@ -151,6 +156,16 @@ class Mfa:
         await tx.mfa.put_pending(user.sub, sealed, self._clock())
         uri = totp.otpauth_uri(secret, user.username, self._issuer)
         return Enrolment(secret, uri, totp.qr_svg(uri))
+
+    async def pending(self, tx: Transaction, user: UserRecord) -> Enrolment | None:
+        """The enrolment in progress, shown again (a page re-rendered after a wrong code
+        must not swap the secret the person just scanned)."""
+        found = await tx.mfa.get_totp(user.sub)
+        if found is None or found.pending_ciphertext is None:
+            return None
+        secret = self._sealer.decrypt(found.pending_ciphertext, _aad(user.sub, pending=True))
+        uri = totp.otpauth_uri(secret.decode(), user.username, self._issuer)
+        return Enrolment(secret.decode(), uri, totp.qr_svg(uri))
 
     async def confirm(
         self, tx: Transaction, user: UserRecord, code: object, caller: Caller
@@ -230,20 +245,25 @@ class Mfa:
         """Refuse (TooManyRequests) while the user or the address is locked out."""
         await self._throttle.check(user.username, caller.ip)
 
-    # -- self-service with re-authentication ----------------------------------------------
+    # -- self-service ------------------------------------------------------------------
+    # Each change needs re-authentication first: the API passes the password check
+    # (`check_password`), the account page its recent-sign-in check (then None).
 
     async def enrol(
         self,
         user: UserRecord,
-        password: object,
-        check_password: PasswordCheck,
         caller: Caller,
+        *,
+        check_password: PasswordCheck | None = None,
+        password: object = None,
         code: object = None,
     ) -> Enrolment:
-        """Start (or restart) an enrolment after the password; replacing an enabled
-        factor also needs one of its codes (or a recovery code)."""
+        """Start (or restart) an enrolment; replacing an enabled factor also needs one of
+        its codes (or a recovery code)."""
         self.ensure_on()
-        await check_password(user, password, caller)
+        if check_password is not None:
+            await check_password(user, password, caller)
+        await self.check_throttle(user, caller)
         async with self._store.transaction() as tx:
             enabled = await self.need(tx, user) == "totp"
             ok = not enabled or await self.verify(tx, user, caller, code=code) is not None
@@ -276,17 +296,20 @@ class Mfa:
     async def disable(
         self,
         user: UserRecord,
-        password: object,
         code: object,
-        check_password: PasswordCheck,
         caller: Caller,
+        *,
+        check_password: PasswordCheck | None = None,
+        password: object = None,
     ) -> None:
-        """Remove the TOTP factor and every recovery code; needs the password and a code
-        (TOTP or recovery). Refused while the pool requires MFA."""
+        """Remove the TOTP factor and every recovery code; needs a code (TOTP or
+        recovery). Refused while the pool requires MFA."""
         self.ensure_on()
         if self.mode == "required":
             raise MfaRequired()
-        await check_password(user, password, caller)
+        if check_password is not None:
+            await check_password(user, password, caller)
+        await self.check_throttle(user, caller)
         async with self._store.transaction() as tx:
             ok = await self._reauthenticated(tx, user, code, caller)
             if ok:
@@ -298,14 +321,17 @@ class Mfa:
     async def regenerate(
         self,
         user: UserRecord,
-        password: object,
         code: object,
-        check_password: PasswordCheck,
         caller: Caller,
+        *,
+        check_password: PasswordCheck | None = None,
+        password: object = None,
     ) -> list[str]:
         """A fresh set of recovery codes; every earlier one stops working."""
         self.ensure_on()
-        await check_password(user, password, caller)
+        if check_password is not None:
+            await check_password(user, password, caller)
+        await self.check_throttle(user, caller)
         async with self._store.transaction() as tx:
             ok = await self._reauthenticated(tx, user, code, caller)
             codes = await self._new_recovery_codes(tx, user.sub) if ok else None
@@ -314,6 +340,14 @@ class Mfa:
         if codes is None:
             raise InvalidCode()
         return codes
+
+    async def check_code(self, user: UserRecord, code: object, caller: Caller) -> bool:
+        """One code (TOTP or recovery), spent if right, counted if wrong: for a
+        re-authentication by second factor."""
+        await self.check_throttle(user, caller)
+        async with self._store.transaction() as tx:
+            factor = await self.verify(tx, user, caller, code=code)
+        return factor is not None
 
     async def _new_recovery_codes(self, tx: Transaction, sub: str) -> list[str]:
         codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
@@ -333,3 +367,17 @@ class Mfa:
             removed = await tx.mfa.delete_totp(sub)
             await record(tx, "admin_mfa_reset", caller, sub=sub, removed=removed)
         return removed
+
+
+class SecondFactorCheck:
+    """Re-authentication by second factor, as the account page's `reauth.SecondFactor`
+    protocol asks for it."""
+
+    def __init__(self, mfa: Mfa) -> None:
+        self._mfa = mfa
+
+    async def enrolled(self, user: UserRecord) -> bool:
+        return self._mfa.mode != "off" and (await self._mfa.status(user.sub)).totp
+
+    async def verify(self, user: UserRecord, code: str, caller: Caller) -> bool:
+        return await self._mfa.check_code(user, code, caller)

@@ -2,13 +2,14 @@
 
 from starlette.routing import BaseRoute
 
-from authgate.ui import consent, password, signin, signout, signup
+from authgate.ui import consent, login_mfa, password, signin, signout, signup
 
 
 def routes(prefix: str) -> list[BaseRoute]:
     """Every hosted page, under `ui.prefix` (and the few old /oauth2/ addresses)."""
     return [
         *signin.routes(prefix),
+        *login_mfa.routes(prefix),
         *signup.routes(prefix),
         *password.routes(prefix),
         *consent.routes(prefix),
