@@ -2,7 +2,7 @@
 
 from starlette.routing import BaseRoute
 
-from authgate.ui import consent, login_mfa, password, signin, signout, signup
+from authgate.ui import account_mfa, consent, login_mfa, password, signin, signout, signup
 
 
 def routes(prefix: str) -> list[BaseRoute]:
@@ -10,6 +10,7 @@ def routes(prefix: str) -> list[BaseRoute]:
     return [
         *signin.routes(prefix),
         *login_mfa.routes(prefix),
+        *account_mfa.routes(prefix),
         *signup.routes(prefix),
         *password.routes(prefix),
         *consent.routes(prefix),
