@@ -203,6 +203,11 @@ class UserPoolSettings(_Section):
     )
     signup_code_ttl: Duration = 86400.0
     reset_code_ttl: Duration = 3600.0
+    mfa: Literal["off", "optional", "required"] = Field(
+        default="optional",
+        description="TOTP second factor: off (never asked, enrolment refused), optional "
+        "(asked of users who enrolled), required (users without a factor enrol at sign-in).",
+    )
 
     @field_validator("custom_attributes")
     @classmethod
