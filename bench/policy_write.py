@@ -12,7 +12,9 @@ bench/policy.py). Then, against a real SQLite database in a temporary directory:
             port (the server on one CPU, this process on the other), the database filled
             with the same policies before it starts.
 
-Each figure is the median of its repeats; the ratios are to compiling one policy. The
+A write's floor is its transaction: the bare store transaction (version bump, the row,
+the audit row) is timed too. Each figure is the median of its repeats; the ratios are to
+compiling one policy and to compiling all of them. The
 machine's load average is printed beside them, since other work on a shared machine
 inflates every figure here.
 
@@ -39,7 +41,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 from bench.policy import generate_policy  # noqa: E402
 
-from authgate.audit import Caller  # noqa: E402
+from authgate.audit import Caller, record  # noqa: E402
 from authgate.policy import Decider, PolicyDocument, document_json, parse_document  # noqa: E402
 from authgate.policy.service import PolicyCache, PolicyService  # noqa: E402
 from authgate.store import Store  # noqa: E402
@@ -122,8 +124,7 @@ async def fill(url: str, documents: list[PolicyDocument]) -> None:
 
 async def in_process(url: str, repeats: int, seconds: float) -> dict[str, list[float]]:
     """Start, service writes and a replica's poll, against the filled database at `url`."""
-    figures: dict[str, list[float]] = {"start": [], "create": [], "replace": [], "delete": []}
-    figures["replica"] = []
+    figures: dict[str, list[float]] = {"start": [], "replica": []}
     store = Store(url)
     try:
         for _ in range(max(1, repeats // 3)):
@@ -145,6 +146,16 @@ async def in_process(url: str, repeats: int, seconds: float) -> dict[str, list[f
         async def delete(index: int) -> None:
             await service.delete(str(extra_policy(index)["id"]), CALLER)
 
+        async def bare(index: int) -> None:
+            data = {**extra_policy(index), "id": f"bare-{index}"}
+            async with store.transaction() as tx:
+                await tx.policies.bump_version()
+                await tx.policies.put(str(data["id"]), data, time.time())
+                await record(tx, "admin_policy_created", CALLER, policy=data["id"])
+
+        figures["transaction"] = await timed_async(bare, repeats, seconds)
+        await replica.refresh_if_changed()
+        await cache.refresh_if_changed()
         for name, action in (("create", create), ("replace", replace), ("delete", delete)):
             figures[name] = await timed_async(action, repeats, seconds)
             started = time.perf_counter()
@@ -239,6 +250,7 @@ def main() -> None:
             f"(n={len(samples)}, max {max(samples) * 1000:.1f})"
         )
 
+    row("store transaction alone (version, row, audit)", local["transaction"])
     row("start: load every policy into a decider", local["start"])
     for kind in ("create", "replace", "delete"):
         row(f"PolicyService.{kind}", local[kind])
