@@ -4,15 +4,15 @@ Every policy gets a bit (its slot), and each field (action, subjects, resource) 
 index from a requested value to the bits of the policies that may match it: literal
 patterns in a dict, regex patterns in a trie keyed by the prefix every one of their matches
 starts with. A trie node with few patterns tests each (exact); a crowded one gives all its
-bits (a superset). The AND of the three masks, each looked up only within the previous one,
-leaves a few candidates, which are then matched in full on every field not already known
-exactly, so a decision costs about the same with ten policies as with ten thousand. The
-answer is the one a linear scan of every policy gives; the property tests compare the two,
-and a decider changed policy by policy with one built afresh. Adding, replacing or removing
-one policy touches only the index entries of its own patterns, so a write at ten thousand
-policies costs what one policy costs.
-Each index entry is an int as wide as the highest policy bit it holds, so memory grows with
-policies x distinct keys: about 15 MB at 10,000 policies, 70 MB at 30,000 (bench mix).
+bits (a superset, its bits "unsure"). The AND of the three masks, each looked up only
+within the previous one, leaves a few candidates; only the unsure ones are matched again,
+on the fields a crowded node answered for, so a decision costs about the same with ten
+policies as with ten thousand. The answer is the one a linear scan of every policy gives;
+the property tests compare the two, and a decider changed policy by policy with one built
+afresh. Adding, replacing or removing one policy touches only the index entries of its own
+patterns, so a write at ten thousand policies costs what one policy costs. Each index
+entry is an int as wide as the highest slot it holds, so memory grows with policies x
+distinct keys: about 15 MB at 10,000 policies, 70 MB at 30,000 (bench mix).
 
 Ladon's rules: deny overrides allow; a policy counts only when its subject, action and
 resource patterns match and all its conditions hold; nothing counting means deny.
@@ -179,11 +179,10 @@ class _PrefixTrie:
         few = len(self.by_text) <= EXACT_PATTERNS_PER_NODE
         self.patterns = tuple(self.by_text.values()) if few else ()
 
-    def lookup(self, value: str, within: int) -> tuple[int, bool]:
-        """Bits (among `within`) of policies whose pattern may match `value`, and whether
-        they are exactly those that do (no crowded node was taken whole)."""
-        mask = 0
-        exact = True
+    def lookup(self, value: str, within: int) -> tuple[int, int]:
+        """Bits (among `within`) of policies whose pattern matches `value` (sure), and of
+        those that may (maybe: from a crowded node, taken whole without testing)."""
+        sure = maybe = 0
         node = self
         position = 0
         end = len(value)
@@ -192,10 +191,9 @@ class _PrefixTrie:
                 if node.patterns:
                     for pattern, bits in node.patterns:
                         if bits & within and pattern.matches(value):
-                            mask |= bits
+                            sure |= bits
                 else:
-                    mask |= node.mask
-                    exact = False
+                    maybe |= node.mask
             if position == end:
                 break
             edge = node.edges.get(value[position])
@@ -203,7 +201,7 @@ class _PrefixTrie:
                 break
             position += len(edge[0])
             node = edge[1]
-        return mask & within, exact
+        return sure & within, maybe & within
 
 
 def _distinct(patterns: PatternSet) -> Iterable[Pattern]:
@@ -237,16 +235,19 @@ class _FieldIndex:
         for pattern in _distinct(patterns):
             self.regex.remove(pattern, bit)
 
-    def lookup(self, values: Iterable[str], within: int = -1) -> tuple[int, bool]:
+    def lookup(self, values: Iterable[str], within: int = -1) -> tuple[int, int]:
         """Bits (among `within`; -1 is all) of policies that may match any of `values`, and
-        whether they are exactly those that do."""
-        mask = 0
-        exact = True
+        the unsure ones among them: those whose patterns must still be tested."""
+        sure = maybe = 0
         for value in values:
-            found, found_exact = self.regex.lookup(value, within)
-            mask |= self.literal.get(value, 0) | found
-            exact = exact and found_exact
-        return mask & within, exact
+            found, unsure = self.regex.lookup(value, within)
+            sure |= self.literal.get(value, 0) | found
+            maybe |= unsure
+        sure &= within
+        if not maybe:
+            return sure, 0
+        maybe &= ~sure
+        return sure | maybe, maybe
 
 
 def _readable(text: str) -> bool:
@@ -346,8 +347,12 @@ class Decider:
     def documents_for(self, names: Iterable[str]) -> tuple[PolicyDocument, ...]:
         """The policies whose subject patterns match any of `names` (a user's effective set)."""
         wanted = tuple(names)
-        mask, _ = self._subjects.lookup(wanted)
-        found = [p for p in self._candidates(mask) if p.subjects.matches_any(wanted)]
+        mask, unsure = self._subjects.lookup(wanted)
+        found = [
+            p
+            for p in self._candidates(mask)
+            if not unsure or p.subjects.matches_any(wanted)  # only the unsure need it
+        ]
         return tuple(policy.document for policy in sorted(found, key=_by_id))
 
     def decide(self, request: AccessRequest) -> AccessDecision:
@@ -359,16 +364,21 @@ class Decider:
             # Text RE2 cannot read, or a control character (`.` does not match a newline),
             # could slip past a deny pattern: refuse it outright, whichever adapter asks.
             return AccessDecision(allowed=False, reason=NO_MATCH, matches=())
-        mask, action_known = self._actions.lookup((action,))
-        subjects_known = resource_known = True
+        mask, unsure_actions = self._actions.lookup((action,))
+        unsure_subjects = unsure_resources = 0
         if mask:
-            mask, subjects_known = self._subjects.lookup(names, mask)
+            mask, unsure_subjects = self._subjects.lookup(names, mask)
         if mask:
-            mask, resource_known = self._resources.lookup((resource,), mask)
+            mask, unsure_resources = self._resources.lookup((resource,), mask)
         if not mask:
             return AccessDecision(allowed=False, reason=NO_MATCH, matches=())
-        known = (action_known, subjects_known, resource_known)
-        found = [p for p in self._candidates(mask) if p.matches(names, action, resource, known)]
+        unsure = (unsure_actions | unsure_subjects | unsure_resources) & mask
+        found = list(self._candidates(mask & ~unsure if unsure else mask))
+        if unsure:  # test again only the fields some crowded node answered for
+            known = (not unsure_actions, not unsure_subjects, not unsure_resources)
+            found.extend(
+                p for p in self._candidates(unsure) if p.matches(names, action, resource, known)
+            )
         if len(found) > 1:
             found.sort(key=_by_id)
         matches: list[PolicyMatch] = []
