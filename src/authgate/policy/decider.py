@@ -120,8 +120,13 @@ class _PrefixTrie:
         self.edges: dict[str, tuple[str, _PrefixTrie]] = {}  # first char -> (label, node)
 
     def add(self, pattern: Pattern, bit: int) -> None:
+        """File `pattern` with `bit` under each of its index prefixes."""
+        for prefix in pattern.index_prefixes:
+            self._add(prefix, pattern, bit)
+
+    def _add(self, prefix: str, pattern: Pattern, bit: int) -> None:
         node = self
-        rest = pattern.match_prefix
+        rest = prefix
         while rest:
             edge = node.edges.get(rest[0])
             if edge is None:
@@ -145,9 +150,13 @@ class _PrefixTrie:
 
     def remove(self, pattern: Pattern, bit: int) -> None:
         """Take `bit` off `pattern`, which `add` filed with it."""
+        for prefix in pattern.index_prefixes:
+            self._remove(prefix, pattern, bit)
+
+    def _remove(self, prefix: str, pattern: Pattern, bit: int) -> None:
         path: list[tuple[_PrefixTrie, str]] = []
         node = self
-        rest = pattern.match_prefix
+        rest = prefix
         while rest:
             label, child = node.edges[rest[0]]
             path.append((node, rest[0]))

@@ -11,6 +11,7 @@ on one replica reaches the others within a poll.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import time
@@ -145,6 +146,7 @@ class PolicyCache:
         else:
             kept = [p for p in self._decider.policies if p.id not in changes]
             self._decider = await asyncio.to_thread(Decider, [*kept, *compiled])
+            _keep_out_of_collections()
         for pid, change in changes.items():
             if change is None:
                 self._texts.pop(pid, None)
@@ -159,6 +161,18 @@ class PolicyCache:
             except Exception:
                 log.exception("refreshing the policies failed; keeping the current ones")
             await asyncio.sleep(self._interval)
+
+
+def _keep_out_of_collections() -> None:
+    """Freeze what a rebuild made, as start-up freezes what it built (cli/serve.py).
+
+    A decider holds about eight tracked objects per policy (84,000 at 10,000 policies);
+    left in the collector's generations, every full collection walks them all, a pause of
+    40 ms or more for whichever decision is running then. Frozen objects are no longer
+    collected as cycles, so the cyclic garbage alive now is collected first, once.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _parse(texts: Mapping[str, str]) -> dict[str, tuple[PolicyDocument, str]]:
