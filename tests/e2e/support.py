@@ -26,6 +26,7 @@ from selenium.webdriver.common.virtual_authenticator import (
     VirtualAuthenticatorOptions,
 )
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 HERE = Path(__file__).parent
@@ -137,3 +138,28 @@ def add_passkey_authenticator(driver: WebDriver) -> str:
         )
     )
     return str(driver.virtual_authenticator_id)
+
+
+def heading(driver: WebDriver) -> str:
+    return str(driver.find_element(By.TAG_NAME, "h1").text)
+
+
+def press(driver: WebDriver, button: str) -> None:
+    """Press a button and wait until the page it submits to has replaced this one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    click_button(driver, button)
+    wait_for(driver, staleness_of(page))
+
+
+def follow(driver: WebDriver, link: str) -> None:
+    """Follow a link by its text and wait for the next page."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.LINK_TEXT, link).click()
+    wait_for(driver, staleness_of(page))
+
+
+def on_page(driver: WebDriver, title: str, shot: str) -> None:
+    """The page titled `title` is shown; it is accessible, and kept as a screenshot."""
+    wait_for(driver, lambda d: heading(d) == title)
+    screenshot(driver, shot)
+    assert_accessible(driver)

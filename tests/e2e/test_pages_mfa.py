@@ -4,39 +4,23 @@ is checked with axe-core and kept as a screenshot under tests/e2e/artifacts/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import quote
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.expected_conditions import staleness_of
 
-from tests.e2e.support import assert_accessible, by_label, click_button, screenshot, wait_for
+from tests.e2e.support import (
+    by_label,
+    on_page,
+    press,
+    wait_for,
+)
 from tests.integration.browser import PASSWORD, create_user
 from tests.integration.conftest import unique_email
 from tests.integration.harness import AuthgateServer
 from tests.integration.mfa_support import code, steady
 
 SECTION = "/auth/account/mfa"
-
-
-@pytest.fixture
-def driver(browser: WebDriver) -> Iterator[WebDriver]:
-    browser.delete_all_cookies()
-    yield browser
-
-
-def press(driver: WebDriver, button: str) -> None:
-    page = driver.find_element(By.TAG_NAME, "html")
-    click_button(driver, button)
-    wait_for(driver, staleness_of(page))
-
-
-def on_page(driver: WebDriver, title: str, shot: str) -> None:
-    wait_for(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text == title)
-    screenshot(driver, shot)
-    assert_accessible(driver)
 
 
 def sign_in(driver: WebDriver, server: AuthgateServer, email: str) -> None:

@@ -4,50 +4,22 @@ screenshot under tests/e2e/artifacts/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import quote
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.expected_conditions import staleness_of
 
-from tests.e2e.support import assert_accessible, by_label, click_button, screenshot, wait_for
+from tests.e2e.support import (
+    by_label,
+    follow,
+    on_page,
+    press,
+)
 from tests.integration.browser import PASSWORD, create_user
 from tests.integration.conftest import unique_email
 from tests.integration.harness import AuthgateServer
 
 NEW_PASSWORD = "another lemon tree 7"
-
-
-@pytest.fixture
-def driver(browser: WebDriver) -> Iterator[WebDriver]:
-    browser.delete_all_cookies()
-    yield browser
-
-
-def press(driver: WebDriver, button: str) -> None:
-    """Press a button and wait until the page it submits to has replaced this one."""
-    page = driver.find_element(By.TAG_NAME, "html")
-    click_button(driver, button)
-    wait_for(driver, staleness_of(page))
-
-
-def follow(driver: WebDriver, link: str) -> None:
-    page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.LINK_TEXT, link).click()
-    wait_for(driver, staleness_of(page))
-
-
-def heading(driver: WebDriver) -> str:
-    return str(driver.find_element(By.TAG_NAME, "h1").text)
-
-
-def on_page(driver: WebDriver, title: str, shot: str) -> None:
-    """The page titled `title` is shown; it is accessible, and kept as a screenshot."""
-    wait_for(driver, lambda d: heading(d) == title)
-    screenshot(driver, shot)
-    assert_accessible(driver)
 
 
 def sign_in(driver: WebDriver, username: str, password: str) -> None:

@@ -28,7 +28,9 @@ def make_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     started: list[AuthgateServer] = []
     databases: list[str] = []
 
-    def factory(**overrides: Any) -> AuthgateServer:
+    def factory(*, issuer_host: str | None = None, **overrides: Any) -> AuthgateServer:
+        """`issuer_host` (e.g. "localhost", which WebAuthn needs) names the issuer's host;
+        the server still listens on 127.0.0.1, which "localhost" reaches."""
         workdir: Path = tmp_path_factory.mktemp("authgate")
         if backend == "sqlite":
             url = f"sqlite+aiosqlite:///{workdir / 'authgate.db'}"
@@ -38,7 +40,10 @@ def make_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             create_database_or_skip(base, name)
             databases.append(name)
             url = base.set(database=name).render_as_string(hide_password=False)
-        server = AuthgateServer(workdir, url, overrides).start()
+        server = AuthgateServer(workdir, url, overrides)
+        if issuer_host:
+            server.overrides = {"issuer": f"http://{issuer_host}:{server.public_port}", **overrides}
+        server.start()
         started.append(server)
         return server
 
