@@ -1,3 +1,4 @@
+# ruff: noqa: E501 (the issue's code, kept as written)
 """The issue's boto3 code, verbatim but for `endpoint_url`, against a real server: sign-up,
 confirmation, resend, forgotten password, reset and sign-in with a client that has a
 secret (every call carries its SecretHash)."""
@@ -28,19 +29,19 @@ def test_the_issues_boto3_flow_runs_unchanged(server: AuthgateServer) -> None:
     password, new = PASSWORD, NEW_PASSWORD
     name, phone = "Ada Lovelace", "+15555550100"
 
-    client = boto3.client("cognito-idp", region_name="us-east-1", endpoint_url=f"{server.public}/cognito")
+    client = boto3.client("cognito-idp", region_name="us-east-1", endpoint_url=f"{server.public}/cognito")  # fmt: skip
     client.sign_up(ClientId=CLIENT_ID, SecretHash=get_secret_hash(email), Username=email, Password=password,
                    UserAttributes=[{"Name": "name", "Value": name}, {"Name": "email", "Value": email},
                                    {"Name": "phone_number", "Value": phone}],
                    ValidationData=[{"Name": "email", "Value": email}])  # fmt: skip
     code = server.wait_for_mail(email).code
-    client.confirm_sign_up(ClientId=CLIENT_ID, SecretHash=get_secret_hash(email), Username=email, ConfirmationCode=code, ForceAliasCreation=False)  # fmt: skip  # noqa: E501
-    client.resend_confirmation_code(ClientId=CLIENT_ID, Username=email, SecretHash=get_secret_hash(email))  # fmt: skip  # noqa: E501
+    client.confirm_sign_up(ClientId=CLIENT_ID, SecretHash=get_secret_hash(email), Username=email, ConfirmationCode=code, ForceAliasCreation=False)  # fmt: skip
+    client.resend_confirmation_code(ClientId=CLIENT_ID, Username=email, SecretHash=get_secret_hash(email))  # fmt: skip
     client.forgot_password(ClientId=CLIENT_ID, Username=email, SecretHash=get_secret_hash(email))
     code = server.wait_for_mail(email, count=2).code
-    client.confirm_forgot_password(ClientId=CLIENT_ID, SecretHash=get_secret_hash(email), Username=email, ConfirmationCode=code, Password=new)  # fmt: skip  # noqa: E501
+    client.confirm_forgot_password(ClientId=CLIENT_ID, SecretHash=get_secret_hash(email), Username=email, ConfirmationCode=code, Password=new)  # fmt: skip
     result = client.initiate_auth(ClientId=CLIENT_ID, AuthFlow="USER_PASSWORD_AUTH",
-                                  AuthParameters={"USERNAME": email, "SECRET_HASH": get_secret_hash(email), "PASSWORD": new})  # fmt: skip  # noqa: E501
+                                  AuthParameters={"USERNAME": email, "SECRET_HASH": get_secret_hash(email), "PASSWORD": new})  # fmt: skip
 
     tokens = result["AuthenticationResult"]
     assert tokens["TokenType"] == "Bearer"
