@@ -112,3 +112,27 @@ def test_get_is_not_served(server: AuthgateServer) -> None:
         response = client.get("/cognito/")
 
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("body", "member"),
+    [
+        ({"ClientId": 7, "Username": "a", "Password": "p"}, "clientId"),
+        ({"ClientId": "c" * 129, "Username": "a", "Password": "p"}, "clientId"),
+        ({"ClientId": "c", "Username": "a b", "Password": "p"}, "username"),
+        (
+            {"ClientId": "c", "Username": "a", "Password": "p", "UserAttributes": {}},
+            "userAttributes",
+        ),
+        ({"Username": "a", "Password": "p"}, "clientId"),
+    ],
+    ids=["wrong-type", "too-long", "bad-pattern", "not-a-list", "missing"],
+)
+def test_a_bad_member_is_an_invalid_parameter_naming_it(
+    server: AuthgateServer, body: dict[str, object], member: str
+) -> None:
+    response = post(server, "SignUp", json.dumps(body))
+
+    assert response.status_code == 400
+    assert error_name(response) == "InvalidParameterException"
+    assert f"'{member}'" in response.json()["message"]
