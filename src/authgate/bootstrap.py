@@ -26,8 +26,10 @@ from authgate.gateway.mutate import IdentitySigner
 from authgate.gateway.observe import Observer
 from authgate.gateway.runtime import GateRuntime
 from authgate.identity.admin import UserAdmin
+from authgate.identity.challenges import MfaLogin
 from authgate.identity.codes import CodeBook, CodeBudget, CodeHasher
 from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSender, Templates
+from authgate.identity.mfa import Mfa
 from authgate.identity.notify import Postman
 from authgate.identity.passkeys import Passkeys
 from authgate.identity.passwords import Argon2Params, PasswordHasher, PasswordPolicy
@@ -143,6 +145,8 @@ class Services:
     policies: PolicyService
     policy_cache: PolicyCache
     passkeys: Passkeys
+    mfa: Mfa
+    mfa_login: MfaLogin
 
     async def close(self) -> None:
         await self.users.postman.drain()
@@ -216,7 +220,8 @@ async def build_services(settings: Settings) -> Services:
     postman = Postman(
         build_mail_sender(settings), Templates(settings.mail.templates_dir), settings.user_pool.name
     )
-    users = UserPool(store, settings, hasher, policy, codes, postman, tokens, clients, limits)
+    mfa = Mfa(store, encryptor, kek, limits.login, settings.user_pool.mfa, settings.user_pool.name)
+    users = UserPool(store, settings, hasher, policy, codes, postman, tokens, clients, limits, mfa)
     admin = UserAdmin(store, users, codes, tokens, settings.user_pool.reset_code_ttl)
     codes_ = AuthorizationCodes(store, settings.oauth.code_ttl, deny=deny)
     oauth = OAuthTokens(store, codec, tokens, clients, codes_, deny, settings)
@@ -262,4 +267,6 @@ async def build_services(settings: Settings) -> Services:
             clients,
             decoy_key=hashlib.sha256(b"authgate passkey decoys\x00" + kek).digest(),
         ),
+        mfa=mfa,
+        mfa_login=users.mfa_login,
     )
