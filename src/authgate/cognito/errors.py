@@ -63,6 +63,13 @@ TABLE: dict[type[errors.DomainError], Entry] = {
     errors.PasskeyRejected: Entry(NOT_AUTHORIZED),
     errors.PasskeyCloned: Entry(NOT_AUTHORIZED),
     InsufficientScope: Entry(NOT_AUTHORIZED, "Access Token does not have required scopes"),
+    errors.MfaDisabled: Entry(INVALID_PARAMETER),
+    errors.MfaRequired: Entry(INVALID_PARAMETER),
+    errors.MfaNotEnabled: Entry("SoftwareTokenMFANotFoundException"),
+    errors.NoPendingEnrolment: Entry("SoftwareTokenMFANotFoundException"),
+    errors.InvalidMfaSession: Entry(
+        NOT_AUTHORIZED, "Invalid session for the user, session is expired."
+    ),
     PolicyInvalid: Entry(INVALID_PARAMETER),
     PolicyNotFound: Entry("ResourceNotFoundException"),
     PolicyExists: Entry("ResourceExistsException"),
