@@ -74,7 +74,9 @@ class UserPool:
         self._tokens = tokens
         self._clients = clients
         self._limits = limits
-        self.attributes = AttributeSchema(settings.user_pool.custom_attributes)
+        self.attributes = AttributeSchema(
+            settings.user_pool.custom_attributes, settings.user_pool.required_attributes
+        )
         self.signin = PasswordSignIn(store, hasher, policy, limits.login, codes, clock)
         self.mfa_login = MfaLogin(store, mfa, self.signin, clock)
         self._clock = clock
@@ -94,8 +96,12 @@ class UserPool:
         username: object,
         attributes: dict[str, Any] | None,
         caller: Caller,
+        *,
+        reveal_taken: bool = False,
     ) -> str:
-        """Register an account; return its sub (a fresh, unused one when the name is taken)."""
+        """Register an account; return its sub (a fresh, unused one when the name is taken).
+        With `reveal_taken` (Cognito's SignUp, which tells), a taken name is AlreadyExists
+        instead, and its owner gets no notice."""
         self._limits.signup.hit(f"ip:{caller.ip}")
         address = normalize_email(email)
         if username is None:
@@ -137,9 +143,13 @@ class UserPool:
                 await record(
                     tx, "signup_existing_username", caller, sub=existing.sub, lookalike=lookalike
                 )
-                notify = existing.email is not None and await self._codes.allow_mail(
-                    tx, existing.email
+                notify = (
+                    not reveal_taken
+                    and existing.email is not None
+                    and await self._codes.allow_mail(tx, existing.email)
                 )
+        if existing is not None and reveal_taken:
+            raise AlreadyExists("User already exists")
         if code is not None:
             self.postman.send("signup_code", address, address, code=code)
         elif existing is not None and existing.email and notify:
@@ -163,9 +173,12 @@ class UserPool:
 
     async def confirm_signup(self, username: object, code: object, caller: Caller) -> None:
         name = normalize_username(username)
+        refusal: str | None = "unknown"
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
-            ok = user is not None and await self._codes.redeem(tx, user.sub, "signup", code, caller)
+            if user is not None:
+                refusal = await self._codes.refusal(tx, user.sub, "signup", code, caller)
+            ok = refusal is None
             if user is not None and ok:
                 user.status = "confirmed"
                 user.email_verified = True
@@ -173,7 +186,7 @@ class UserPool:
                 await tx.users.update(user)
                 await record(tx, "signup_confirmed", caller, sub=user.sub)
         if not ok:
-            raise InvalidCode()
+            raise InvalidCode(reason=refusal)
 
     async def resend_code(self, username: object, caller: Caller) -> None:
         self._limits.resend.hit(f"ip:{caller.ip}")
@@ -277,9 +290,12 @@ class UserPool:
     ) -> None:
         name = normalize_username(username)
         new_hash = await self.hasher.hash(self._password(new_password, "new_password"))
+        refusal: str | None = "unknown"
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
-            ok = user is not None and await self._codes.redeem(tx, user.sub, "reset", code, caller)
+            if user is not None:
+                refusal = await self._codes.refusal(tx, user.sub, "reset", code, caller)
+            ok = refusal is None
             if user is not None and ok:
                 user.password_hash = new_hash
                 if user.status == "force_change_password":
@@ -287,7 +303,7 @@ class UserPool:
                 await self._tokens.sign_out_everywhere(tx, user)
                 await record(tx, "password_reset", caller, sub=user.sub)
         if user is None or not ok:
-            raise InvalidCode()
+            raise InvalidCode(reason=refusal)
         if user.email:
             self.postman.send("password_changed", user.email, _greeting(user))
 
@@ -414,6 +430,13 @@ class UserPool:
 
     async def delete_account(self, user: UserRecord, password: object, caller: Caller) -> None:
         await self._check_password(user, password, caller)
+        async with self._store.transaction() as tx:
+            await tx.users.delete(user.sub)
+            await record(tx, "user_deleted", caller, sub=user.sub)
+
+    async def delete_signed_in(self, user: UserRecord, caller: Caller) -> None:
+        """Delete the account an access token speaks for, without the password (Cognito's
+        DeleteUser: the token is the proof). Its tokens die with it (`user_for`)."""
         async with self._store.transaction() as tx:
             await tx.users.delete(user.sub)
             await record(tx, "user_deleted", caller, sub=user.sub)
