@@ -20,7 +20,7 @@ from authgate.cognito.sigv4 import (
     SignedRequest,
     canonical_uri,
     parse_authorization,
-    verify,
+    verify_request,
 )
 
 KEY_ID = "AKIAAUTHGATETEST0001"
@@ -71,22 +71,22 @@ def as_received(request: AWSRequest, *, drop: tuple[str, ...] = ()) -> SignedReq
 
 def refusal(received: SignedRequest, now: datetime = SIGNED_AT) -> SignatureRefused:
     with pytest.raises(SignatureRefused) as caught:
-        verify(received, KEYS, REGION, now)
+        verify_request(received, KEYS, REGION, now)
     return caught.value
 
 
 def test_a_request_botocore_signed_is_accepted() -> None:
-    assert verify(as_received(signed()), KEYS, REGION, SIGNED_AT) == KEY_ID
+    assert verify_request(as_received(signed()), KEYS, REGION, SIGNED_AT) == KEY_ID
 
 
 def test_a_path_with_a_trailing_slash_is_verified_as_sent() -> None:
     received = as_received(signed(url=URL + "/"))
-    assert verify(received, KEYS, REGION, SIGNED_AT) == KEY_ID
+    assert verify_request(received, KEYS, REGION, SIGNED_AT) == KEY_ID
 
 
 def test_a_query_string_is_part_of_what_is_signed() -> None:
     received = as_received(signed(url=URL + "?b=2&a=x%20y"))
-    assert verify(received, KEYS, REGION, SIGNED_AT) == KEY_ID
+    assert verify_request(received, KEYS, REGION, SIGNED_AT) == KEY_ID
 
 
 def test_a_declared_payload_hash_equal_to_the_body_is_accepted() -> None:
@@ -94,13 +94,13 @@ def test_a_declared_payload_hash_equal_to_the_body_is_accepted() -> None:
 
     digest = hashlib.sha256(BODY).hexdigest()
     received = as_received(signed(extra_headers={"X-Amz-Content-SHA256": digest}))
-    assert verify(received, KEYS, REGION, SIGNED_AT) == KEY_ID
+    assert verify_request(received, KEYS, REGION, SIGNED_AT) == KEY_ID
 
 
 def test_a_clock_within_five_minutes_either_way_is_accepted() -> None:
     received = as_received(signed())
     for skew in (timedelta(minutes=-5), timedelta(minutes=5)):
-        assert verify(received, KEYS, REGION, SIGNED_AT + skew) == KEY_ID
+        assert verify_request(received, KEYS, REGION, SIGNED_AT + skew) == KEY_ID
 
 
 def test_an_unsigned_request_is_missing_its_token() -> None:

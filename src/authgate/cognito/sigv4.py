@@ -17,10 +17,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
+
+from authgate.cognito.call import Call
+from authgate.cognito.errors import CognitoError
+from authgate.config import CognitoSettings
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "cognito-idp"
@@ -44,6 +48,44 @@ MISMATCH_MESSAGE = (
     "Consult the service documentation for details."
 )
 INVALID_TOKEN_MESSAGE = "The security token included in the request is invalid."
+
+
+async def verify(call: Call) -> None:
+    """The framework's hook for signed operations: accept a call signed by one of
+    `cognito.access_keys`, else raise the CognitoError AWS would answer with."""
+    settings = call.settings
+    request = SignedRequest(
+        method=call.method,
+        raw_path=call.path,
+        raw_query=call.query,
+        headers=call.headers.items(),
+        body=call.body,
+    )
+    keys = _KeyLookup(settings)
+    try:
+        verify_request(request, keys, settings.region, datetime.now(UTC))
+    except SignatureRefused as refused:
+        status = 403 if refused.error_type == "AccessDeniedException" else 400
+        raise CognitoError(refused.error_type, refused.message, status) from None
+
+
+class _KeyLookup(Mapping[str, str]):
+    """The configured keys, each secret resolved only when its id signs a request."""
+
+    def __init__(self, settings: CognitoSettings) -> None:
+        self._settings = settings
+
+    def __getitem__(self, key_id: str) -> str:
+        secret = self._settings.secret_for(key_id)
+        if secret is None:
+            raise KeyError(key_id)
+        return secret
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(key.access_key_id for key in self._settings.access_keys)
+
+    def __len__(self) -> int:
+        return len(self._settings.access_keys)
 
 
 class SignatureRefused(Exception):
@@ -161,7 +203,7 @@ class SignedRequest:
         return [value for key, value in self.headers if key.lower() == name]
 
 
-def verify(
+def verify_request(
     request: SignedRequest,
     secret_keys: Mapping[str, str],
     region: str,
