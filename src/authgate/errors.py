@@ -159,4 +159,5 @@ class PasswordResetRequired(DomainError):
     code = "password_reset_required"
     message = "The password must be reset; ask for a reset code."
 
+
 ALL_DOMAIN_ERRORS += (PasswordResetRequired,)

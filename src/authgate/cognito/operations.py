@@ -35,3 +35,42 @@ def operation_of(target: str | None) -> tuple[str, Operation] | None:
     name = target[len(TARGET_PREFIX) :]
     found = OPERATIONS.get(name)
     return (name, found) if found is not None else None
+
+
+# -- administrator operations (issue 11, Cognito admin): all SigV4-signed ------------------
+
+
+def _admin_operations() -> dict[str, Operation]:
+    from authgate.cognito import admin_groups, admin_lists, admin_users
+
+    handlers: dict[str, Handler] = {
+        "AdminCreateUser": admin_users.admin_create_user,
+        "AdminGetUser": admin_users.admin_get_user,
+        "AdminDeleteUser": admin_users.admin_delete_user,
+        "AdminDisableUser": admin_users.admin_disable_user,
+        "AdminEnableUser": admin_users.admin_enable_user,
+        "AdminSetUserPassword": admin_users.admin_set_user_password,
+        "AdminResetUserPassword": admin_users.admin_reset_user_password,
+        "AdminConfirmSignUp": admin_users.admin_confirm_sign_up,
+        "AdminUpdateUserAttributes": admin_users.admin_update_user_attributes,
+        "AdminDeleteUserAttributes": admin_users.admin_delete_user_attributes,
+        "AdminUserGlobalSignOut": admin_users.admin_user_global_sign_out,
+        "AdminInitiateAuth": admin_users.admin_initiate_auth,
+        "AdminAddUserToGroup": admin_groups.admin_add_user_to_group,
+        "AdminRemoveUserFromGroup": admin_groups.admin_remove_user_from_group,
+        "AdminListGroupsForUser": admin_groups.admin_list_groups_for_user,
+        "ListUsersInGroup": admin_groups.list_users_in_group,
+        "CreateGroup": admin_groups.create_group,
+        "GetGroup": admin_groups.get_group,
+        "UpdateGroup": admin_groups.update_group,
+        "DeleteGroup": admin_groups.delete_group,
+        "ListGroups": admin_groups.list_groups,
+        "ListUsers": admin_lists.list_users,
+        "DescribeUserPool": admin_lists.describe_user_pool,
+        "DescribeUserPoolClient": admin_lists.describe_user_pool_client,
+        "ListUserPoolClients": admin_lists.list_user_pool_clients,
+    }
+    return {name: Operation(handler, signed=True) for name, handler in handlers.items()}
+
+
+OPERATIONS.update(_admin_operations())
