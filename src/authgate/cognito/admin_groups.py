@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 from typing import Any
 
 from authgate.cognito.admin_shapes import GROUP_NAME, group_type, pool_of, user_type
