@@ -7,12 +7,13 @@ module translates both ways, so the handlers hold no attribute rule of their own
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from authgate.cognito.call import Call
 from authgate.cognito.errors import CognitoError, invalid_parameter
 from authgate.cognito.params import Shape
+from authgate.cognito.shapes import typed_attributes, user_attributes
+from authgate.identity.attributes import AttributeSchema
 from authgate.store.records import GroupRecord, UserRecord
 
 POOL_ID = Shape(1, 55, r"[\w-]+_[0-9a-zA-Z]+")
@@ -25,9 +26,6 @@ USER_STATUS = {
     "reset_required": "RESET_REQUIRED",
 }
 """authgate's account status -> Cognito's UserStatus."""
-
-READ_ONLY = frozenset({"sub"})
-"""Attributes Cognito computes; a request may not set them."""
 
 
 def pool_of(call: Call) -> str:
@@ -42,24 +40,11 @@ def user_not_found() -> CognitoError:
     return CognitoError("UserNotFoundException", "User does not exist.")
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
-
-
 def attribute_list(user: UserRecord, wanted: list[str] | None = None) -> list[dict[str, str]]:
-    """The user's attributes as Cognito's [{Name, Value}], `sub` first; only `wanted` ones
-    when given (ListUsers' AttributesToGet)."""
-    pairs: list[tuple[str, str]] = [("sub", user.sub)]
-    if user.email is not None:
-        pairs += [("email", user.email), ("email_verified", _text(user.email_verified))]
-    pairs += [(name, _text(value)) for name, value in sorted(user.attributes.items())]
-    if wanted is not None:
-        pairs = [(name, value) for name, value in pairs if name in wanted]
-    return [{"Name": name, "Value": value} for name, value in pairs]
+    """The user's attributes as GetUser lists them; only `wanted` ones when given
+    (ListUsers' AttributesToGet)."""
+    pairs = user_attributes(user)
+    return pairs if wanted is None else [p for p in pairs if p["Name"] in wanted]
 
 
 def user_type(user: UserRecord, wanted: list[str] | None = None) -> dict[str, Any]:
@@ -99,19 +84,17 @@ def group_type(group: GroupRecord, pool_id: str) -> dict[str, Any]:
     return answer
 
 
-def attribute_changes(pairs: dict[str, str]) -> dict[str, Any]:
-    """Cognito's Name/Value strings as the change map `UserAdmin.update_attributes` takes:
-    `email_verified` as a boolean, an empty value as a removal, `sub` refused."""
+def attribute_changes(schema: AttributeSchema, pairs: dict[str, str]) -> dict[str, Any]:
+    """Cognito's Name/Value strings as the change map `UserAdmin` takes: typed as declared,
+    `email` as given, and `email_verified`, which an administrator may set, as a boolean."""
+    given = dict(pairs)
     changes: dict[str, Any] = {}
-    for name, value in pairs.items():
-        if name in READ_ONLY:
-            raise invalid_parameter(f"Cannot modify the non-mutable attribute {name}")
-        if name == "email_verified":
-            if value not in ("true", "false"):
-                raise invalid_parameter("email_verified must be true or false.")
-            changes[name] = value == "true"
-        elif name == "phone_number_verified":
-            raise invalid_parameter("phone_number_verified is not kept by this pool.")
-        else:
-            changes[name] = value if value != "" or name == "email" else None
+    if "email" in given:
+        changes["email"] = given.pop("email")
+    if "email_verified" in given:
+        verified = given.pop("email_verified")
+        if verified not in ("true", "false"):
+            raise invalid_parameter("email_verified must be true or false.")
+        changes["email_verified"] = verified == "true"
+    changes.update(typed_attributes(schema, given))
     return changes
