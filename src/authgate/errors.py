@@ -191,3 +191,16 @@ ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     NoPendingEnrolment,
     InvalidMfaSession,
 )
+
+
+# -- issue 11, Cognito admin -------------------------------------------------------------
+
+
+class PasswordResetRequired(DomainError):
+    """An administrator required a reset: only a reset code (forgot password) signs in again."""
+
+    code = "password_reset_required"
+    message = "The password must be reset; ask for a reset code."
+
+
+ALL_DOMAIN_ERRORS += (PasswordResetRequired,)

@@ -8,6 +8,7 @@ does not govern, so the pages keep their strict policy while being checked.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -63,6 +64,7 @@ def start_chromium() -> WebDriver:
     for flag in _FLAGS:
         options.add_argument(flag)
     options.add_argument("--lang=en-GB")
+    options.add_argument("--window-size=900,1000")
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     return driver
@@ -92,10 +94,16 @@ def wait_for(driver: WebDriver, condition: Any, timeout: float = 20) -> Any:
 
 
 def screenshot(driver: WebDriver, name: str) -> Path:
-    """Keep a picture of the current page under tests/e2e/artifacts/ (not committed)."""
+    """Keep a picture of the whole page (not only what the window shows) under
+    tests/e2e/artifacts/ (not committed)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
-    driver.save_screenshot(str(path))
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]  # type: ignore[attr-defined]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+    shot = driver.execute_cdp_cmd(  # type: ignore[attr-defined]
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
     return path
 
 

@@ -32,6 +32,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     InsufficientScope: 403,
     errors.UserDisabled: 403,
     errors.PasswordChangeRequired: 403,
+    errors.PasswordResetRequired: 403,
     errors.NotFound: 404,
     errors.AlreadyExists: 409,
     PolicyInvalid: 400,

@@ -73,6 +73,9 @@ TABLE: dict[type[errors.DomainError], Entry] = {
     PolicyInvalid: Entry(INVALID_PARAMETER),
     PolicyNotFound: Entry("ResourceNotFoundException"),
     PolicyExists: Entry("ResourceExistsException"),
+    errors.PasswordResetRequired: Entry(
+        "PasswordResetRequiredException", "Password reset required for the user"
+    ),
 }
 """Every domain error's Cognito name (checked by tests/unit/test_architecture.py)."""
 
@@ -97,6 +100,24 @@ BY_OPERATION: dict[str, dict[type[errors.DomainError], Entry]] = {
     "RevokeToken": {errors.InvalidToken: Entry("UnsupportedTokenTypeException")},
     "ChangePassword": {errors.TooManyRequests: _LOCKED_OUT},
     "DeleteUser": {errors.TooManyRequests: _LOCKED_OUT},
+    # administrator operations (issue 11, Cognito admin)
+    "AdminCreateUser": {
+        errors.AlreadyExists: Entry("UsernameExistsException", "User account already exists")
+    },
+    "CreateGroup": {
+        errors.AlreadyExists: Entry("GroupExistsException", "A group with the name already exists.")
+    },
+    "GetGroup": {errors.NotFound: Entry("ResourceNotFoundException", "Group not found.")},
+    "UpdateGroup": {errors.NotFound: Entry("ResourceNotFoundException", "Group not found.")},
+    "DeleteGroup": {errors.NotFound: Entry("ResourceNotFoundException", "Group not found.")},
+    "AdminAddUserToGroup": {
+        errors.NotFound: Entry("ResourceNotFoundException", "Group not found.")
+    },
+    "AdminRemoveUserFromGroup": {
+        errors.NotFound: Entry("ResourceNotFoundException", "Group not found.")
+    },
+    "ListUsersInGroup": {errors.NotFound: Entry("ResourceNotFoundException", "Group not found.")},
+    "AdminResetUserPassword": {errors.TooManyRequests: _CODE_LIMIT},
 }
 """Where an operation gives a domain error another meaning than TABLE's."""
 

@@ -12,7 +12,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from authgate.cognito import auth_ops, self_ops, signup_ops
+from authgate.cognito import (
+    admin_groups,
+    admin_lists,
+    admin_users,
+    auth_ops,
+    self_ops,
+    signup_ops,
+)
 from authgate.cognito.call import Call
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
@@ -46,7 +53,32 @@ OPERATIONS: dict[str, Operation] = {
     "GlobalSignOut": Operation(self_ops.global_sign_out),
     "DeleteUser": Operation(self_ops.delete_user),
     # challenges and MFA (t11-srp): RespondToAuthChallenge, AssociateSoftwareToken, ...
-    # administrator operations, signed=True (t11-admin): AdminCreateUser, ListUsers, ...
+    # administrator operations: SigV4-signed (cognito/sigv4.py) by one of cognito.access_keys
+    "AdminCreateUser": Operation(admin_users.admin_create_user, signed=True),
+    "AdminGetUser": Operation(admin_users.admin_get_user, signed=True),
+    "AdminDeleteUser": Operation(admin_users.admin_delete_user, signed=True),
+    "AdminDisableUser": Operation(admin_users.admin_disable_user, signed=True),
+    "AdminEnableUser": Operation(admin_users.admin_enable_user, signed=True),
+    "AdminSetUserPassword": Operation(admin_users.admin_set_user_password, signed=True),
+    "AdminResetUserPassword": Operation(admin_users.admin_reset_user_password, signed=True),
+    "AdminConfirmSignUp": Operation(admin_users.admin_confirm_sign_up, signed=True),
+    "AdminUpdateUserAttributes": Operation(admin_users.admin_update_user_attributes, signed=True),
+    "AdminDeleteUserAttributes": Operation(admin_users.admin_delete_user_attributes, signed=True),
+    "AdminUserGlobalSignOut": Operation(admin_users.admin_user_global_sign_out, signed=True),
+    "AdminInitiateAuth": Operation(admin_users.admin_initiate_auth, signed=True),
+    "AdminAddUserToGroup": Operation(admin_groups.admin_add_user_to_group, signed=True),
+    "AdminRemoveUserFromGroup": Operation(admin_groups.admin_remove_user_from_group, signed=True),
+    "AdminListGroupsForUser": Operation(admin_groups.admin_list_groups_for_user, signed=True),
+    "ListUsersInGroup": Operation(admin_groups.list_users_in_group, signed=True),
+    "CreateGroup": Operation(admin_groups.create_group, signed=True),
+    "GetGroup": Operation(admin_groups.get_group, signed=True),
+    "UpdateGroup": Operation(admin_groups.update_group, signed=True),
+    "DeleteGroup": Operation(admin_groups.delete_group, signed=True),
+    "ListGroups": Operation(admin_groups.list_groups, signed=True),
+    "ListUsers": Operation(admin_lists.list_users, signed=True),
+    "DescribeUserPool": Operation(admin_lists.describe_user_pool, signed=True),
+    "DescribeUserPoolClient": Operation(admin_lists.describe_user_pool_client, signed=True),
+    "ListUserPoolClients": Operation(admin_lists.list_user_pool_clients, signed=True),
 }
 """Name (without TARGET_PREFIX) -> operation."""
 

@@ -19,7 +19,7 @@ from authgate.store import Store, Transaction
 from authgate.store.records import AuditRecord, GroupRecord, Page, UserRecord
 from authgate.tokens.service import TokenService
 
-STATUSES = ("unconfirmed", "confirmed", "force_change_password")
+STATUSES = ("unconfirmed", "confirmed", "force_change_password", "reset_required")
 
 
 def temporary_password(length: int = 16) -> str:
@@ -60,15 +60,30 @@ class UserAdmin:
         send_invite: bool,
         email_verified: bool,
         caller: Caller,
+        *,
+        temporary: object = None,
+        require_email: bool = True,
     ) -> UserRecord:
-        """A confirmed account with the given password, or an invited one with a temporary."""
-        address = normalize_email(email)
+        """A confirmed account with the given password, or an invited one with a temporary
+        (the one given, else a generated one). Cognito's AdminCreateUser may leave out the
+        email (`require_email=False`); such a user cannot be sent an invitation."""
+        if email is None and not require_email and username is not None:
+            address = None
+        else:
+            address = normalize_email(email)
+        if send_invite and address is None:
+            raise InvalidRequest("An invitation needs an email address.", field="email")
         name = normalize_username(username if username is not None else address)
         skeleton = check_new_username(name, address)
         attrs = self._pool.attributes.validate(attributes or {}, creating=True)
-        temporary = None
+        if password is not None and temporary is not None:
+            raise InvalidRequest("Give a password or a temporary password, not both.")
+        if temporary is not None:
+            if not isinstance(temporary, str):
+                raise InvalidRequest("temporary password must be a string.", field="password")
+            self._pool.policy.check(temporary)
         if password is None:
-            temporary = temporary_password()
+            temporary = temporary if isinstance(temporary, str) else temporary_password()
             status, chosen = "force_change_password", temporary
         else:
             if not isinstance(password, str):
@@ -91,8 +106,26 @@ class UserAdmin:
         async with self._store.transaction() as tx:
             await tx.users.add(user)
             await record(tx, "admin_user_created", caller, sub=user.sub, invited=send_invite)
-        if send_invite:
+        if send_invite and address is not None:
             self._pool.postman.send("invitation", address, name, temporary_password=temporary or "")
+        return user
+
+    async def reinvite(self, sub: str, temporary: object, caller: Caller) -> UserRecord:
+        """Mail an invited user a fresh temporary password (Cognito's MessageAction=RESEND)."""
+        if temporary is not None and not isinstance(temporary, str):
+            raise InvalidRequest("temporary password must be a string.", field="password")
+        chosen = temporary if isinstance(temporary, str) else temporary_password()
+        self._pool.policy.check(chosen)
+        new_hash = await self._pool.hasher.hash(chosen)
+        async with self._store.transaction() as tx:
+            user = await self._user(tx, sub)
+            if user.status != "force_change_password" or not user.email:
+                raise InvalidRequest("Only an invited user with an email can be invited again.")
+            user.password_hash = new_hash
+            user.updated_at = self._clock()
+            await tx.users.update(user)
+            await record(tx, "admin_user_reinvited", caller, sub=sub)
+        self._pool.postman.send("invitation", user.email, user.username, temporary_password=chosen)
         return user
 
     async def get_by_username(self, username: str) -> UserRecord:
@@ -228,12 +261,17 @@ class UserAdmin:
             await record(tx, "admin_password_set", caller, sub=sub, permanent=permanent)
         return user
 
-    async def reset_password(self, sub: str, caller: Caller) -> None:
-        """Mail the user a reset code, as if they had asked for one."""
+    async def reset_password(self, sub: str, caller: Caller, *, require: bool = False) -> None:
+        """Mail the user a reset code, as if they had asked for one. With `require` (Cognito's
+        AdminResetUserPassword) the password stops working until the code is used."""
         async with self._store.transaction() as tx:
             user = await self._user(tx, sub)
             if not user.email:
                 raise InvalidRequest("The user has no email address to send a code to.")
+            if require and user.status == "confirmed":
+                user.status = "reset_required"
+                user.updated_at = self._clock()
+                await tx.users.update(user)
             await self._codes.unlock(tx, sub, ("reset",), caller)
             try:
                 code = await self._codes.issue(
@@ -288,6 +326,25 @@ class UserAdmin:
         async with self._store.transaction() as tx:
             await tx.groups.add(group)
             await record(tx, "admin_group_created", caller, group=name)
+        return group
+
+    async def get_group(self, name: str) -> GroupRecord:
+        async with self._store.read() as tx:
+            group = await tx.groups.get(name)
+        if group is None:
+            raise NotFound("No such group.")
+        return group
+
+    async def update_group(self, name: str, description: object, caller: Caller) -> GroupRecord:
+        if not isinstance(description, str):
+            raise InvalidRequest("description must be a string.", field="description")
+        async with self._store.transaction() as tx:
+            group = await tx.groups.get(name)
+            if group is None:
+                raise NotFound("No such group.")
+            group.description = description
+            await tx.groups.update(group)
+            await record(tx, "admin_group_updated", caller, group=name)
         return group
 
     async def list_groups(self, cursor: str | None, limit: int) -> Page[GroupRecord]:

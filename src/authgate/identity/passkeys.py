@@ -68,6 +68,7 @@ from authgate.errors import (
     PasskeyCloned,
     PasskeyRejected,
     PasswordChangeRequired,
+    PasswordResetRequired,
     UserDisabled,
     UserNotConfirmed,
 )
@@ -436,4 +437,6 @@ def _account_refusal(user: UserRecord) -> Exception | None:
         return UserNotConfirmed()
     if user.status == "force_change_password":
         return PasswordChangeRequired()
+    if user.status == "reset_required":
+        return PasswordResetRequired()
     return None

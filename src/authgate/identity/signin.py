@@ -18,6 +18,7 @@ from authgate.errors import (
     InvalidCredentials,
     InvalidRequest,
     PasswordChangeRequired,
+    PasswordResetRequired,
     UserDisabled,
     UserNotConfirmed,
 )
@@ -96,6 +97,8 @@ class PasswordSignIn:
             raise UserDisabled()
         if user.status == "unconfirmed":
             raise UserNotConfirmed()
+        if user.status == "reset_required":
+            raise PasswordResetRequired()
         replacement: str | None = None
         if user.status == "force_change_password":
             if not new_password:

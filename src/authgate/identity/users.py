@@ -298,7 +298,7 @@ class UserPool:
             ok = refusal is None
             if user is not None and ok:
                 user.password_hash = new_hash
-                if user.status == "force_change_password":
+                if user.status in ("force_change_password", "reset_required"):
                     user.status = "confirmed"
                 await self._tokens.sign_out_everywhere(tx, user)
                 await record(tx, "password_reset", caller, sub=user.sub)

@@ -48,6 +48,7 @@ TABLE: dict[type[errors.DomainError], OAuthError] = {
     errors.UserNotConfirmed: OAuthError(400, "invalid_grant"),
     errors.UserDisabled: OAuthError(400, "invalid_grant"),
     errors.PasswordChangeRequired: OAuthError(400, "invalid_grant"),
+    errors.PasswordResetRequired: OAuthError(400, "invalid_grant"),
     errors.InvalidClient: OAuthError(401, "invalid_client"),
     errors.Unauthorized: OAuthError(401, "invalid_token"),
     errors.InvalidToken: OAuthError(401, "invalid_token"),

@@ -18,7 +18,7 @@ class UserRecord:
     username: str
     email: str | None
     password_hash: str | None
-    status: str = "unconfirmed"  # unconfirmed | confirmed | force_change_password
+    status: str = "unconfirmed"  # unconfirmed | confirmed | force_change_password | reset_required
     enabled: bool = True
     email_verified: bool = False
     attributes: dict[str, Any] = field(default_factory=dict)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,6 +41,29 @@ def decode_cursor(cursor: str | None) -> str | None:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+@dataclass(frozen=True)
+class FieldMatch:
+    """One field equal to, or starting with, a value: a column (`username`, `email`, `sub`,
+    `status`) or else a key of the user's attributes, compared as text."""
+
+    field: str
+    value: str
+    prefix: bool = False
+
+
+_MATCHABLE_COLUMNS = ("username", "email", "sub", "status")
+
+
+def _matches(match: FieldMatch) -> ColumnElement[bool]:
+    if match.field in _MATCHABLE_COLUMNS:
+        column: ColumnElement[Any] = users.c[match.field]
+    else:
+        column = users.c.attributes[match.field].as_string()
+    if match.prefix:
+        return column.startswith(match.value, autoescape=True)
+    return column == match.value
 
 
 def _user(row: Any) -> UserRecord:
@@ -100,10 +124,13 @@ class UserRepository:
         status: str | None = None,
         enabled: bool | None = None,
         group: str | None = None,
+        match: FieldMatch | None = None,
         cursor: str | None = None,
         limit: int = 50,
     ) -> Page[UserRecord]:
         query = select(users).order_by(users.c.username).limit(limit + 1)
+        if match is not None:
+            query = query.where(_matches(match))
         if username_prefix:
             query = query.where(users.c.username.startswith(username_prefix, autoescape=True))
         if email_prefix:
@@ -154,6 +181,11 @@ class GroupRepository:
         rows = (await self._conn.execute(query)).all()
         items = [GroupRecord(r.name, r.description, r.created_at) for r in rows[:limit]]
         return Page(items, encode_cursor(items[-1].name) if len(rows) > limit else None)
+
+    async def update(self, group: GroupRecord) -> None:
+        await self._conn.execute(
+            update(groups).where(groups.c.name == group.name).values(description=group.description)
+        )
 
     async def delete(self, name: str) -> bool:
         await self._conn.execute(delete(group_members).where(group_members.c.group_name == name))

@@ -379,7 +379,9 @@ class TokenService:
         """Revoke every refresh family; access tokens issued until now stop working."""
         now = self._clock()
         await tx.refresh.revoke_user(user.sub, now)
-        user.tokens_valid_after = now
+        # Tokens issued since the last cutoff may carry an iat moved just past it (see
+        # _issued_at), ahead of the clock: the new cutoff covers them too.
+        user.tokens_valid_after = max(now, math.floor(user.tokens_valid_after) + 1)
         user.updated_at = now
         await tx.users.update(user)
 

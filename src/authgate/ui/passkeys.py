@@ -24,6 +24,7 @@ from authgate.errors import (
     NotFound,
     PasskeyCloned,
     PasswordChangeRequired,
+    PasswordResetRequired,
     TooManyRequests,
     UserDisabled,
     UserNotConfirmed,
@@ -46,6 +47,7 @@ _LOGIN_ERRORS: dict[type[DomainError], str] = {
     UserDisabled: "login.disabled",
     UserNotConfirmed: "login.unconfirmed",
     PasswordChangeRequired: "passkeys.password_change_required",
+    PasswordResetRequired: "login.reset_required",
     TooManyRequests: "common.too_many",
 }
 

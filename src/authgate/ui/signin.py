@@ -27,6 +27,7 @@ from authgate.errors import (
     InvalidCredentials,
     InvalidPassword,
     PasswordChangeRequired,
+    PasswordResetRequired,
     TooManyRequests,
     UserDisabled,
     UserNotConfirmed,
@@ -244,6 +245,8 @@ async def submit(request: Request) -> Response:
         return await again({"": t("login.unconfirmed")}, 403)
     except PasswordChangeRequired:
         return await again({"": t("login.choose_new_password")}, 200, new_password=True)
+    except PasswordResetRequired:
+        return await again({"": t("login.reset_required")}, 403)
     except InvalidPassword as exc:
         message = policy_message(t, services.users.policy, exc)
         return await again({"": message, "new_password": message}, 400, new_password=True)
