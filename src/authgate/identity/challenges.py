@@ -181,21 +181,6 @@ class MfaLogin:
             raise InvalidCode()
         return completed
 
-    async def finish(
-        self, session: object, sub: str, factor_amr: Sequence[str], caller: Caller
-    ) -> Completed:
-        """Complete a challenge with a factor verified elsewhere (a passkey: `["hwk"]`):
-        the session must be live and belong to `sub`; the amr becomes the challenge's
-        (`["pwd"]`) followed by `factor_amr`. Works for "totp" and "mfa_setup" challenges."""
-        async with self._store.transaction() as tx:
-            try:
-                live = await self._live(tx, session, "totp")
-            except InvalidMfaSession:
-                live = await self._live(tx, session, "mfa_setup")
-            if live.user.sub != sub:
-                raise InvalidMfaSession()
-            return await self._complete(tx, live, factor_amr, caller)
-
     async def kind_of(self, session: object) -> Need | None:
         """What a live challenge asks for; None when the session is not live."""
         for kind in ("totp", "mfa_setup"):
