@@ -30,6 +30,7 @@ from authgate.store.limits import LimitRepository
 from authgate.store.oauth import OAuthRepository
 from authgate.store.passkeys import PasskeyRepository
 from authgate.store.policies import PolicyRepository
+from authgate.store.srp import SrpRepository
 from authgate.store.users import GroupRepository, UserRepository
 
 READ_ONLY = "authgate_read_only"
@@ -51,6 +52,7 @@ class Transaction:
         self.limits = LimitRepository(conn)
         self.browser_sessions = BrowserSessionRepository(conn)
         self.passkeys = PasskeyRepository(conn)
+        self.srp = SrpRepository(conn)
         self._after_commit: list[Callable[[], None]] = []
 
     def after_commit(self, action: Callable[[], None]) -> None:
