@@ -192,6 +192,14 @@ class AttributeDeclaration(_Section):
     max_length: int = Field(default=2048, gt=0)
 
 
+StandardAttribute = Literal[
+    "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
+    "email", "phone_number", "address", "birthdate", "gender", "locale", "picture", "profile",
+    "zoneinfo", "updated_at", "website",
+]  # fmt: skip
+"""Cognito's standard attributes, the ones `user_pool.required_attributes` may name."""
+
+
 class UserPoolSettings(_Section):
     name: str = "authgate"
     username_from_email: bool = Field(
@@ -203,6 +211,11 @@ class UserPoolSettings(_Section):
     )
     signup_code_ttl: Duration = 86400.0
     reset_code_ttl: Duration = 3600.0
+    required_attributes: list[StandardAttribute] = Field(
+        default_factory=list,
+        description="Standard attributes every sign-up must give (Cognito's required "
+        "attributes); `email` is always required.",
+    )
 
     @field_validator("custom_attributes")
     @classmethod
@@ -344,6 +357,55 @@ class OAuthSettings(_Section):
         return {*BUILTIN_SCOPES, DECIDE_SCOPE, *self.scopes}
 
 
+# -- Cognito wire compatibility (issue 11) ----------------------------------------------------
+
+
+class CognitoAccessKey(_Section):
+    """An AWS-style key pair that may sign the administrator operations (SigV4)."""
+
+    access_key_id: str = Field(pattern=r"[A-Z0-9]{16,128}")
+    secret_access_key: SecretRef
+
+
+class CognitoSettings(_Section):
+    """The Cognito-compatible endpoint (`POST /cognito/`, boto3 `cognito-idp`)."""
+
+    enabled: bool = True
+    region: str = Field(default="us-east-1", pattern=r"[a-z]{2}(-[a-z]+)+-[0-9]")
+    user_pool_id: str = Field(
+        default="us-east-1_authgate",
+        pattern=r"[\w-]+_[0-9a-zA-Z]+",
+        max_length=55,
+        description="The id of authgate's one pool; any other id in a call is not found.",
+    )
+    access_keys: list[CognitoAccessKey] = Field(
+        default_factory=list,
+        description="Keys for the SigV4-signed administrator operations (none: they are "
+        "all refused).",
+    )
+    prevent_user_existence_errors: bool = Field(
+        default=True,
+        description="Cognito's setting: unknown users answer like wrong passwords "
+        "(false: UserNotFoundException).",
+    )
+
+    @field_validator("access_keys")
+    @classmethod
+    def _unique_ids(cls, value: list[CognitoAccessKey]) -> list[CognitoAccessKey]:
+        ids = [key.access_key_id for key in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an access_key_id is listed twice")
+        return value
+
+    def secret_for(self, access_key_id: str) -> str | None:
+        """The secret access key of `access_key_id`, its reference resolved; None if unknown."""
+        for index, key in enumerate(self.access_keys):
+            if key.access_key_id == access_key_id:
+                where = f"cognito.access_keys.{index}.secret_access_key"
+                return resolve_secret(key.secret_access_key, where)
+        return None
+
+
 class LoggingSettings(_Section):
     format: Literal["json", "text"] | None = Field(
         default=None,
@@ -471,6 +533,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     webauthn: WebAuthnSettings = WebAuthnSettings()
     ui: UiSettings = UiSettings()
+    cognito: CognitoSettings = CognitoSettings()
 
     @field_validator("issuer")
     @classmethod

@@ -28,6 +28,7 @@ from authgate.api.docs import render_docs
 from authgate.api.errors import error_response, plain_error
 from authgate.api.openapi import PublicSchemas
 from authgate.bootstrap import Services, build_services
+from authgate.cognito import endpoint as cognito
 from authgate.config import UI_PREFIX, Settings
 from authgate.errors import DomainError
 from authgate.gateway import forward_auth
@@ -78,6 +79,7 @@ def public_routes(ui_prefix: str = UI_PREFIX) -> list[BaseRoute]:
         *consents.routes,
         *browser_sessions.routes,
         *oauth.routes,
+        *cognito.routes,
         *ui.routes(ui_prefix),
         *wellknown.discovery_routes,
         *wellknown.health_routes,

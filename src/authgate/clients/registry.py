@@ -226,3 +226,21 @@ class ClientRegistry:
             if not hash_given or not hmac.compare_digest(expected.encode(), hash_given.encode()):
                 raise InvalidClient("The secret_hash is missing or wrong.")
         return client
+
+    async def for_secret_hash(
+        self, client_id: str, username: str, hash_given: str | None
+    ) -> Client:
+        """Cognito's ClientId rule: an unknown client is not found; a client with a secret
+        needs SECRET_HASH of `username` (checked in constant time); a client without one
+        must send none. Every hash failure reads the same ("Unable to verify ...")."""
+        client, secret = await self._secret_of(client_id)
+        if client is None:
+            raise NotFound(f"User pool client {client_id} does not exist.")
+        unable = f"Unable to verify secret hash for client {client_id}"
+        if client.metadata.confidential and not client.metadata.has_secret:
+            raise InvalidClient(f"Client {client_id} signs in by private_key_jwt, not here.")
+        expected = secret_hash(secret or _DUMMY_SECRET, username, client_id)
+        matches = hmac.compare_digest(expected.encode(), (hash_given or "").encode())
+        if (secret and not matches) or (not secret and hash_given is not None):
+            raise InvalidClient(unable)
+        return client

@@ -52,6 +52,7 @@ RESERVED_SEGMENTS = frozenset(
         "authz",
         "docs",
         "openapi.json",
+        "cognito",
     }
 )
 """First path segments that authgate serves itself; routes cannot claim them."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from authgate.config import AttributeDeclaration
@@ -48,8 +48,11 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 
 
 class AttributeSchema:
-    def __init__(self, custom: Mapping[str, AttributeDeclaration]) -> None:
+    def __init__(
+        self, custom: Mapping[str, AttributeDeclaration], required: Sequence[str] = ()
+    ) -> None:
         self._custom = dict(custom)
+        self._required = tuple(name for name in required if name != "email")
 
     def validate(
         self,
@@ -79,6 +82,12 @@ class AttributeSchema:
             if problem:
                 raise InvalidAttribute(f"Attribute {name} {problem}.", attribute=name)
             merged[name] = value
+        for name in self._required if creating else ():
+            if name not in merged:
+                raise InvalidAttribute(
+                    f"Attributes did not conform to the schema: {name}: The attribute is required",
+                    attribute=name,
+                )
         for name, declaration in self._custom.items():
             if declaration.required and f"custom:{name}" not in merged:
                 raise InvalidAttribute(

@@ -70,7 +70,9 @@ class UserPool:
         self._tokens = tokens
         self._clients = clients
         self._limits = limits
-        self.attributes = AttributeSchema(settings.user_pool.custom_attributes)
+        self.attributes = AttributeSchema(
+            settings.user_pool.custom_attributes, settings.user_pool.required_attributes
+        )
         self.signin = PasswordSignIn(store, hasher, policy, limits.login, codes, clock)
         self._clock = clock
 
@@ -89,8 +91,12 @@ class UserPool:
         username: object,
         attributes: dict[str, Any] | None,
         caller: Caller,
+        *,
+        reveal_taken: bool = False,
     ) -> str:
-        """Register an account; return its sub (a fresh, unused one when the name is taken)."""
+        """Register an account; return its sub (a fresh, unused one when the name is taken).
+        With `reveal_taken` (Cognito's SignUp, which tells), a taken name is AlreadyExists
+        instead, and its owner gets no notice."""
         self._limits.signup.hit(f"ip:{caller.ip}")
         address = normalize_email(email)
         if username is None:
@@ -132,9 +138,13 @@ class UserPool:
                 await record(
                     tx, "signup_existing_username", caller, sub=existing.sub, lookalike=lookalike
                 )
-                notify = existing.email is not None and await self._codes.allow_mail(
-                    tx, existing.email
+                notify = (
+                    not reveal_taken
+                    and existing.email is not None
+                    and await self._codes.allow_mail(tx, existing.email)
                 )
+        if existing is not None and reveal_taken:
+            raise AlreadyExists("User already exists")
         if code is not None:
             self.postman.send("signup_code", address, address, code=code)
         elif existing is not None and existing.email and notify:
