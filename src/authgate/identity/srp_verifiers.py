@@ -96,26 +96,45 @@ class SrpVerifiers:
             )
         )
 
+    def _fits(self, row: SrpVerifierRecord | None, user: UserRecord) -> bool:
+        return (
+            row is not None
+            and user.password_hash is not None
+            and row.user_id == user.username
+            and row.pool == self.pool
+            and row.password_tag == password_tag(user.password_hash)
+        )
+
     async def load(self, tx: Transaction, user: UserRecord) -> Verifier | None:
         """The user's verifier, or None when there is none or it no longer fits."""
         row = await tx.srp.get_verifier(user.sub)
-        tag = password_tag(user.password_hash)
-        if (
-            row is None
-            or user.password_hash is None
-            or row.user_id != user.username
-            or row.pool != self.pool
-            or row.password_tag != tag
-        ):
+        if row is None or not self._fits(row, user):
             return None
+        aad = _aad(user.sub, row.user_id, row.pool, row.password_tag, row.salt)
         try:
-            opened = self._sealer.decrypt(
-                row.verifier_ciphertext, _aad(user.sub, row.user_id, row.pool, tag, row.salt)
-            )
+            opened = self._sealer.decrypt(row.verifier_ciphertext, aad)
             return Verifier(row.user_id, int(row.salt, 16), srp.verifier_from_bytes(opened))
         except ValueError:
             return None
 
     async def missing(self, tx: Transaction, user: UserRecord) -> bool:
-        """Whether a password sign-in of `user` should make a verifier now."""
-        return await self.load(tx, user) is None
+        """Whether a password sign-in of `user` should make a verifier now (no decryption:
+        this runs on every sign-in)."""
+        return not self._fits(await tx.srp.get_verifier(user.sub), user)
+
+
+async def save_verifier(
+    verifiers: SrpVerifiers | None,
+    tx: Transaction,
+    user: UserRecord,
+    derived: DerivedVerifier | None,
+) -> None:
+    """`SrpVerifiers.save` where SRP may be off (no Cognito endpoint: no verifiers)."""
+    if verifiers is not None and derived is not None:
+        await verifiers.save(tx, user, derived)
+
+
+def derive_verifier(
+    verifiers: SrpVerifiers | None, user_id: str, password: str
+) -> DerivedVerifier | None:
+    return verifiers.derive(user_id, password) if verifiers is not None else None

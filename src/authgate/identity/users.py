@@ -33,6 +33,7 @@ from authgate.identity.notify import Postman
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
 from authgate.identity.sessions import hash_session_id
 from authgate.identity.signin import PasswordSignIn
+from authgate.identity.srp_verifiers import SrpVerifiers, derive_verifier, save_verifier
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
@@ -60,8 +61,11 @@ class UserPool:
         clients: ClientRegistry,
         limits: Limits,
         clock: Callable[[], float] = time.time,
+        *,
+        srp: SrpVerifiers | None = None,
     ) -> None:
         self._store = store
+        self.srp = srp
         self._pool = settings.user_pool
         self.hasher = hasher
         self.policy = policy
@@ -73,7 +77,7 @@ class UserPool:
         self.attributes = AttributeSchema(
             settings.user_pool.custom_attributes, settings.user_pool.required_attributes
         )
-        self.signin = PasswordSignIn(store, hasher, policy, limits.login, codes, clock)
+        self.signin = PasswordSignIn(store, hasher, policy, limits.login, codes, clock, srp=srp)
         self._clock = clock
 
     def _password(self, value: object, field: str = "password") -> str:
@@ -106,7 +110,9 @@ class UserPool:
         name = normalize_username(username)
         skeleton = check_new_username(name, address)
         attrs = self.attributes.validate(attributes or {}, creating=True)
-        password_hash = await self.hasher.hash(self._password(password))
+        chosen = self._password(password)
+        password_hash = await self.hasher.hash(chosen)
+        verifier = derive_verifier(self.srp, name, chosen)
         now = self._clock()
         sub = str(uuid.uuid4())
         code: str | None = None
@@ -131,6 +137,7 @@ class UserPool:
                     if existing is None:
                         raise
             if existing is None:
+                await save_verifier(self.srp, tx, user, verifier)
                 await record(tx, "signup", caller, sub=sub)
                 code = await self._issue(tx, sub, "signup", address, caller)
             else:
@@ -247,7 +254,9 @@ class UserPool:
         self, username: object, code: object, new_password: object, caller: Caller
     ) -> None:
         name = normalize_username(username)
-        new_hash = await self.hasher.hash(self._password(new_password, "new_password"))
+        chosen = self._password(new_password, "new_password")
+        new_hash = await self.hasher.hash(chosen)
+        verifier = derive_verifier(self.srp, name, chosen)
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
             ok = user is not None and await self._codes.redeem(tx, user.sub, "reset", code, caller)
@@ -255,6 +264,7 @@ class UserPool:
                 user.password_hash = new_hash
                 if user.status == "force_change_password":
                     user.status = "confirmed"
+                await save_verifier(self.srp, tx, user, verifier)
                 await self._tokens.sign_out_everywhere(tx, user)
                 await record(tx, "password_reset", caller, sub=user.sub)
         if user is None or not ok:
@@ -365,7 +375,9 @@ class UserPool:
         `keep_jti` that asked, and every hosted browser session but the one whose cookie
         value is `keep_session` (the account page that asked)."""
         await self._check_password(user, current, caller)
-        new_hash = await self.hasher.hash(self._password(new, "new_password"))
+        chosen = self._password(new, "new_password")
+        new_hash = await self.hasher.hash(chosen)
+        verifier = derive_verifier(self.srp, user.username, chosen)
         async with self._store.transaction() as tx:
             fresh = await tx.users.get(user.sub)
             if fresh is None:
@@ -373,6 +385,7 @@ class UserPool:
             fresh.password_hash = new_hash
             fresh.updated_at = self._clock()
             await tx.users.update(fresh)
+            await save_verifier(self.srp, tx, fresh, verifier)
             await self._tokens.sign_out_elsewhere(tx, fresh, keep_jti)
             if keep_session is None:
                 await tx.oauth.revoke_user_sessions(fresh.sub, self._clock())
