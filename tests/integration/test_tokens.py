@@ -203,7 +203,7 @@ def test_access_token_claims(server: AuthgateServer) -> None:
     assert claims["aud"] == "default"
     assert claims["client_id"] == "default"
     assert claims["username"] == address
-    assert claims["scope"] == default_client.json()["scope"]
+    assert claims["scope"] == "aws.cognito.signin.user.admin " + default_client.json()["scope"]
     assert claims["groups"] == []
     assert claims["token_use"] == "access"
     assert isinstance(claims["iat"], int)

@@ -77,7 +77,8 @@ async def cognito(request: Request) -> Response:
     except CognitoError as exc:
         return error_answer(exc, request_id)
     except DomainError as exc:
-        return error_answer(from_domain(exc, operation), request_id)
+        reveal = not services.settings.cognito.prevent_user_existence_errors
+        return error_answer(from_domain(exc, operation, reveal=reveal), request_id)
     except Exception:
         log.exception("cognito %s failed (request %s)", operation or "?", request_id)
         error = CognitoError("InternalErrorException", "Internal server error.", 500)

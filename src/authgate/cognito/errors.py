@@ -104,8 +104,24 @@ def _entry(exc: errors.DomainError, operation: str) -> Entry:
     return Entry(INVALID_PARAMETER)
 
 
-def from_domain(exc: errors.DomainError, operation: str) -> CognitoError:
-    """The Cognito answer for a domain error raised while serving `operation`."""
+_CODE_REFUSALS = {
+    "expired": Entry("ExpiredCodeException", "Invalid code provided, please request a code again."),
+    "missing": Entry("ExpiredCodeException", "Invalid code provided, please request a code again."),
+    "locked": Entry("TooManyFailedAttemptsException", "Too many failed attempts."),
+    "unknown": Entry("UserNotFoundException", "Username/client id combination not found."),
+}
+"""Why a code was refused, told only with `prevent_user_existence_errors: false`: an unknown
+user has no code to expire or lock, so these answers would tell accounts apart."""
+
+
+def from_domain(exc: errors.DomainError, operation: str, *, reveal: bool = False) -> CognitoError:
+    """The Cognito answer for a domain error raised while serving `operation`; `reveal`
+    is `not cognito.prevent_user_existence_errors`."""
+    reason = exc.details.get("reason")
+    if reveal and isinstance(exc, errors.InvalidCode) and isinstance(reason, str):
+        refusal = _CODE_REFUSALS.get(reason)
+        if refusal is not None:
+            return CognitoError(refusal.name, refusal.message or exc.message)
     entry = _entry(exc, operation)
     message = entry.message or exc.message
     if entry.name == "InvalidPasswordException" and "rules" in exc.details:

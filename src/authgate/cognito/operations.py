@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from authgate.cognito import auth_ops, self_ops, signup_ops
 from authgate.cognito.call import Call
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
@@ -24,7 +25,29 @@ class Operation:
     signed: bool = False
 
 
-OPERATIONS: dict[str, Operation] = {}
+OPERATIONS: dict[str, Operation] = {
+    # sign-up and password reset (ClientId + SecretHash)
+    "SignUp": Operation(signup_ops.sign_up),
+    "ConfirmSignUp": Operation(signup_ops.confirm_sign_up),
+    "ResendConfirmationCode": Operation(signup_ops.resend_confirmation_code),
+    "ForgotPassword": Operation(signup_ops.forgot_password),
+    "ConfirmForgotPassword": Operation(signup_ops.confirm_forgot_password),
+    # sign-in and refresh (ClientId + SECRET_HASH / ClientSecret)
+    "InitiateAuth": Operation(auth_ops.initiate_auth),
+    "GetTokensFromRefreshToken": Operation(auth_ops.get_tokens_from_refresh_token),
+    "RevokeToken": Operation(self_ops.revoke_token),
+    # the signed-in user (AccessToken)
+    "GetUser": Operation(self_ops.get_user),
+    "UpdateUserAttributes": Operation(self_ops.update_user_attributes),
+    "DeleteUserAttributes": Operation(self_ops.delete_user_attributes),
+    "GetUserAttributeVerificationCode": Operation(self_ops.get_user_attribute_verification_code),
+    "VerifyUserAttribute": Operation(self_ops.verify_user_attribute),
+    "ChangePassword": Operation(self_ops.change_password),
+    "GlobalSignOut": Operation(self_ops.global_sign_out),
+    "DeleteUser": Operation(self_ops.delete_user),
+    # challenges and MFA (t11-srp): RespondToAuthChallenge, AssociateSoftwareToken, ...
+    # administrator operations, signed=True (t11-admin): AdminCreateUser, ListUsers, ...
+}
 """Name (without TARGET_PREFIX) -> operation."""
 
 

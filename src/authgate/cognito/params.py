@@ -40,7 +40,7 @@ class Shape:
 CLIENT_ID = Shape(1, 128, r"[\w+]+")
 CLIENT_SECRET = Shape(1, 64, r"[\w+]+")
 USERNAME = Shape(1, 128, _NAME_CHARS)
-PASSWORD = Shape(0, 256, r"[\S]+")
+PASSWORD = Shape(1, 256, r"\S(.*\S)?")  # Cognito: ^[\S]+.*[\S]+$
 SECRET_HASH = Shape(1, 128, r"[\w+=/]+")
 CODE = Shape(1, 2048, r"[\S]+")
 TOKEN = Shape(1, 16384, r"[A-Za-z0-9-_=.]+")

@@ -95,6 +95,11 @@ class AttributeSchema:
                 )
         return merged
 
+    def kind_of(self, name: str) -> str:
+        """The declared type of an attribute ("string", "number", "boolean"), or
+        InvalidAttribute when it is not declared."""
+        return self._declaration(name)[0]
+
     def _declaration(self, name: str) -> tuple[str, int, bool]:
         if name in STANDARD_ATTRIBUTES:
             return STANDARD_ATTRIBUTES[name], MAX_STANDARD_LENGTH, True

@@ -123,20 +123,27 @@ class CodeBook:
         self, tx: Transaction, sub: str, purpose: str, code: object, caller: Caller
     ) -> bool:
         """True once for the right code; a wrong try counts against the code and the budget."""
+        return await self.refusal(tx, sub, purpose, code, caller) is None
+
+    async def refusal(
+        self, tx: Transaction, sub: str, purpose: str, code: object, caller: Caller
+    ) -> str | None:
+        """Redeem like `redeem`, saying why not: None (redeemed), "locked", "missing",
+        "expired" or "wrong". Callers that must not tell accounts apart show one answer."""
         if await tx.limits.code_locked(sub, purpose):
-            return False
+            return "locked"
         stored = await tx.codes.get(sub, purpose)
         if stored is None:
-            return False
+            return "missing"
         now = self._clock()
         if stored.expires_at <= now:
             await tx.codes.delete(sub, purpose)
-            return False
+            return "expired"
         if looks_like_code(code) and self._hasher.matches(
             stored.code_hash, sub, purpose, str(code)
         ):
             await tx.codes.delete(sub, purpose)
-            return True
+            return None
         await tx.codes.spend_attempt(sub, purpose)
         rate = self._budget.wrong_tries
         wrong = await tx.limits.add(f"wrong:{sub}:{purpose}", now, rate.period)
@@ -144,7 +151,7 @@ class CodeBook:
         if wrong >= rate.count and await tx.limits.lock_codes(sub, purpose, now):
             await tx.codes.delete(sub, purpose)
             await record(tx, "code_purpose_locked", caller, sub=sub, purpose=purpose)
-        return False
+        return "wrong"
 
     async def unlock(
         self, tx: Transaction, sub: str, purposes: tuple[str, ...], caller: Caller

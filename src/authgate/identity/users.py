@@ -175,9 +175,12 @@ class UserPool:
 
     async def confirm_signup(self, username: object, code: object, caller: Caller) -> None:
         name = normalize_username(username)
+        refusal: str | None = "unknown"
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
-            ok = user is not None and await self._codes.redeem(tx, user.sub, "signup", code, caller)
+            if user is not None:
+                refusal = await self._codes.refusal(tx, user.sub, "signup", code, caller)
+            ok = refusal is None
             if user is not None and ok:
                 user.status = "confirmed"
                 user.email_verified = True
@@ -185,7 +188,7 @@ class UserPool:
                 await tx.users.update(user)
                 await record(tx, "signup_confirmed", caller, sub=user.sub)
         if not ok:
-            raise InvalidCode()
+            raise InvalidCode(reason=refusal)
 
     async def resend_code(self, username: object, caller: Caller) -> None:
         self._limits.resend.hit(f"ip:{caller.ip}")
@@ -257,9 +260,12 @@ class UserPool:
         chosen = self._password(new_password, "new_password")
         new_hash = await self.hasher.hash(chosen)
         verifier = derive_verifier(self.srp, name, chosen)
+        refusal: str | None = "unknown"
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
-            ok = user is not None and await self._codes.redeem(tx, user.sub, "reset", code, caller)
+            if user is not None:
+                refusal = await self._codes.refusal(tx, user.sub, "reset", code, caller)
+            ok = refusal is None
             if user is not None and ok:
                 user.password_hash = new_hash
                 if user.status == "force_change_password":
@@ -268,7 +274,7 @@ class UserPool:
                 await self._tokens.sign_out_everywhere(tx, user)
                 await record(tx, "password_reset", caller, sub=user.sub)
         if user is None or not ok:
-            raise InvalidCode()
+            raise InvalidCode(reason=refusal)
         if user.email:
             self.postman.send("password_changed", user.email, _greeting(user))
 
@@ -398,6 +404,13 @@ class UserPool:
 
     async def delete_account(self, user: UserRecord, password: object, caller: Caller) -> None:
         await self._check_password(user, password, caller)
+        async with self._store.transaction() as tx:
+            await tx.users.delete(user.sub)
+            await record(tx, "user_deleted", caller, sub=user.sub)
+
+    async def delete_signed_in(self, user: UserRecord, caller: Caller) -> None:
+        """Delete the account an access token speaks for, without the password (Cognito's
+        DeleteUser: the token is the proof). Its tokens die with it (`user_for`)."""
         async with self._store.transaction() as tx:
             await tx.users.delete(user.sub)
             await record(tx, "user_deleted", caller, sub=user.sub)

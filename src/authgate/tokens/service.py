@@ -26,6 +26,12 @@ from authgate.errors import InvalidToken
 from authgate.store import Store, Transaction
 from authgate.store.records import IssuedAccessRecord, OpaqueTokenRecord, UserRecord
 from authgate.tokens.claims import PROFILE_CLAIMS
+from authgate.tokens.cognito_claims import (
+    group_claims,
+    id_token_claims,
+    sign_in_claims,
+    with_pool_scope,
+)
 from authgate.tokens.jwt import TokenCodec, UnknownSigningKey
 from authgate.tokens.keys import KeyEncryptor, b64url_encode
 from authgate.tokens.keystore import KeyManager
@@ -154,6 +160,7 @@ class TokenService:
         if user is not None:
             claims["username"] = user.username
             claims["groups"] = list(user.groups)
+            claims.update(group_claims(user))
             if auth_time is not None:
                 claims["auth_time"] = int(auth_time)
             if amr:
@@ -174,6 +181,8 @@ class TokenService:
         client's format. A user's token is recorded with its refresh family, and an opaque
         one is stored: both need the caller's transaction."""
         claims = self._access_claims(client, scope, user, auth_time, amr)
+        if user is not None and family_id is not None:
+            claims.update(sign_in_claims(family_id))
         opaque = client.metadata.access_token_format == "opaque"
         if tx is None:
             if user is not None or opaque:
@@ -233,6 +242,7 @@ class TokenService:
             claims["email"] = user.email
             claims["email_verified"] = user.email_verified
         claims.update({k: v for k, v in user.attributes.items() if k in ID_CLAIMS})
+        claims.update(id_token_claims(user))
         if user.groups:
             claims["groups"] = list(user.groups)
         if amr:
@@ -288,6 +298,7 @@ class TokenService:
     ) -> TokenSet:
         """Tokens for a fresh sign-in: a new refresh family, inside the caller's transaction.
         `amr` (RFC 8176: how the user signed in) goes into the access and ID tokens."""
+        scope = with_pool_scope(scope)
         family_id, refresh = await self.new_family(tx, user, client, scope, auth_time)
         access = await self.mint_access(tx, client, scope, user, auth_time, family_id, amr)
         id_token = self._id_token(user, client, auth_time, amr)
@@ -304,10 +315,13 @@ class TokenService:
         """See `RefreshFamilies.rotate`."""
         return await self.families.rotate(tx, refresh_token, caller, client_id)
 
-    async def refresh(self, refresh_token: str, caller: Caller) -> TokenSet:
-        """Spend a refresh token for a new set; a replayed token revokes its family."""
+    async def refresh(
+        self, refresh_token: str, caller: Caller, *, client_id: str | None = None
+    ) -> TokenSet:
+        """Spend a refresh token for a new set; a replayed token revokes its family.
+        `client_id`: the client the caller proved to be (the token must be its own)."""
         async with self._store.transaction() as tx:
-            outcome = await self.rotate(tx, refresh_token, caller)
+            outcome = await self.rotate(tx, refresh_token, caller, client_id=client_id)
             if isinstance(outcome, Rotation):
                 user, client, family = outcome.user, outcome.client, outcome.family
                 access = await self.mint_access(
@@ -330,6 +344,15 @@ class TokenService:
         return TokenSet(
             answer.access_token, answer.id_token or "", answer.refresh_token, answer.expires_in
         )
+
+    async def refresh_holder(self, refresh_token: str) -> tuple[str, str] | None:
+        """(sub, client_id) of the sign-in a refresh token belongs to, spending nothing
+        (a caller must know whose it is to check a Cognito SECRET_HASH); None if unknown."""
+        if not refresh_token or len(refresh_token) > MAX_OPAQUE_LENGTH:
+            return None
+        async with self._store.read() as tx:
+            found = await tx.refresh.get(hash_refresh_token(refresh_token))
+        return None if found is None else (found[1].sub, found[1].client_id)
 
     async def revoke_family_of(self, refresh_token: str, caller: Caller) -> None:
         """Sign out one sign-in, with its access tokens. Unknown tokens are ignored."""
