@@ -171,3 +171,6 @@ class InvalidSession(InvalidCredentials):
 
     code = "invalid_session"
     message = "Invalid session for the user, session is expired."
+
+
+ALL_DOMAIN_ERRORS = (*ALL_DOMAIN_ERRORS, SrpVerifierMissing, InvalidSession)

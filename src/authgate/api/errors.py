@@ -42,6 +42,8 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidRedirectUri: 400,
     errors.PasskeyRejected: 400,
     errors.PasskeyCloned: 403,
+    errors.SrpVerifierMissing: 401,
+    errors.InvalidSession: 401,
 }
 _EXPOSED_DETAILS = ("rules", "attribute", "field", "problems")
 

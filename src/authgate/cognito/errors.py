@@ -62,6 +62,10 @@ TABLE: dict[type[errors.DomainError], Entry] = {
     errors.Unauthorized: Entry(NOT_AUTHORIZED, "Access Token is required."),
     errors.PasskeyRejected: Entry(NOT_AUTHORIZED),
     errors.PasskeyCloned: Entry(NOT_AUTHORIZED),
+    errors.SrpVerifierMissing: Entry(NOT_AUTHORIZED),
+    errors.InvalidSession: Entry(
+        NOT_AUTHORIZED, "Invalid session for the user, session is expired."
+    ),
     InsufficientScope: Entry(NOT_AUTHORIZED, "Access Token does not have required scopes"),
     PolicyInvalid: Entry(INVALID_PARAMETER),
     PolicyNotFound: Entry("ResourceNotFoundException"),

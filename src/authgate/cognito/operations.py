@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from authgate.cognito import auth_ops, self_ops, signup_ops
+from authgate.cognito import auth_ops, challenges, self_ops, signup_ops
 from authgate.cognito.call import Call
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
@@ -45,7 +45,11 @@ OPERATIONS: dict[str, Operation] = {
     "ChangePassword": Operation(self_ops.change_password),
     "GlobalSignOut": Operation(self_ops.global_sign_out),
     "DeleteUser": Operation(self_ops.delete_user),
-    # challenges and MFA (t11-srp): RespondToAuthChallenge, AssociateSoftwareToken, ...
+    # challenges and MFA (t11-srp)
+    "RespondToAuthChallenge": Operation(challenges.respond_to_auth_challenge),
+    "AdminRespondToAuthChallenge": Operation(
+        challenges.admin_respond_to_auth_challenge, signed=True
+    ),
     # administrator operations, signed=True (t11-admin): AdminCreateUser, ListUsers, ...
 }
 """Name (without TARGET_PREFIX) -> operation."""

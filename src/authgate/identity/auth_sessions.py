@@ -105,6 +105,14 @@ class AuthSessions:
         )
         return token
 
+    async def peek(
+        self, tx: Transaction, token: bytes | None, kinds: Iterable[str], client_id: str
+    ) -> AuthSession | None:
+        """What `take` would return, without spending the session."""
+        if token is None:
+            return None
+        return self._opened(await tx.srp.get_session(_hash(token)), kinds, client_id)
+
     async def take(
         self, tx: Transaction, token: bytes | None, kinds: Iterable[str], client_id: str
     ) -> AuthSession | None:
@@ -112,8 +120,11 @@ class AuthSessions:
         issued to `client_id`; None otherwise (spent either way)."""
         if token is None:
             return None
-        token_hash = _hash(token)
-        row = await tx.srp.take_session(token_hash)
+        return self._opened(await tx.srp.take_session(_hash(token)), kinds, client_id)
+
+    def _opened(
+        self, row: CognitoAuthSessionRecord | None, kinds: Iterable[str], client_id: str
+    ) -> AuthSession | None:
         if (
             row is None
             or row.expires_at <= self._clock()
@@ -124,7 +135,7 @@ class AuthSessions:
         state: dict[str, Any] = {}
         if row.state is not None:
             try:
-                state = json.loads(self._sealer.decrypt(row.state, _aad(token_hash)))
+                state = json.loads(self._sealer.decrypt(row.state, _aad(row.token_hash)))
             except ValueError:
                 return None
         return AuthSession(row.kind, row.sub, row.client_id, row.user_id, state)

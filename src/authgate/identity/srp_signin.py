@@ -76,7 +76,7 @@ class SrpSignIn:
     ) -> None:
         self._store = store
         self.verifiers = verifiers
-        self._sessions = sessions
+        self.sessions = sessions
         self._throttle = throttle
         self._decoy_key = decoy_key
         self._clock = clock
@@ -117,7 +117,7 @@ class SrpSignIn:
                 assert user is not None
                 salt, big_b = found.salt, srp.server_ephemeral(found.verifier)
                 sub, user_id = user.sub, found.user_id
-            token = await self._sessions.issue(
+            token = await self.sessions.issue(
                 tx,
                 PASSWORD_VERIFIER,
                 sub=sub,
@@ -144,7 +144,7 @@ class SrpSignIn:
         await self._throttle.check(name, caller.ip)
         block = decode_token(answers["PASSWORD_CLAIM_SECRET_BLOCK"])
         async with self._store.transaction() as tx:
-            session = await self._sessions.take(tx, block, (PASSWORD_VERIFIER,), client_id)
+            session = await self.sessions.take(tx, block, (PASSWORD_VERIFIER,), client_id)
             user = None
             found = None
             if session is not None and session.sub is not None and session.user_id == name:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authgate.audit import Caller, record
-from authgate.clients.registry import DEFAULT_CLIENT_ID, ClientRegistry
+from authgate.clients.registry import DEFAULT_CLIENT_ID, Client, ClientRegistry
 from authgate.config import Settings
 from authgate.errors import (
     AlreadyExists,
@@ -32,7 +32,7 @@ from authgate.identity.names import check_new_username, normalize_email, normali
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
 from authgate.identity.sessions import hash_session_id
-from authgate.identity.signin import PasswordSignIn
+from authgate.identity.signin import CheckedPassword, PasswordSignIn
 from authgate.identity.srp_verifiers import SrpVerifiers, derive_verifier, save_verifier
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store, Transaction
@@ -230,7 +230,14 @@ class UserPool:
         checked = await self.signin.check(
             username, password, caller, client_id=client.client_id, new_password=new_password
         )
-        async with self._store.transaction() as tx:  # one write per login: audit and tokens
+        return await self.complete_password_signin(checked, client, caller)
+
+    async def complete_password_signin(
+        self, checked: CheckedPassword, client: Client, caller: Caller
+    ) -> TokenSet:
+        """A proven password (typed, or by SRP) recorded and the client's tokens issued,
+        in one transaction: one write per sign-in."""
+        async with self._store.transaction() as tx:
             await self.signin.record_success(tx, checked, caller, client.client_id)
             scope = client.metadata.scope
             tokens = await self._tokens.issue(tx, checked.user, client, scope, self._clock())

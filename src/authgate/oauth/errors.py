@@ -63,6 +63,8 @@ TABLE: dict[type[errors.DomainError], OAuthError] = {
     errors.InvalidRedirectUri: OAuthError(400, "invalid_request"),
     errors.PasskeyRejected: OAuthError(400, "invalid_grant"),
     errors.PasskeyCloned: OAuthError(400, "invalid_grant"),
+    errors.SrpVerifierMissing: OAuthError(400, "invalid_grant"),
+    errors.InvalidSession: OAuthError(400, "invalid_grant"),
 }
 
 

@@ -43,6 +43,13 @@ class SrpRepository:
     async def add_session(self, record: CognitoAuthSessionRecord) -> None:
         await self._conn.execute(insert(cognito_auth_sessions).values(**vars(record)))
 
+    async def get_session(self, token_hash: str) -> CognitoAuthSessionRecord | None:
+        table = cognito_auth_sessions
+        row = (
+            await self._conn.execute(select(table).where(table.c.token_hash == token_hash))
+        ).first()
+        return CognitoAuthSessionRecord(**_fields(row, table)) if row else None
+
     async def take_session(self, token_hash: str) -> CognitoAuthSessionRecord | None:
         """Remove and return the session: whoever deletes the row owns it, so a session is
         spent once, even by two requests at the same moment (expiry is the caller's)."""
