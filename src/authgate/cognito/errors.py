@@ -54,7 +54,7 @@ TABLE: dict[type[errors.DomainError], Entry] = {
     errors.InvalidCode: Entry(
         "CodeMismatchException", "Invalid verification code provided, please try again."
     ),
-    errors.InvalidClient: Entry(NOT_AUTHORIZED, "Invalid client."),
+    errors.InvalidClient: Entry(NOT_AUTHORIZED),
     errors.InvalidToken: Entry(NOT_AUTHORIZED, "Invalid Access Token"),
     errors.TooManyRequests: Entry("TooManyRequestsException", "Too many requests."),
     errors.NotFound: Entry("ResourceNotFoundException"),

@@ -38,7 +38,7 @@ class Shape:
 
 
 CLIENT_ID = Shape(1, 128, r"[\w+]+")
-CLIENT_SECRET = Shape(1, 64, r"[\w+]+")
+CLIENT_SECRET = Shape(1, 128, r"[\w+=/-]+")  # Cognito: [\w+]+, 64; ours are base64url
 USERNAME = Shape(1, 128, _NAME_CHARS)
 PASSWORD = Shape(1, 256, r"\S(.*\S)?")  # Cognito: ^[\S]+.*[\S]+$
 SECRET_HASH = Shape(1, 128, r"[\w+=/]+")

@@ -334,7 +334,7 @@ class TokenService:
                     id_token,
                     access.expires_in,
                     family.scope,
-                    via=None,
+                    via=client_id,
                 )
                 await self.families.seal(tx, outcome, answer)
             elif outcome is not None:
