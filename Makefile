@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/oauth.py
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/policy.py
+	$(BIN)/python bench/policy_write.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/interop/node_modules tests/e2e/node_modules \

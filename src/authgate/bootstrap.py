@@ -27,8 +27,10 @@ from authgate.gateway.observe import Observer
 from authgate.gateway.runtime import GateRuntime
 from authgate.identity.admin import UserAdmin
 from authgate.identity.auth_sessions import AuthSessions
+from authgate.identity.challenges import MfaLogin
 from authgate.identity.codes import CodeBook, CodeBudget, CodeHasher
 from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSender, Templates
+from authgate.identity.mfa import Mfa
 from authgate.identity.notify import Postman
 from authgate.identity.passkeys import Passkeys
 from authgate.identity.passwords import Argon2Params, PasswordHasher, PasswordPolicy
@@ -146,6 +148,8 @@ class Services:
     policies: PolicyService
     policy_cache: PolicyCache
     passkeys: Passkeys
+    mfa: Mfa
+    mfa_login: MfaLogin
     srp: SrpSignIn
 
     async def close(self) -> None:
@@ -220,6 +224,7 @@ async def build_services(settings: Settings) -> Services:
     postman = Postman(
         build_mail_sender(settings), Templates(settings.mail.templates_dir), settings.user_pool.name
     )
+    mfa = Mfa(store, encryptor, kek, limits.login, settings.user_pool.mfa, settings.user_pool.name)
     # SRP verifiers are made whenever a password is set or proven, while Cognito is on.
     verifiers = SrpVerifiers(encryptor, settings.cognito.user_pool_id)
     users = UserPool(
@@ -232,6 +237,7 @@ async def build_services(settings: Settings) -> Services:
         tokens,
         clients,
         limits,
+        mfa,
         srp=verifiers if settings.cognito.enabled else None,
     )
     admin = UserAdmin(store, users, codes, tokens, settings.user_pool.reset_code_ttl)
@@ -279,6 +285,8 @@ async def build_services(settings: Settings) -> Services:
             clients,
             decoy_key=hashlib.sha256(b"authgate passkey decoys\x00" + kek).digest(),
         ),
+        mfa=mfa,
+        mfa_login=users.mfa_login,
         srp=SrpSignIn(
             store,
             verifiers,

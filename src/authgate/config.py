@@ -211,6 +211,11 @@ class UserPoolSettings(_Section):
     )
     signup_code_ttl: Duration = 86400.0
     reset_code_ttl: Duration = 3600.0
+    mfa: Literal["off", "optional", "required"] = Field(
+        default="optional",
+        description="TOTP second factor: off (never asked, enrolment refused), optional "
+        "(asked of users who enrolled), required (users without a factor enrol at sign-in).",
+    )
     required_attributes: list[StandardAttribute] = Field(
         default_factory=list,
         description="Standard attributes every sign-up must give (Cognito's required "

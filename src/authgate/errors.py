@@ -128,6 +128,44 @@ class PasskeyCloned(DomainError):
     )
 
 
+# -- MFA ---------------------------------------------------------------------------------
+
+
+class MfaDisabled(DomainError):
+    """The pool's `user_pool.mfa` is off: no factor can be enrolled or used."""
+
+    code = "mfa_disabled"
+    message = "Multi-factor authentication is turned off for this user pool."
+
+
+class MfaRequired(DomainError):
+    """The pool requires a second factor, so the last one cannot be removed."""
+
+    code = "mfa_required"
+    message = (
+        "This user pool requires a second factor: enrol a new authenticator instead, "
+        "or ask an administrator to reset it."
+    )
+
+
+class MfaNotEnabled(DomainError):
+    code = "mfa_not_enabled"
+    message = "No second factor is enabled for this account."
+
+
+class NoPendingEnrolment(DomainError):
+    code = "no_pending_enrolment"
+    message = "No authenticator is being enrolled; start the enrolment first."
+
+
+class InvalidMfaSession(DomainError):
+    """A sign-in challenge session that is unknown, expired, spent, ended by too many
+    wrong codes, or used for what it was not issued for."""
+
+    code = "invalid_session"
+    message = "The sign-in session is invalid or has expired; sign in again."
+
+
 ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     InvalidRequest,
     InvalidAttribute,
@@ -147,6 +185,11 @@ ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
     InvalidRedirectUri,
     PasskeyRejected,
     PasskeyCloned,
+    MfaDisabled,
+    MfaRequired,
+    MfaNotEnabled,
+    NoPendingEnrolment,
+    InvalidMfaSession,
 )
 
 

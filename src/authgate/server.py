@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from authgate import oauth, ui
 from authgate.api import consents, decide, passkeys, public, wellknown
+from authgate.api import mfa as mfa_api
 from authgate.api import sessions as browser_sessions
 from authgate.api.admin_app import create_admin_router_app
 from authgate.api.docs import render_docs
@@ -75,6 +76,7 @@ def public_routes(ui_prefix: str = UI_PREFIX) -> list[BaseRoute]:
         *forward_auth.routes,
         *public.routes,
         *passkeys.routes,
+        *mfa_api.routes,
         *decide.routes,
         *consents.routes,
         *browser_sessions.routes,

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.integration.conftest import ServerFactory
@@ -133,3 +134,39 @@ def test_the_process_that_made_a_change_decides_with_it_at_once(
         assert admin.post("/admin/policies", json=allow(subject, policy_id)).status_code == 201
     decision = decide(first, first.admin_token, subject, "resources:orders:1")
     assert (decision["allowed"], decision["reason"]) == (True, policy_id)
+
+
+def test_a_policy_replaced_on_one_process_decides_anew_on_the_other(
+    replicas: tuple[AuthgateServer, AuthgateServer],
+) -> None:
+    first, second = replicas
+    subject, policy_id = names()
+    with first.admin_client() as admin:
+        admin.post("/admin/policies", json=allow(subject, policy_id))
+        decision_within(second, first.admin_token, subject, "resources:orders:1", {"allowed": True})
+        moved = {**allow(subject, policy_id), "resources": ["resources:invoices:<.*>"]}
+        assert admin.put(f"/admin/policies/{policy_id}", json=moved).status_code == 200
+    expected = {"allowed": False, "reason": "no_match"}
+    decision = decision_within(second, first.admin_token, subject, "resources:orders:1", expected)
+    assert {k: decision[k] for k in expected} == expected
+    assert decide(second, first.admin_token, subject, "resources:invoices:1")["allowed"] is True
+
+
+def test_changes_made_on_both_processes_reach_both(
+    replicas: tuple[AuthgateServer, AuthgateServer],
+) -> None:
+    first, second = replicas
+    (subject_a, policy_a), (subject_b, policy_b) = names(), names()
+    token = {"Authorization": f"Bearer {first.admin_token}"}  # the token both processes share
+    with httpx.Client(base_url=second.admin, headers=token, timeout=30) as admin:
+        assert admin.post("/admin/policies", json=allow(subject_a, policy_a)).status_code == 201
+    with first.admin_client() as admin:  # at once: the first may not have polled yet
+        assert admin.post("/admin/policies", json=allow(subject_b, policy_b)).status_code == 201
+    assert decide(first, first.admin_token, subject_b, "resources:orders:1")["allowed"] is True
+    for server in (first, second):
+        for subject, policy_id in ((subject_a, policy_a), (subject_b, policy_b)):
+            expected = {"allowed": True, "reason": policy_id}
+            decision = decision_within(
+                server, first.admin_token, subject, "resources:orders:1", expected
+            )
+            assert {k: decision[k] for k in expected} == expected

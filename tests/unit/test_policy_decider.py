@@ -236,7 +236,7 @@ def test_the_decider_counts_its_policies() -> None:
 # --- the index answers as a linear scan would ----------------------------------------------
 
 CHARS = "ab:"
-REGEX_PARTS = ["<.*>", "<[ab]+>", "<a|b>", "<[^:]*>", "<a[ab]*>", "<b:?>"]
+REGEX_PARTS = ["<.*>", "<[ab]+>", "<a|b>", "<[^:]*>", "<a[ab]*>", "<b:?>", "<ab|b:|>", "<a|b>:<.*>"]
 
 
 def reference_regex(pattern: str) -> re.Pattern[str]:

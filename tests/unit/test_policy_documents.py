@@ -15,6 +15,7 @@ from authgate.policy import PolicyInvalid, document_json, parse_document
 from authgate.policy.patterns import (
     MAX_PATTERN_LENGTH,
     MAX_PATTERNS_PER_LIST,
+    PatternSet,
     compile_pattern,
 )
 from authgate.policy.regex import Regex
@@ -274,6 +275,35 @@ def test_a_prefix_proven_by_re2_extends_the_literal_one() -> None:
 
 def test_a_case_insensitive_part_proves_no_prefix_beyond_the_literal() -> None:
     assert compile_pattern("x:<(?i)ab>").match_prefix == "x:"
+
+
+def test_an_alternation_of_words_stands_for_exactly_those_words() -> None:
+    pattern = compile_pattern("<read|list>:all")
+    assert pattern.expansions == ("read:all", "list:all")
+    assert PatternSet(["<read|list>:all"]).literals == {"read:all", "list:all"}
+
+
+def test_an_alternation_before_a_regex_gives_one_index_prefix_per_word() -> None:
+    pattern = compile_pattern("files:<a|bc>:<.*>")
+    assert (pattern.expansions, pattern.index_prefixes) == ((), ("files:a:", "files:bc:"))
+
+
+def test_an_alternation_with_other_regex_syntax_is_not_read_as_words() -> None:
+    pattern = compile_pattern("<a.|b>")
+    assert (pattern.expansions, pattern.index_prefixes) == ((), ("",))
+    assert PatternSet(["<a.|b>"]).literals == frozenset()
+
+
+@given(
+    st.lists(st.text(alphabet="ab:é ", max_size=3), min_size=1, max_size=4),
+    st.text(alphabet="xab:é ", max_size=5),
+)
+def test_the_words_of_an_alternation_are_exactly_what_it_matches(
+    words: list[str], probe: str
+) -> None:
+    pattern = compile_pattern(f"x<{'|'.join(words)}>")
+    assert set(pattern.expansions) == {f"x{word}" for word in words}
+    assert pattern.matches(probe) == (probe in pattern.expansions)
 
 
 EXPRESSIONS = ["a.c", "^a", "b$", "(a|b)+c", "[^:]*", "é.", "(?i)ab", ""]

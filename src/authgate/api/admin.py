@@ -150,6 +150,14 @@ async def sign_out(sub: str, caller: Admin, services: ServicesDep) -> dict[str, 
     return {"revoked": True}
 
 
+@users.delete("/{sub}/mfa")
+async def reset_mfa(sub: str, caller: Admin, services: ServicesDep) -> dict[str, Any]:
+    """Remove the user's TOTP authenticator and recovery codes (a lost device); audited as
+    admin_mfa_reset. `removed` is false when there was none. With `user_pool.mfa: required`
+    the user enrols a new one at the next sign-in."""
+    return {"removed": await services.mfa.reset(sub, caller)}
+
+
 @users.delete("/{sub}", status_code=204)
 async def delete_user(sub: str, caller: Admin, services: ServicesDep) -> Response:
     await services.admin.delete_user(sub, caller)

@@ -42,6 +42,11 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidRedirectUri: 400,
     errors.PasskeyRejected: 400,
     errors.PasskeyCloned: 403,
+    errors.MfaDisabled: 403,
+    errors.MfaRequired: 409,
+    errors.MfaNotEnabled: 409,
+    errors.NoPendingEnrolment: 409,
+    errors.InvalidMfaSession: 401,
     errors.SrpVerifierMissing: 401,
     errors.InvalidSession: 401,
 }

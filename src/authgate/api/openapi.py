@@ -56,6 +56,7 @@ _ATTRIBUTES = {
     "additionalProperties": True,
 }
 _TIMESTAMP = {"type": "integer", "description": "Seconds since the epoch."}
+_CHALLENGES = ["totp", "mfa_setup"]
 
 PUBLIC_SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": ERROR,
@@ -131,6 +132,11 @@ PUBLIC_SCHEMAS: dict[str, dict[str, Any]] = {
         attributes=_ATTRIBUTES,
         created_at=_TIMESTAMP,
         updated_at=_TIMESTAMP,
+        mfa=_object(
+            ["totp", "recovery_codes_left"],
+            totp={"type": "boolean", "description": "A TOTP authenticator is on."},
+            recovery_codes_left={"type": "integer"},
+        ),
     ),
     "Tokens": _object(
         ["access_token", "token_type", "expires_in"],
@@ -139,6 +145,55 @@ PUBLIC_SCHEMAS: dict[str, dict[str, Any]] = {
         refresh_token=_text("Spent on use."),
         token_type=_text("Bearer."),
         expires_in={"type": "integer"},
+    ),
+    # -- MFA -----------------------------------------------------------------------------
+    "MfaChallenge": _object(
+        ["challenge", "session", "expires_in"],
+        challenge=_text("totp: answer with a code; mfa_setup: enrol first.", enum=_CHALLENGES),
+        session=_text("Pass to /v1/login/mfa (or /v1/login/mfa/setup...); single use."),
+        expires_in={"type": "integer", "description": "Seconds the session lives."},
+    ),
+    "MfaSession": _object(["session"], session=_text("The challenge session.")),
+    "MfaAnswer": _object(
+        ["session"],
+        session=_text("The challenge session."),
+        code=_text("A code from the authenticator app (6 digits) or a recovery code."),
+        recovery_code=_text("A recovery code (instead of code)."),
+    ),
+    "MfaSetupAnswer": _object(
+        ["session", "code"],
+        session=_text("The mfa_setup challenge session."),
+        code=_text("The first code of the new authenticator."),
+    ),
+    "TotpEnrolment": _object(
+        ["secret", "otpauth_uri", "qr_svg"],
+        secret=_text("Base32 secret, to type into an authenticator app."),
+        otpauth_uri=_text("otpauth://totp/... URI (Key Uri Format)."),
+        qr_svg=_text("An SVG QR code of otpauth_uri, safe to inline."),
+    ),
+    "TotpCode": _object(["code"], code=_text("A code from the authenticator app.")),
+    "MfaReauth": _object(
+        ["password"],
+        password=_text("The current password."),
+        code=_text("Replacing an enabled authenticator: one of its codes or a recovery code."),
+    ),
+    "MfaReauthWithCode": _object(
+        ["password", "code"],
+        password=_text("The current password."),
+        code=_text("A code from the authenticator app, or a recovery code."),
+    ),
+    "RecoveryCodes": _object(
+        ["recovery_codes"],
+        recovery_codes={"type": "array", "items": {"type": "string"}, "minItems": 10},
+    ),
+    "TokensWithRecovery": _object(
+        ["access_token", "token_type", "expires_in", "recovery_codes"],
+        access_token=_text("A JWT access token."),
+        id_token=_text("An OIDC id token."),
+        refresh_token=_text("Spent on use."),
+        token_type=_text("Bearer."),
+        expires_in={"type": "integer"},
+        recovery_codes={"type": "array", "items": {"type": "string"}},
     ),
     "Consents": _object(
         ["items"],

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from authgate.api.mfa import mfa_status
 from authgate.api.requests import bearer_token, caller_of, field, read_body
 from authgate.bootstrap import Services
 from authgate.errors import InvalidRequest
@@ -38,6 +39,11 @@ def profile(user: UserRecord) -> dict[str, Any]:
         "created_at": int(user.created_at),
         "updated_at": int(user.updated_at),
     }
+
+
+async def _profile(request: Request, user: UserRecord) -> dict[str, Any]:
+    """The profile with the state of the user's second factor."""
+    return {**profile(user), "mfa": await mfa_status(_services(request), user)}
 
 
 async def signup(request: Request) -> Response:
@@ -128,8 +134,16 @@ async def login(request: Request) -> Response:
         application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/Login'}}
     responses:
       200:
-        description: Signed in.
-        content: {application/json: {schema: {$ref: '#/components/schemas/Tokens'}}}
+        description: >-
+          Signed in; or, when a second factor is due, a challenge instead of tokens
+          (`challenge: totp`: answer at /v1/login/mfa; `challenge: mfa_setup`: the pool
+          requires MFA, enrol at /v1/login/mfa/setup).
+        content:
+          application/json:
+            schema:
+              oneOf:
+                - {$ref: '#/components/schemas/Tokens'}
+                - {$ref: '#/components/schemas/MfaChallenge'}
       400: {description: "invalid_request, invalid_password (the new password)"}
       401: {description: "invalid_credentials, invalid_client"}
       403: {description: "user_not_confirmed, user_disabled, new_password_required"}
@@ -261,7 +275,7 @@ async def show_me(request: Request) -> Response:
       401: {description: invalid_token}
       403: {description: user_disabled}
     """
-    return JSONResponse(profile(await _me(request)), headers=NO_STORE)
+    return JSONResponse(await _profile(request, await _me(request)), headers=NO_STORE)
 
 
 async def update_me(request: Request) -> Response:
@@ -289,7 +303,7 @@ async def update_me(request: Request) -> Response:
         raise InvalidRequest("attributes must be an object.", field="attributes")
     changes = {**body, **nested}  # `{"attributes": {...}, "email": ...}` or flat
     updated = await _services(request).users.update_profile(user, changes, caller_of(request))
-    return JSONResponse(profile(updated), headers=NO_STORE)
+    return JSONResponse(await _profile(request, updated), headers=NO_STORE)
 
 
 async def delete_me(request: Request) -> Response:
@@ -363,7 +377,7 @@ async def verify_email(request: Request) -> Response:
     updated = await _services(request).users.verify_email(
         user, field(body, "code"), caller_of(request)
     )
-    return JSONResponse(profile(updated), headers=NO_STORE)
+    return JSONResponse(await _profile(request, updated), headers=NO_STORE)
 
 
 routes = [

@@ -1,4 +1,4 @@
-"""`authgate users create|list|disable|export|import`: accounts of the user pool."""
+"""`authgate users create|list|disable|export|import|mfa-reset`: accounts of the user pool."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.progress import Progress
 
 from authgate.bootstrap import Services
 from authgate.cli.support import CLI, ConfigOption, JsonOption, emit, err, out, with_services
-from authgate.errors import DomainError
+from authgate.errors import DomainError, InvalidRequest, NotFound
 
 users_app = typer.Typer(help="Accounts of the user pool.", no_args_is_help=True)
 
@@ -138,3 +138,23 @@ def users_import(
         out.print(f"imported {imported}, refused {len(refused)}")
         if refused:
             emit(refused, ["line", "reason"], False, "refused rows")
+
+
+@users_app.command("mfa-reset")
+def users_mfa_reset(
+    user: Annotated[str, typer.Argument(help="Username or sub of the account.")],
+    config: ConfigOption = None,
+) -> None:
+    """Remove an account's TOTP authenticator and recovery codes (a lost device)."""
+
+    async def work(services: Services) -> bool:
+        try:
+            found = await services.admin.get_by_username(user)
+        except (NotFound, InvalidRequest):
+            found = await services.admin.get_user(user)
+        return await services.mfa.reset(found.sub, CLI)
+
+    removed = with_services(config, work)
+    out.print(
+        f"mfa reset for {user}" if removed else f"{user} had no authenticator", highlight=False
+    )

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from authgate.cognito import srp
+from authgate.cognito import mfa_ops, srp
 from authgate.cognito.call import Call
 from authgate.cognito.errors import CognitoError, invalid_parameter
 from authgate.cognito.next_step import (
     ATTRIBUTE_PREFIX,
+    MFA_SETUP,
     NEW_PASSWORD_REQUIRED,
+    SOFTWARE_TOKEN_MFA,
     after_password,
     new_password_step,
     optional_parameter,
@@ -57,6 +59,8 @@ async def new_password_required(
 CHALLENGES: dict[str, Responder] = {
     PASSWORD_VERIFIER: srp.password_verifier,
     NEW_PASSWORD_REQUIRED: new_password_required,
+    SOFTWARE_TOKEN_MFA: mfa_ops.software_token_mfa,
+    MFA_SETUP: mfa_ops.mfa_setup,
 }
 
 

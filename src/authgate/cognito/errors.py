@@ -39,6 +39,7 @@ class Entry:
 NOT_AUTHORIZED = "NotAuthorizedException"
 INVALID_PARAMETER = "InvalidParameterException"
 WRONG_PASSWORD = "Incorrect username or password."
+INVALID_SESSION = "Invalid session for the user, session is expired."
 
 TABLE: dict[type[errors.DomainError], Entry] = {
     BodyTooLarge: Entry("SerializationException"),
@@ -63,9 +64,16 @@ TABLE: dict[type[errors.DomainError], Entry] = {
     errors.PasskeyRejected: Entry(NOT_AUTHORIZED),
     errors.PasskeyCloned: Entry(NOT_AUTHORIZED),
     errors.SrpVerifierMissing: Entry(NOT_AUTHORIZED),
-    errors.InvalidSession: Entry(
-        NOT_AUTHORIZED, "Invalid session for the user, session is expired."
+    errors.MfaDisabled: Entry(INVALID_PARAMETER, "User pool does not support MFA."),
+    errors.MfaRequired: Entry(INVALID_PARAMETER),
+    errors.MfaNotEnabled: Entry(
+        "SoftwareTokenMFANotFoundException", "Software Token MFA has not been enabled by the user."
     ),
+    errors.NoPendingEnrolment: Entry(
+        "SoftwareTokenMFANotFoundException", "Software Token MFA has not been associated."
+    ),
+    errors.InvalidMfaSession: Entry(NOT_AUTHORIZED, INVALID_SESSION),
+    errors.InvalidSession: Entry(NOT_AUTHORIZED, INVALID_SESSION),
     InsufficientScope: Entry(NOT_AUTHORIZED, "Access Token does not have required scopes"),
     PolicyInvalid: Entry(INVALID_PARAMETER),
     PolicyNotFound: Entry("ResourceNotFoundException"),
@@ -94,6 +102,11 @@ BY_OPERATION: dict[str, dict[type[errors.DomainError], Entry]] = {
     "RevokeToken": {errors.InvalidToken: Entry("UnsupportedTokenTypeException")},
     "ChangePassword": {errors.TooManyRequests: _LOCKED_OUT},
     "DeleteUser": {errors.TooManyRequests: _LOCKED_OUT},
+    "RespondToAuthChallenge": {errors.TooManyRequests: _LOCKED_OUT},
+    "AdminRespondToAuthChallenge": {errors.TooManyRequests: _LOCKED_OUT},
+    "VerifySoftwareToken": {
+        errors.InvalidCode: Entry("EnableSoftwareTokenMFAException", "Code mismatch")
+    },
 }
 """Where an operation gives a domain error another meaning than TABLE's."""
 

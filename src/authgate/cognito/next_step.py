@@ -16,11 +16,14 @@ from authgate.cognito.call import Call
 from authgate.cognito.errors import invalid_parameter
 from authgate.cognito.params import Shape
 from authgate.cognito.shapes import authentication_result, user_attributes
+from authgate.identity.challenges import Challenge, Completed
 from authgate.identity.new_password import NewPasswordStep
 from authgate.identity.signin import CheckedPassword
 from authgate.store.records import UserRecord
 
 NEW_PASSWORD_REQUIRED = "NEW_PASSWORD_REQUIRED"
+SOFTWARE_TOKEN_MFA = "SOFTWARE_TOKEN_MFA"
+MFA_SETUP = "MFA_SETUP"
 ATTRIBUTE_PREFIX = "userAttributes."
 
 
@@ -63,10 +66,39 @@ async def new_password_challenge(call: Call, client: Client, user: UserRecord) -
     }
 
 
+def mfa_challenge(user: UserRecord, pending: Challenge) -> dict[str, Any]:
+    """SOFTWARE_TOKEN_MFA (a TOTP code is due) or MFA_SETUP (the pool requires a factor
+    the user has not enrolled: AssociateSoftwareToken and VerifySoftwareToken with this
+    Session, then RespondToAuthChallenge MFA_SETUP with the Session they return)."""
+    if pending.kind == "totp":
+        return {
+            "ChallengeName": SOFTWARE_TOKEN_MFA,
+            "Session": pending.session,
+            "ChallengeParameters": {"USER_ID_FOR_SRP": user.username},
+        }
+    return {
+        "ChallengeName": MFA_SETUP,
+        "Session": pending.session,
+        "ChallengeParameters": {
+            "MFAS_CAN_SETUP": json.dumps([SOFTWARE_TOKEN_MFA]),
+            "USER_ID_FOR_SRP": user.username,
+        },
+    }
+
+
+async def completed(call: Call, done: Completed) -> dict[str, Any]:
+    """The AuthenticationResult of a completed sign-in."""
+    tokens = await call.services.users.issue_tokens(done, call.caller)
+    return tokens_answer(authentication_result(tokens))
+
+
 async def after_password(call: Call, client: Client, checked: CheckedPassword) -> dict[str, Any]:
-    """Tokens for a proven password, or the challenge still due."""
+    """Tokens for a proven password, or the challenge still due: a new password for an
+    invited user, then a second factor where the user has one or the pool requires one."""
     user = checked.user
     if user.status == "force_change_password" and checked.replacement is None:
         return await new_password_challenge(call, client, user)
-    tokens = await call.services.users.complete_password_signin(checked, client, call.caller)
-    return tokens_answer(authentication_result(tokens))
+    outcome = await call.services.users.after_password(checked, client.client_id, call.caller)
+    if isinstance(outcome, Challenge):
+        return mfa_challenge(user, outcome)
+    return await completed(call, outcome)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from authgate.cognito import auth_ops, challenges, self_ops, signup_ops
+from authgate.cognito import auth_ops, challenges, mfa_ops, self_ops, signup_ops
 from authgate.cognito.call import Call
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
@@ -50,6 +50,9 @@ OPERATIONS: dict[str, Operation] = {
     "AdminRespondToAuthChallenge": Operation(
         challenges.admin_respond_to_auth_challenge, signed=True
     ),
+    "AssociateSoftwareToken": Operation(mfa_ops.associate_software_token),
+    "VerifySoftwareToken": Operation(mfa_ops.verify_software_token),
+    "SetUserMFAPreference": Operation(mfa_ops.set_user_mfa_preference),
     # administrator operations, signed=True (t11-admin): AdminCreateUser, ListUsers, ...
 }
 """Name (without TARGET_PREFIX) -> operation."""

@@ -27,6 +27,7 @@ from authgate.gateway.request import GateRequest
 from authgate.gateway.singleflight import SharedLookup
 from authgate.identity.sessions import SignedIn
 from authgate.store.records import UserRecord
+from authgate.tokens.amr import claims_for
 from authgate.tokens.jwt import MAX_TOKEN_BYTES
 from authgate.tokens.service import TokenService, looks_like_jwt
 
@@ -309,6 +310,7 @@ class CookieAuthenticator:
             "username": user.username,
             "groups": list(user.groups),
             "auth_time": int(signed_in.auth_time),
+            **claims_for(signed_in.amr),
         }
         if user.email:
             claims["email"] = user.email

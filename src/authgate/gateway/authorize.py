@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from authgate.gateway.principal import Principal
 from authgate.gateway.request import GateRequest
 from authgate.gateway.routes import RouteMatch
+from authgate.tokens.amr import is_multi_factor
 
 
 class Denied(Exception):
@@ -56,6 +57,9 @@ class Requirements(Protocol):
     @property
     def claims(self) -> Mapping[str, Any]: ...
 
+    @property
+    def mfa(self) -> bool: ...
+
 
 Authorizer = Callable[[Principal, Any, Attempt], Awaitable[None]]
 
@@ -95,6 +99,8 @@ async def require(principal: Principal, options: Requirements, attempt: Attempt)
     for name, expected in options.claims.items():
         if name not in principal.claims or not same_value(expected, principal.claims[name]):
             raise Denied("claim_mismatch", f"The claim {name} does not have the required value.")
+    if options.mfa and not is_multi_factor(principal.claims.get("amr")):
+        raise Denied("mfa_required", "This route needs a sign-in with a second factor.")
 
 
 AUTHORIZERS: dict[str, Authorizer] = {"allow": allow, "deny": deny, "require": require}

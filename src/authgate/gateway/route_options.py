@@ -32,12 +32,17 @@ class RequireSettings(Model):
     claims: dict[str, bool | int | float | str] = Field(
         default_factory=dict, description="Claim equality, e.g. {admin: true}."
     )
+    mfa: bool = Field(
+        default=False,
+        description="The sign-in used a second factor or a passkey: the principal's amr "
+        "claim names any of otp, mfa, hwk, swk.",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> RequireSettings:
-        if not (self.scopes_any or self.scopes_all or self.groups_any or self.claims):
+        if not (self.scopes_any or self.scopes_all or self.groups_any or self.claims or self.mfa):
             raise ValueError(
-                "require needs at least one of scopes_any, scopes_all, groups_any, claims"
+                "require needs at least one of scopes_any, scopes_all, groups_any, claims, mfa"
             )
         return self
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from authgate.audit import Caller, record
 from authgate.errors import NotFound
 from authgate.store import Store
 from authgate.store.records import BrowserSessionRecord, ConsentRecord, UserRecord
+from authgate.tokens.amr import PASSWORD, loaded, stored
 from authgate.tokens.revocation import DenyList
 
 MAX_SESSION_ID = 128
@@ -47,6 +48,8 @@ class SignedIn:
     auth_time: float
     public_id: str | None = None
     reauth_at: float | None = None
+    amr: tuple[str, ...] = (PASSWORD,)
+    """How the user signed in (`authgate.tokens.amr`): codes issued from it carry it."""
 
     @property
     def proved_at(self) -> float:
@@ -81,9 +84,13 @@ class BrowserSessions:
         return self._ttl
 
     async def start(
-        self, user: UserRecord, caller: Caller, replaces: str | None = None
+        self,
+        user: UserRecord,
+        caller: Caller,
+        replaces: str | None = None,
+        amr: Sequence[str] = (PASSWORD,),
     ) -> SignedIn:
-        """A new session for a user who just proved who they are.
+        """A new session for a user who just proved who they are (`amr`: how).
 
         A session id the browser already had is ended, never reused (session fixation).
         """
@@ -104,10 +111,11 @@ class BrowserSessions:
                     user_agent=_device(caller),
                     ip=caller.ip,
                     last_used_at=now,
+                    amr=stored(amr),
                 )
             )
-            await record(tx, "browser_session_started", caller, sub=user.sub)
-        return SignedIn(session_id, user, now, public_id)
+            await record(tx, "browser_session_started", caller, sub=user.sub, amr=list(amr))
+        return SignedIn(session_id, user, now, public_id, amr=tuple(amr))
 
     async def current(
         self, session_id: str | None, seen_from: Caller | None = None
@@ -135,7 +143,14 @@ class BrowserSessions:
                 await tx.browser_sessions.touch(
                     session.session_hash, now, caller.ip, _device(caller)
                 )
-        return SignedIn(session_id, user, session.auth_time, session.public_id, session.reauth_at)
+        return SignedIn(
+            session_id,
+            user,
+            session.auth_time,
+            session.public_id,
+            session.reauth_at,
+            tuple(loaded(session.amr)),
+        )
 
     async def of_user(self, user: UserRecord, current: str | None = None) -> list[SessionView]:
         """The user's live sessions, most recently used first; `current` (a cookie value)
@@ -190,7 +205,12 @@ class BrowserSessions:
             )
             await record(tx, "browser_session_reauthenticated", caller, sub=signed_in.user.sub)
         return SignedIn(
-            signed_in.session_id, signed_in.user, signed_in.auth_time, signed_in.public_id, now
+            signed_in.session_id,
+            signed_in.user,
+            signed_in.auth_time,
+            signed_in.public_id,
+            now,
+            signed_in.amr,
         )
 
     async def end(self, session_id: str | None, caller: Caller) -> None:

@@ -126,16 +126,35 @@ class PasswordSignIn:
         """Store an upgraded or newly chosen hash and audit the sign-in, in the caller's
         transaction (the login path issues its tokens in the same one). The owner proved
         the password, so earlier failures and a locked password reset are forgotten."""
+        await self.record_first_factor(tx, checked, caller, client_id)
+        await self.record_complete(tx, checked.user, caller, client_id, ("pwd",))
+
+    async def record_first_factor(
+        self, tx: Transaction, checked: CheckedPassword, caller: Caller, client_id: str | None
+    ) -> None:
+        """The password was right: store an upgraded or newly chosen hash. The sign-in
+        itself is not done yet (a second factor may be due), so no failure is forgotten."""
         user = checked.user
-        await self._throttle.success(tx, user.username)
-        await self._codes.unlock(tx, user.sub, OWNER_UNLOCKS, caller)
         if checked.replacement is not None:
             user.password_hash = checked.replacement
             user.status = "confirmed"
             user.updated_at = self._clock()
             await tx.users.update(user)
         await save_verifier(self._srp, tx, user, checked.verifier)
-        await record(tx, "login_success", caller, sub=user.sub, client_id=client_id)
+
+    async def record_complete(
+        self,
+        tx: Transaction,
+        user: UserRecord,
+        caller: Caller,
+        client_id: str | None,
+        amr: tuple[str, ...],
+    ) -> None:
+        """The sign-in is complete (`amr` says how): forget the username's failures, lift
+        a locked password reset, audit the success."""
+        await self._throttle.success(tx, user.username)
+        await self._codes.unlock(tx, user.sub, OWNER_UNLOCKS, caller)
+        await record(tx, "login_success", caller, sub=user.sub, client_id=client_id, amr=list(amr))
 
     async def unlock(self, tx: Transaction, username: str) -> None:
         """Lift the username's lockout (an administrator acted)."""

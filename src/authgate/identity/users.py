@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authgate.audit import Caller, record
-from authgate.clients.registry import DEFAULT_CLIENT_ID, Client, ClientRegistry
+from authgate.clients.registry import DEFAULT_CLIENT_ID, ClientRegistry
 from authgate.config import Settings
 from authgate.errors import (
     AlreadyExists,
@@ -27,7 +27,9 @@ from authgate.errors import (
     TooManyRequests,
 )
 from authgate.identity.attributes import AttributeSchema
+from authgate.identity.challenges import Challenge, Completed, MfaLogin
 from authgate.identity.codes import CodeBook, CodeRefused
+from authgate.identity.mfa import Mfa
 from authgate.identity.names import check_new_username, normalize_email, normalize_username
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
@@ -37,6 +39,7 @@ from authgate.identity.srp_verifiers import SrpVerifiers, derive_verifier, save_
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
+from authgate.tokens.amr import PASSWORD
 from authgate.tokens.service import TokenService, TokenSet
 
 
@@ -60,6 +63,7 @@ class UserPool:
         tokens: TokenService,
         clients: ClientRegistry,
         limits: Limits,
+        mfa: Mfa,
         clock: Callable[[], float] = time.time,
         *,
         srp: SrpVerifiers | None = None,
@@ -78,6 +82,7 @@ class UserPool:
             settings.user_pool.custom_attributes, settings.user_pool.required_attributes
         )
         self.signin = PasswordSignIn(store, hasher, policy, limits.login, codes, clock, srp=srp)
+        self.mfa_login = MfaLogin(store, mfa, self.signin, clock)
         self._clock = clock
 
     def _password(self, value: object, field: str = "password") -> str:
@@ -213,7 +218,7 @@ class UserPool:
         secret_hash: object,
         caller: Caller,
         new_password: object = None,
-    ) -> TokenSet:
+    ) -> TokenSet | Challenge:
         if not isinstance(password, str) or not isinstance(username, str):
             raise InvalidRequest("username and password are required strings.")
         if client_id is not None and not isinstance(client_id, str):
@@ -227,21 +232,55 @@ class UserPool:
         )
         if not client.allows("password"):
             raise InvalidClient("This client may not sign users in with a password.")
-        checked = await self.signin.check(
+        outcome = await self.password_signin(
             username, password, caller, client_id=client.client_id, new_password=new_password
         )
-        return await self.complete_password_signin(checked, client, caller)
+        if isinstance(outcome, Challenge):
+            return outcome
+        return await self.issue_tokens(outcome, caller)
 
-    async def complete_password_signin(
-        self, checked: CheckedPassword, client: Client, caller: Caller
-    ) -> TokenSet:
-        """A proven password (typed, or by SRP) recorded and the client's tokens issued,
-        in one transaction: one write per sign-in."""
+    async def password_signin(
+        self,
+        username: str,
+        password: str,
+        caller: Caller,
+        *,
+        client_id: str | None,
+        new_password: str | None = None,
+    ) -> Completed | Challenge:
+        """Check a password: a completed sign-in (amr ["pwd"]), or, when the user has a
+        second factor or must enrol one, a challenge to answer (`MfaLogin`). The API and
+        the hosted sign-in page both sign in through here."""
+        checked = await self.signin.check(
+            username, password, caller, client_id=client_id, new_password=new_password
+        )
+        return await self.after_password(checked, client_id, caller)
+
+    async def after_password(
+        self, checked: CheckedPassword, client_id: str | None, caller: Caller
+    ) -> Completed | Challenge:
+        """A proven password (typed, by SRP, or newly chosen in a challenge): a completed
+        sign-in, or the second factor still due."""
         async with self._store.transaction() as tx:
-            await self.signin.record_success(tx, checked, caller, client.client_id)
-            scope = client.metadata.scope
-            tokens = await self._tokens.issue(tx, checked.user, client, scope, self._clock())
-        return tokens
+            need = await self.mfa_login.mfa.need(tx, checked.user)
+            if need is not None:
+                return await self.mfa_login.start(tx, checked, client_id, need, caller)
+            await self.signin.record_success(tx, checked, caller, client_id)
+        return Completed(checked.user, client_id, (PASSWORD,), self._clock())
+
+    async def issue_tokens(self, completed: Completed, caller: Caller) -> TokenSet:
+        """Tokens (same shape as a password login) for a sign-in completed by any factor,
+        for the client it was started for."""
+        client = await self._clients.get(completed.client_id or DEFAULT_CLIENT_ID)
+        if not client.allows("password"):
+            raise InvalidClient("This client may not sign users in with a password.")
+        async with self._store.transaction() as tx:
+            user = await tx.users.get(completed.user.sub)
+            if user is None or not user.enabled:
+                raise InvalidCredentials()
+            return await self._tokens.issue(
+                tx, user, client, client.metadata.scope, completed.auth_time, completed.amr
+            )
 
     # -- password reset ----------------------------------------------------------------
 

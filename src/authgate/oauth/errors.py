@@ -63,6 +63,11 @@ TABLE: dict[type[errors.DomainError], OAuthError] = {
     errors.InvalidRedirectUri: OAuthError(400, "invalid_request"),
     errors.PasskeyRejected: OAuthError(400, "invalid_grant"),
     errors.PasskeyCloned: OAuthError(400, "invalid_grant"),
+    errors.MfaDisabled: OAuthError(400, "invalid_request"),
+    errors.MfaRequired: OAuthError(400, "invalid_request"),
+    errors.MfaNotEnabled: OAuthError(400, "invalid_request"),
+    errors.NoPendingEnrolment: OAuthError(400, "invalid_request"),
+    errors.InvalidMfaSession: OAuthError(400, "invalid_grant"),
     errors.SrpVerifierMissing: OAuthError(400, "invalid_grant"),
     errors.InvalidSession: OAuthError(400, "invalid_grant"),
 }

@@ -43,7 +43,14 @@ class PatternError(ValueError):
 class Pattern:
     """One compiled pattern. Every string it matches starts with `literal_prefix` (the text
     before the first `<`) and with `match_prefix` (at least as long: what RE2 can prove,
-    so `client-<4[0-9]*>` gives `client-4`); indexes file the pattern under the latter."""
+    so `client-<4[0-9]*>` gives `client-4`).
+
+    Ladon's alternations of plain words are read further, for indexes: `<read|list>`
+    matches exactly the strings in `expansions` ("read", "list"), so an index files it as
+    those literals; `files:<a|b>:<.*>` has no expansions, but every match starts with one
+    of its `index_prefixes` ("files:a:", "files:b:"), so a prefix index files it under
+    each instead of under the short `match_prefix` it shares with every `files:` pattern.
+    """
 
     text: str
     literal_prefix: str
@@ -52,6 +59,8 @@ class Pattern:
     # `prefix<.*>`, the commonest shape (Hydra's own example): the prefix, then any line.
     # Answered without RE2: `.` matches every character but a newline.
     rest_is_any_line: bool = False
+    expansions: tuple[str, ...] = ()  # every string it matches, when few and known
+    index_prefixes: tuple[str, ...] = ()  # one of these starts every match
 
     @property
     def is_literal(self) -> bool:
@@ -113,6 +122,32 @@ def escape_literal(text: str) -> str:
     return "".join(out)
 
 
+# Characters that make a `<...>` part more than plain words separated by `|`.
+_REGEX_SYNTAX = frozenset("\\.^$?*+()[]{}")
+MAX_EXPANSIONS = 16  # alternatives read out per pattern; beyond, the pattern stays a regex
+
+
+def _words(part: str) -> list[str] | None:
+    """The words a `<...>` part alternates between (`read|list`), or None when it uses any
+    other regex syntax: then it matches exactly one of them, whole."""
+    if any(char in _REGEX_SYNTAX for char in part):
+        return None
+    return part.split("|")
+
+
+def _expand(parts: list[tuple[bool, str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(expansions, index prefixes) of a pattern's parts, as `Pattern` describes them."""
+    heads = [""]
+    alternated = False  # a part before this one was an alternation of words
+    for is_regex, part in parts:
+        words = _words(part) if is_regex else [part]
+        if words is None or len(heads) * len(words) > MAX_EXPANSIONS:
+            return (), tuple(dict.fromkeys(heads)) if alternated else ()
+        heads = [head + word for head in heads for word in words]
+        alternated = alternated or is_regex
+    return tuple(dict.fromkeys(heads)), ()
+
+
 def _regex(expression: str) -> Regex:
     try:
         return Regex(expression)
@@ -144,12 +179,16 @@ def compile_pattern(text: str) -> Pattern:
     any_line = parts in ([(True, ".*")], [(False, prefix), (True, ".*")])
     regex = _regex("".join(pieces))
     proven = regex.whole_match_prefix()
+    match_prefix = proven if len(proven) > len(prefix) and proven.startswith(prefix) else prefix
+    expansions, prefixes = _expand(parts)
     return Pattern(
         text=text,
         literal_prefix=prefix,
         regex=regex,
-        match_prefix=proven if len(proven) > len(prefix) and proven.startswith(prefix) else prefix,
+        match_prefix=match_prefix,
         rest_is_any_line=any_line,
+        expansions=expansions,
+        index_prefixes=prefixes or (match_prefix,),
     )
 
 
@@ -173,14 +212,17 @@ def pattern_problems(field: str, patterns: Sequence[str]) -> list[str]:
 
 
 class PatternSet:
-    """A policy's patterns for one field: literals in a set, regex patterns tried in turn."""
+    """A policy's patterns for one field: in a set, the literals and the strings each
+    alternation of words stands for; other regex patterns, tried in turn."""
 
     __slots__ = ("literals", "regexes")
 
     def __init__(self, patterns: Iterable[str]) -> None:
         compiled = [compile_pattern(text) for text in patterns]
-        self.literals = frozenset(p.text for p in compiled if p.is_literal)
-        self.regexes = tuple(p for p in compiled if not p.is_literal)
+        literals = {p.text for p in compiled if p.is_literal}
+        literals.update(word for p in compiled for word in p.expansions)
+        self.literals = frozenset(literals)
+        self.regexes = tuple(p for p in compiled if not p.is_literal and not p.expansions)
 
     def matches(self, value: str) -> bool:
         if value in self.literals:

@@ -214,6 +214,7 @@ class RefreshTokenRepository:
             auth_time=m[refresh_families.c.auth_time],
             created_at=m[refresh_families.c.created_at],
             revoked_at=m[refresh_families.c.revoked_at],
+            amr=m[refresh_families.c.amr],
         )
         return token, family
 

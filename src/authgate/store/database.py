@@ -27,6 +27,7 @@ from authgate.store.credentials import (
     RefreshTokenRepository,
 )
 from authgate.store.limits import LimitRepository
+from authgate.store.mfa import MfaRepository
 from authgate.store.oauth import OAuthRepository
 from authgate.store.passkeys import PasskeyRepository
 from authgate.store.policies import PolicyRepository
@@ -52,6 +53,7 @@ class Transaction:
         self.limits = LimitRepository(conn)
         self.browser_sessions = BrowserSessionRepository(conn)
         self.passkeys = PasskeyRepository(conn)
+        self.mfa = MfaRepository(conn)
         self.srp = SrpRepository(conn)
         self._after_commit: list[Callable[[], None]] = []
 

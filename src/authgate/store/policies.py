@@ -40,7 +40,8 @@ def _record(row: Any) -> PolicyRecord:
     )
 
 
-def _text(document: dict[str, Any]) -> str:
+def document_text(document: dict[str, Any]) -> str:
+    """The text a document is stored as: what `texts` gives back for it, byte for byte."""
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -53,8 +54,9 @@ class PolicyRepository:
         found = (await self._conn.execute(query)).scalar()
         return int(found) if found is not None else 0
 
-    async def bump_version(self) -> None:
-        """Call first in every writing transaction: it marks the change and takes the lock."""
+    async def bump_version(self) -> int:
+        """Call first in every writing transaction: it marks the change and takes the lock.
+        The version this transaction's change will have once committed."""
         result = await self._conn.execute(
             update(policy_version)
             .where(policy_version.c.id == VERSION_ROW)
@@ -62,10 +64,16 @@ class PolicyRepository:
         )
         if not result.rowcount:  # the row was removed by hand: start counting again
             await self._conn.execute(insert(policy_version).values(id=VERSION_ROW, version=1))
+        return await self.version()
 
     async def list(self) -> list[PolicyRecord]:
         query = select(policies).order_by(policies.c.id)
         return [_record(row) for row in await self._conn.execute(query)]
+
+    async def texts(self) -> dict[str, str]:
+        """Every document's stored text by id, unparsed: cheap to compare with a copy."""
+        query = select(policies.c.id, policies.c.document)
+        return {row.id: row.document for row in await self._conn.execute(query)}
 
     async def get(self, policy_id: str) -> PolicyRecord | None:
         row = (await self._conn.execute(select(policies).where(policies.c.id == policy_id))).first()
@@ -77,7 +85,7 @@ class PolicyRepository:
             return False
         await self._conn.execute(
             insert(policies).values(
-                id=policy_id, document=_text(document), created_at=at, updated_at=at
+                id=policy_id, document=document_text(document), created_at=at, updated_at=at
             )
         )
         return True
@@ -89,7 +97,7 @@ class PolicyRepository:
         await self._conn.execute(
             update(policies)
             .where(policies.c.id == policy_id)
-            .values(document=_text(document), updated_at=at)
+            .values(document=document_text(document), updated_at=at)
         )
         return False
 
@@ -107,7 +115,7 @@ class PolicyRepository:
         rows = [
             {
                 "id": policy_id,
-                "document": _text(document),
+                "document": document_text(document),
                 "created_at": created.get(policy_id, at),
                 "updated_at": at,
             }

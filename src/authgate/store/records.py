@@ -75,6 +75,7 @@ class RefreshFamilyRecord:
     auth_time: float
     created_at: float
     revoked_at: float | None = None
+    amr: str = "pwd"
 
 
 @dataclass
@@ -133,6 +134,7 @@ class AuthorizationCodeRecord:
     family_id: str | None = None
     access_jti: str | None = None
     access_expires_at: float | None = None
+    amr: str = "pwd"
 
 
 @dataclass
@@ -156,6 +158,7 @@ class BrowserSessionRecord:
     ip: str | None = None
     last_used_at: float | None = None
     reauth_at: float | None = None
+    amr: str = "pwd"
 
 
 @dataclass
@@ -208,6 +211,33 @@ class WebAuthnChallengeRecord:
     restricted: bool
     created_at: float
     expires_at: float
+
+
+@dataclass
+class TotpRecord:
+    """A user's TOTP factor: active and pending secrets (sealed), the last step accepted."""
+
+    sub: str
+    secret_ciphertext: bytes | None
+    pending_ciphertext: bytes | None
+    updated_at: float
+    last_step: int = -1
+    enabled_at: float | None = None
+
+
+@dataclass
+class MfaChallengeRecord:
+    """A sign-in waiting for its second factor (kind "totp") or its enrolment ("mfa_setup")."""
+
+    session_hash: str
+    sub: str
+    client_id: str | None
+    kind: str
+    amr: str
+    created_at: float
+    expires_at: float
+    failures: int = 0
+    ended_at: float | None = None
 
 
 # -- Cognito SRP and auth challenges (migration 0011) --------------------------------------

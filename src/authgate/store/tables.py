@@ -110,6 +110,7 @@ refresh_families = Table(
     Column("auth_time", Float, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+    Column("amr", String(64), nullable=False, server_default="pwd"),
     Index("ix_refresh_families_sub", "sub"),
 )
 
@@ -165,6 +166,8 @@ authorization_codes = Table(
     Column("family_id", String(64), nullable=True),
     Column("access_jti", String(64), nullable=True),
     Column("access_expires_at", Float, nullable=True),
+    # How the user proved who they are (RFC 8176 amr values, space-separated), for the tokens.
+    Column("amr", String(64), nullable=False, server_default="pwd"),
 )
 
 consents = Table(
@@ -185,6 +188,7 @@ browser_sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+    Column("amr", String(64), nullable=False, server_default="pwd"),
     Index("ix_browser_sessions_sub", "sub"),
     # Account page (0009): an opaque id to name a session by (never its hash or cookie), the
     # device and address it was last used from, when (at most once a minute), and when its
@@ -340,6 +344,50 @@ webauthn_challenges = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Index("ix_webauthn_challenges_expires_at", "expires_at"),
+)
+
+
+# -- MFA (migration 0007) ---------------------------------------------------------------
+
+# A user's TOTP factor: the active secret and a pending one awaiting its first code, both
+# sealed under the key-encryption key. `last_step` is the newest time step accepted, moved
+# forward by a conditional update, so a code is accepted once across every replica.
+mfa_totp = Table(
+    "mfa_totp",
+    metadata,
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), primary_key=True),
+    Column("secret_ciphertext", LargeBinary, nullable=True),
+    Column("pending_ciphertext", LargeBinary, nullable=True),
+    Column("last_step", Integer, nullable=False, default=-1),
+    Column("enabled_at", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Recovery codes, as keyed hashes; a used one keeps its row (used_at) until a new set.
+mfa_recovery_codes = Table(
+    "mfa_recovery_codes",
+    metadata,
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), primary_key=True),
+    Column("code_hash", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+)
+
+# Sign-ins waiting for a second factor (or, with `mfa: required`, for its enrolment):
+# the session id's SHA-256, who and for which client, and the amr proven so far.
+mfa_challenges = Table(
+    "mfa_challenges",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), nullable=False),
+    Column("client_id", String(64), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("amr", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("ended_at", Float, nullable=True),
+    Index("ix_mfa_challenges_expires_at", "expires_at"),
 )
 
 # -- Cognito SRP and auth challenges (migration 0011) --------------------------------------

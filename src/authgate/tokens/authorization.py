@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -21,6 +21,7 @@ from authgate.audit import SYSTEM, Caller, record
 from authgate.store import Store, Transaction
 from authgate.store.records import AuthorizationCodeRecord
 from authgate.tokens import pkce
+from authgate.tokens.amr import PASSWORD, loaded, stored
 from authgate.tokens.errors import InvalidGrant
 from authgate.tokens.revocation import DenyList
 
@@ -46,6 +47,7 @@ class CodeGrant:
     scope: str
     nonce: str | None
     auth_time: float
+    amr: tuple[str, ...] = (PASSWORD,)
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,10 @@ class AuthorizationCodes:
         nonce: str | None,
         code_challenge: str | None,
         auth_time: float,
+        amr: Sequence[str] = (PASSWORD,),
     ) -> str:
-        """A fresh code for what the user approved; only its hash is stored."""
+        """A fresh code for what the user approved (and how they signed in, `amr`);
+        only its hash is stored."""
         code = secrets.token_urlsafe(32)
         now = self._clock()
         async with self._store.transaction() as tx:
@@ -110,6 +114,7 @@ class AuthorizationCodes:
                     auth_time=auth_time,
                     created_at=now,
                     expires_at=now + self._ttl,
+                    amr=stored(amr),
                 )
             )
         return code
@@ -151,7 +156,12 @@ class AuthorizationCodes:
                     failure = InvalidGrant(problem)
                 else:
                     grant = CodeGrant(
-                        found.client_id, found.sub, found.scope, found.nonce, found.auth_time
+                        found.client_id,
+                        found.sub,
+                        found.scope,
+                        found.nonce,
+                        found.auth_time,
+                        tuple(loaded(found.amr)),
                     )
                     issued, result = await issue(tx, grant)
                     await tx.oauth.record_code_issue(

@@ -20,6 +20,7 @@ from authgate.config import Settings
 from authgate.errors import InvalidRequest, InvalidToken
 from authgate.store import Store, Transaction
 from authgate.tokens import pkce
+from authgate.tokens.amr import loaded
 from authgate.tokens.authorization import (
     AuthorizationCodes,
     CodeGrant,
@@ -183,10 +184,10 @@ class OAuthTokens:
         family_id = refresh = None
         if "offline_access" in scopes and client.allows("refresh_token"):
             family_id, refresh = await self._tokens.new_family(
-                tx, user, client, grant.scope, grant.auth_time
+                tx, user, client, grant.scope, grant.auth_time, grant.amr
             )
         access = await self._tokens.mint_access(
-            tx, client, grant.scope, user, grant.auth_time, family_id
+            tx, client, grant.scope, user, grant.auth_time, family_id, grant.amr
         )
         id_token = None
         if "openid" in scopes:
@@ -197,6 +198,7 @@ class OAuthTokens:
                 user_claims=user_claims(user, scopes, self._settings.oauth.attribute_scopes),
                 nonce=grant.nonce,
                 access_token=access.token,
+                amr=grant.amr,
             )
         await record(tx, "oauth_code_exchanged", caller, sub=user.sub, client_id=client.client_id)
         issued = IssuedFromCode(family_id, access.jti, access.expires_at)
@@ -246,8 +248,9 @@ class OAuthTokens:
         scopes = asked if asked is not None else original
         granted = " ".join(scopes)
         user, family = rotation.user, rotation.family
+        amr = loaded(family.amr)
         access = await self._tokens.mint_access(
-            tx, client, granted, user, family.auth_time, family.family_id
+            tx, client, granted, user, family.auth_time, family.family_id, amr
         )
         id_token = None
         if "openid" in scopes:
@@ -258,6 +261,7 @@ class OAuthTokens:
                 user_claims=user_claims(user, scopes, self._settings.oauth.attribute_scopes),
                 nonce=None,
                 access_token=access.token,
+                amr=amr,
             )
         answer = Successor(
             access.token,

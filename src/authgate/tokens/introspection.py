@@ -21,7 +21,20 @@ from authgate.store.records import OpaqueTokenRecord, RefreshFamilyRecord, Refre
 from authgate.tokens.jwt import MAX_TOKEN_BYTES
 from authgate.tokens.service import TokenService, hash_token, looks_like_jwt
 
-ACCESS_CLAIMS = ("scope", "client_id", "username", "exp", "iat", "nbf", "sub", "aud", "iss", "jti")
+ACCESS_CLAIMS = (
+    "scope",
+    "client_id",
+    "username",
+    "exp",
+    "iat",
+    "nbf",
+    "sub",
+    "aud",
+    "iss",
+    "jti",
+    "amr",
+    "acr",
+)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from authgate.clients.registry import Client, client_from_record
 from authgate.errors import InvalidToken
 from authgate.store import Transaction
 from authgate.store.records import RefreshFamilyRecord, RefreshTokenRecord, UserRecord
+from authgate.tokens.amr import PASSWORD, stored
 from authgate.tokens.keys import KeyEncryptor
 from authgate.tokens.revocation import DenyList
 
@@ -115,6 +116,7 @@ class RefreshFamilies:
         scope: str,
         auth_time: float,
         ttl: float,
+        amr: Sequence[str] = (PASSWORD,),
     ) -> tuple[str, str]:
         """Start a family for a sign-in; returns (family_id, first refresh token)."""
         now = self._clock()
@@ -125,6 +127,7 @@ class RefreshFamilies:
             scope=scope,
             auth_time=auth_time,
             created_at=now,
+            amr=stored(amr),
         )
         await tx.refresh.add_family(family)
         return family.family_id, await self.add_token(tx, family.family_id, now + ttl)

@@ -15,7 +15,7 @@ import hashlib
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from authgate.config import TokenSettings
 from authgate.errors import InvalidToken
 from authgate.store import Store, Transaction
 from authgate.store.records import IssuedAccessRecord, OpaqueTokenRecord, UserRecord
+from authgate.tokens.amr import PASSWORD, claims_for, loaded
 from authgate.tokens.claims import PROFILE_CLAIMS
 from authgate.tokens.cognito_claims import (
     group_claims,
@@ -143,7 +144,7 @@ class TokenService:
         scope: str,
         user: UserRecord | None,
         auth_time: float | None,
-        amr: list[str] | None = None,
+        amr: Sequence[str],
     ) -> dict[str, Any]:
         iat = self._issued_at(user) if user is not None else math.floor(self._clock())
         claims: dict[str, Any] = {
@@ -163,8 +164,7 @@ class TokenService:
             claims.update(group_claims(user))
             if auth_time is not None:
                 claims["auth_time"] = int(auth_time)
-            if amr:
-                claims["amr"] = list(amr)
+            claims.update(claims_for(amr))
         return claims
 
     async def mint_access(
@@ -175,11 +175,12 @@ class TokenService:
         user: UserRecord | None = None,
         auth_time: float | None = None,
         family_id: str | None = None,
-        amr: list[str] | None = None,
+        amr: Sequence[str] = (PASSWORD,),
     ) -> AccessToken:
         """An access token for a user (or, without one, for the client itself), in the
         client's format. A user's token is recorded with its refresh family, and an opaque
-        one is stored: both need the caller's transaction."""
+        one is stored: both need the caller's transaction. `amr` says how the user signed
+        in (`authgate.tokens.amr`); it and its `acr` go into a user's token."""
         claims = self._access_claims(client, scope, user, auth_time, amr)
         if user is not None and family_id is not None:
             claims.update(sign_in_claims(family_id))
@@ -225,7 +226,7 @@ class TokenService:
         return token
 
     def _id_token(
-        self, user: UserRecord, client: Client, auth_time: float, amr: list[str] | None = None
+        self, user: UserRecord, client: Client, auth_time: float, amr: Sequence[str]
     ) -> str:
         iat = self._issued_at(user)
         claims: dict[str, Any] = {
@@ -237,6 +238,7 @@ class TokenService:
             "auth_time": int(auth_time),
             "token_use": "id",
             "username": user.username,
+            **claims_for(amr),
         }
         if user.email:
             claims["email"] = user.email
@@ -258,6 +260,7 @@ class TokenService:
         user_claims: dict[str, Any],
         nonce: str | None,
         access_token: str,
+        amr: Sequence[str] = (PASSWORD,),
     ) -> str:
         """An ID token per OIDC Core 2 and 3.1.3.6: only the claims the granted scopes
         release, the client as aud and azp, the nonce of the request, and at_hash."""
@@ -274,17 +277,25 @@ class TokenService:
             "auth_time": int(auth_time),
             "at_hash": half_hash(access_token, alg),
             "token_use": "id",
+            **claims_for(amr),
         }
         if nonce is not None:
             claims["nonce"] = nonce
         return self._codec.sign(claims, typ="JWT")
 
     async def new_family(
-        self, tx: Transaction, user: UserRecord, client: Client, scope: str, auth_time: float
+        self,
+        tx: Transaction,
+        user: UserRecord,
+        client: Client,
+        scope: str,
+        auth_time: float,
+        amr: Sequence[str] = (PASSWORD,),
     ) -> tuple[str, str]:
-        """Start a refresh family for a sign-in; returns (family_id, first refresh token)."""
+        """Start a refresh family for a sign-in; returns (family_id, first refresh token).
+        The family keeps the sign-in's amr, so every refreshed token says the same."""
         ttl = self._ttl(client, "refresh")
-        return await self.families.start(tx, user, client, scope, auth_time, ttl)
+        return await self.families.start(tx, user, client, scope, auth_time, ttl, amr)
 
     async def issue(
         self,
@@ -293,13 +304,12 @@ class TokenService:
         client: Client,
         scope: str,
         auth_time: float,
-        *,
-        amr: list[str] | None = None,
+        amr: Sequence[str] = (PASSWORD,),
     ) -> TokenSet:
         """Tokens for a fresh sign-in: a new refresh family, inside the caller's transaction.
         `amr` (RFC 8176: how the user signed in) goes into the access and ID tokens."""
         scope = with_pool_scope(scope)
-        family_id, refresh = await self.new_family(tx, user, client, scope, auth_time)
+        family_id, refresh = await self.new_family(tx, user, client, scope, auth_time, amr)
         access = await self.mint_access(tx, client, scope, user, auth_time, family_id, amr)
         id_token = self._id_token(user, client, auth_time, amr)
         return TokenSet(access.token, id_token, refresh, access.expires_in)
@@ -324,10 +334,11 @@ class TokenService:
             outcome = await self.rotate(tx, refresh_token, caller, client_id=client_id)
             if isinstance(outcome, Rotation):
                 user, client, family = outcome.user, outcome.client, outcome.family
+                amr = loaded(family.amr)
                 access = await self.mint_access(
-                    tx, client, family.scope, user, family.auth_time, family.family_id
+                    tx, client, family.scope, user, family.auth_time, family.family_id, amr
                 )
-                id_token = self._id_token(user, client, family.auth_time)
+                id_token = self._id_token(user, client, family.auth_time, amr)
                 answer = Successor(
                     access.token,
                     outcome.refresh_token,

@@ -5,8 +5,10 @@ from starlette.routing import BaseRoute
 from authgate.ui import (
     account,
     account_actions,
+    account_mfa,
     account_passkeys,
     consent,
+    login_mfa,
     passkeys,
     password,
     reauth,
@@ -20,6 +22,8 @@ def routes(prefix: str) -> list[BaseRoute]:
     """Every hosted page, under `ui.prefix` (and the few old /oauth2/ addresses)."""
     return [
         *signin.routes(prefix),
+        *login_mfa.routes(prefix),
+        *account_mfa.routes(prefix),
         *signup.routes(prefix),
         *password.routes(prefix),
         *consent.routes(prefix),

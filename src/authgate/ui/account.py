@@ -50,7 +50,6 @@ _OWN_STATUS = (
 STATUS_MESSAGES = {
     **{key: f"account.status.{key}" for key in _OWN_STATUS},
     **{key: f"passkeys.status.{key}" for key in account_passkeys.STATUS_KEYS},
-    **{key: f"mfa.status.{key}" for key in account_mfa.STATUS_KEYS},
 }
 """The `?status=` values the page announces (any other is ignored), with their messages."""
 Errors = dict[str, dict[str, str]]

@@ -71,5 +71,5 @@ def routes(prefix: str) -> list[BaseRoute]:
     return [
         Route(f"{prefix}{CONSENT_PAGE}", show, methods=["GET"]),
         Route(f"{prefix}{CONSENT_PAGE}", submit, methods=["POST"]),
-        Route("/oauth2/consent", old_consent, methods=["GET"]),
+        Route("/oauth2/consent", old_consent, methods=["GET"], include_in_schema=False),
     ]

@@ -152,6 +152,7 @@ async def _next_stop(
         nonce=auth.nonce,
         code_challenge=auth.code_challenge,
         auth_time=signed_in.auth_time,
+        amr=signed_in.amr,
     )
     return to_client(services, auth.target, {"code": code})
 

@@ -50,10 +50,9 @@ class SecondFactor(Protocol):
 
 
 def second_factor(services: Services) -> SecondFactor | None:
-    """The hook for the MFA helper: return the service that checks TOTP codes (e.g.
-    `services.mfa`) once it exists. While it answers None, re-authentication asks for the
-    password alone."""
-    return None
+    """What checks a TOTP code: a user with TOTP on re-authenticates with a code, others
+    with their password. None while the pool has MFA off."""
+    return None if services.mfa.mode == "off" else services.mfa.second_factor
 
 
 def reauth_after(services: Services) -> float:

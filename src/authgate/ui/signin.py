@@ -7,7 +7,8 @@ and `new_password` once an invited user must choose one. A wrong password and an
 user get the same page; account state is told only after a correct password.
 
 Two steps, so a second factor can sit between them: `after_password` decides what a
-verified password leads to (today: straight on), and `finish_sign_in` starts the browser
+verified password leads to (straight on, or to `{prefix}/login/mfa` with the challenge
+session in a cookie when a second factor is due), and `finish_sign_in` starts the browser
 session and continues the flow; the MFA page calls `finish_sign_in` as well.
 """
 
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from authgate.api.requests import caller_of
+from authgate.cookie_names import MFA_COOKIE
 from authgate.errors import (
     InvalidCredentials,
     InvalidPassword,
@@ -29,9 +31,10 @@ from authgate.errors import (
     UserDisabled,
     UserNotConfirmed,
 )
+from authgate.identity.challenges import Challenge, Completed
 from authgate.identity.passwords import PasswordPolicy
 from authgate.store.records import UserRecord
-from authgate.ui.cookies import SESSION_COOKIE, session_of, set_cookie
+from authgate.ui.cookies import SESSION_COOKIE, clear_cookie, session_of, set_cookie
 from authgate.ui.csrf import csrf_ok, csrf_token, remember_csrf
 from authgate.ui.flow import (
     Step,
@@ -92,7 +95,9 @@ async def finish_sign_in(
         parsed = await read_ticket(services, ticket)
         if parsed is None:
             return problem_page(request, EXPIRED)
-    signed_in = await services.sessions.start(user, caller_of(request), session_of(request))
+    signed_in = await services.sessions.start(
+        user, caller_of(request), session_of(request), amr=amr
+    )
     if parsed is not None:
         response = await resume(request, parsed, Step(parsed.requested_at, signed_in))
     else:
@@ -100,15 +105,29 @@ async def finish_sign_in(
         response = see_other(target or f"{services.settings.ui.prefix}{ACCOUNT_PAGE}")
     max_age = int(services.sessions.ttl)
     set_cookie(response, SESSION_COOKIE, signed_in.session_id, services.settings.issuer, max_age)
+    if MFA_COOKIE in request.cookies:  # a pending second-factor step is over (a passkey, say)
+        clear_cookie(response, MFA_COOKIE, services.settings.issuer)
     return response
 
 
 async def after_password(
-    request: Request, user: UserRecord, *, ticket: str | None, return_to: str | None
+    request: Request,
+    outcome: Completed | Challenge,
+    *,
+    ticket: str | None,
+    return_to: str | None,
 ) -> Response:
-    """Where a verified password leads. The hook for a second factor: a user who needs
-    one goes to `{prefix}/login/mfa` (carrying `ticket`/`return_to`) instead."""
-    return await finish_sign_in(request, user, ("pwd",), ticket=ticket, return_to=return_to)
+    """Where a verified password leads: a completed sign-in goes on; a user who needs a
+    second factor (or must enrol one) goes to `{prefix}/login/mfa`, carrying
+    `ticket`/`return_to`, with the challenge session in a cookie (never in a URL)."""
+    if isinstance(outcome, Completed):
+        return await finish_sign_in(
+            request, outcome.user, outcome.amr, ticket=ticket, return_to=return_to
+        )
+    settings = services_of(request).settings
+    response = see_other(f"{settings.ui.prefix}/login/mfa{carry_query(ticket, return_to)}")
+    set_cookie(response, MFA_COOKIE, outcome.session, settings.issuer, outcome.expires_in)
+    return response
 
 
 async def _form_page(
@@ -207,7 +226,7 @@ async def submit(request: Request) -> Response:
         missing = {n: t("login.missing_" + n) for n in ("username", "password") if not form.get(n)}
         return await again({"": t("login.missing"), **missing}, 400, new_password is not None)
     try:
-        user = await services.signin.authenticate(
+        outcome = await services.users.password_signin(
             username,
             password,
             caller_of(request),
@@ -228,7 +247,7 @@ async def submit(request: Request) -> Response:
     except InvalidPassword as exc:
         message = policy_message(t, services.users.policy, exc)
         return await again({"": message, "new_password": message}, 400, new_password=True)
-    return await after_password(request, user, ticket=raw, return_to=return_to)
+    return await after_password(request, outcome, ticket=raw, return_to=return_to)
 
 
 async def old_signin(request: Request) -> Response:
@@ -242,5 +261,5 @@ def routes(prefix: str) -> list[BaseRoute]:
     return [
         Route(f"{prefix}/login", show, methods=["GET"]),
         Route(f"{prefix}/login", submit, methods=["POST"]),
-        Route("/oauth2/signin", old_signin, methods=["GET"]),
+        Route("/oauth2/signin", old_signin, methods=["GET"], include_in_schema=False),
     ]
