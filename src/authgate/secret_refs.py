@@ -121,10 +121,13 @@ def _values_at(node: Any, parts: list[str], key: str) -> Iterator[tuple[str, Any
     if not parts:
         yield key, node
         return
-    if not isinstance(node, dict):
-        return
     head, rest = parts[0], parts[1:]
-    children = node.items() if head == "*" else [(head, node.get(head))]
+    if isinstance(node, list) and head == "*":
+        children: Any = enumerate(node)
+    elif isinstance(node, dict):
+        children = node.items() if head == "*" else [(head, node.get(head))]
+    else:
+        return
     for name, child in children:
         yield from _values_at(child, rest, f"{key}.{name}" if key else str(name))
 

@@ -33,6 +33,7 @@ EVERY_SECRET_KEY = [
     "mail.smtp.password",
     "gateway.upstreams.*.basic_auth.username",
     "gateway.upstreams.*.basic_auth.password",
+    "cognito.access_keys.*.secret_access_key",
 ]
 SECRET_NAME = re.compile(r"(password|secret|token|username|credentials?|dsn|url)$|_key$")
 """Names that say a text key holds a secret (a database URL may carry a password)."""
@@ -72,8 +73,17 @@ USED_BY: dict[str, Callable[[Settings], Any]] = {
     "mail.smtp.password": lambda s: smtp_credentials(s)[1],
     "gateway.upstreams.*.basic_auth.username": _basic(0),
     "gateway.upstreams.*.basic_auth.password": _basic(1),
+    "cognito.access_keys.*.secret_access_key": lambda s: s.cognito.secret_for(ACCESS_KEY_ID),
 }
 """What each secret key is for: the code that uses it, returning the value it got."""
+
+
+ACCESS_KEY_ID = "AKIAEXAMPLEEXAMPLE00"
+
+
+def concrete(key: str) -> str:
+    """A key pattern as one setting: `*` is the upstream `orders`, or the first list item."""
+    return key.replace("*", "0" if key.startswith("cognito.access_keys") else "orders")
 
 
 def secret_value(key: str, tmp_path: Path) -> str:
@@ -99,10 +109,13 @@ def settings_with(key: str, value: str, tmp_path: Path) -> Settings:
             }
         },
     }
+    config["cognito"] = {
+        "access_keys": [{"access_key_id": ACCESS_KEY_ID, "secret_access_key": "s"}]
+    }
     node = config
     *parents, leaf = key.replace("*", "orders").split(".")
     for part in parents:
-        node = node.setdefault(part, {})
+        node = node.setdefault(part, {}) if isinstance(node, dict) else node[0]
     node[leaf] = value
     (tmp_path / "data").mkdir(exist_ok=True)
     return Settings(**config)
@@ -174,7 +187,7 @@ def test_an_unset_variable_is_an_error_naming_the_key_and_the_variable(
         USED_BY[key](settings)
 
     (problem,) = caught.value.problems
-    assert problem.startswith(key.replace("*", "orders") + ":")
+    assert problem.startswith(concrete(key) + ":")
     assert "AUTHGATE_TEST_UNSET" in problem
 
 
@@ -189,7 +202,7 @@ def test_an_unreadable_file_is_an_error_naming_the_key_and_the_file(
         USED_BY[key](settings)
 
     (problem,) = caught.value.problems
-    assert problem.startswith(key.replace("*", "orders") + ":")
+    assert problem.startswith(concrete(key) + ":")
     assert f"cannot read {absent}" in problem
 
 
@@ -224,7 +237,7 @@ def test_config_check_finds_a_reference_that_cannot_be_resolved(key: str, tmp_pa
 
     (problem,) = secret_problems(settings)
 
-    where = key.replace("*", "orders")
+    where = concrete(key)
     assert problem == f"{where}: cannot read {absent}: No such file or directory"
 
 

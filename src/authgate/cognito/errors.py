@@ -75,6 +75,13 @@ TABLE: dict[type[errors.DomainError], Entry] = {
     errors.InvalidMfaSession: Entry(NOT_AUTHORIZED, INVALID_SESSION),
     errors.InvalidSession: Entry(NOT_AUTHORIZED, INVALID_SESSION),
     InsufficientScope: Entry(NOT_AUTHORIZED, "Access Token does not have required scopes"),
+    errors.MfaDisabled: Entry(INVALID_PARAMETER),
+    errors.MfaRequired: Entry(INVALID_PARAMETER),
+    errors.MfaNotEnabled: Entry("SoftwareTokenMFANotFoundException"),
+    errors.NoPendingEnrolment: Entry("SoftwareTokenMFANotFoundException"),
+    errors.InvalidMfaSession: Entry(
+        NOT_AUTHORIZED, "Invalid session for the user, session is expired."
+    ),
     PolicyInvalid: Entry(INVALID_PARAMETER),
     PolicyNotFound: Entry("ResourceNotFoundException"),
     PolicyExists: Entry("ResourceExistsException"),

@@ -35,11 +35,12 @@ async def known_user(
 
 
 async def sign_up(call: Call) -> dict[str, Any]:
-    username = await _username(call)
+    username = call.params.text("Username", USERNAME)
     password = call.params.text("Password", PASSWORD)
     given = call.params.attributes("UserAttributes")
     call.params.attributes("ValidationData")  # checked for shape; Cognito hands it to a trigger
     call.params.string_map("ClientMetadata")
+    await client_of(call, username, secret_hash_member(call))
     email = given.pop("email", None)
     if email is None and "@" in username:
         email = username  # a pool whose usernames are email addresses

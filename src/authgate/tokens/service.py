@@ -307,7 +307,7 @@ class TokenService:
         amr: Sequence[str] = (PASSWORD,),
     ) -> TokenSet:
         """Tokens for a fresh sign-in: a new refresh family, inside the caller's transaction.
-        `amr` (RFC 8176: how the user signed in) goes into the access and ID tokens."""
+        The scope gains Cognito's pool scope (`tokens.cognito_claims`)."""
         scope = with_pool_scope(scope)
         family_id, refresh = await self.new_family(tx, user, client, scope, auth_time, amr)
         access = await self.mint_access(tx, client, scope, user, auth_time, family_id, amr)
