@@ -64,15 +64,6 @@ TABLE: dict[type[errors.DomainError], Entry] = {
     errors.PasskeyRejected: Entry(NOT_AUTHORIZED),
     errors.PasskeyCloned: Entry(NOT_AUTHORIZED),
     errors.SrpVerifierMissing: Entry(NOT_AUTHORIZED),
-    errors.MfaDisabled: Entry(INVALID_PARAMETER, "User pool does not support MFA."),
-    errors.MfaRequired: Entry(INVALID_PARAMETER),
-    errors.MfaNotEnabled: Entry(
-        "SoftwareTokenMFANotFoundException", "Software Token MFA has not been enabled by the user."
-    ),
-    errors.NoPendingEnrolment: Entry(
-        "SoftwareTokenMFANotFoundException", "Software Token MFA has not been associated."
-    ),
-    errors.InvalidMfaSession: Entry(NOT_AUTHORIZED, INVALID_SESSION),
     errors.InvalidSession: Entry(NOT_AUTHORIZED, INVALID_SESSION),
     InsufficientScope: Entry(NOT_AUTHORIZED, "Access Token does not have required scopes"),
     errors.MfaDisabled: Entry(INVALID_PARAMETER),
