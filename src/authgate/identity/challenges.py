@@ -137,6 +137,13 @@ class MfaLogin:
             raise InvalidMfaSession()
         return _Live(challenge, user)
 
+    async def bound_to(self, session: object, kind: Need) -> tuple[UserRecord, str | None]:
+        """Whose live challenge `session` is, and for which client: an adapter whose
+        protocol binds a session to a client (Cognito) checks both before answering."""
+        async with self._store.read() as tx:
+            live = await self._live(tx, session, kind)
+        return live.user, live.challenge.client_id
+
     async def _user_of(self, session: object, kind: Need) -> UserRecord:
         async with self._store.read() as tx:
             return (await self._live(tx, session, kind)).user
