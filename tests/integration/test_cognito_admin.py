@@ -500,3 +500,43 @@ def _no_leaked_env() -> Iterator[None]:
         "os.environ", {"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
     ):
         yield
+
+
+def test_admin_respond_to_auth_challenge_sets_the_new_password_of_an_invited_user(
+    idp: Any,
+) -> None:
+    name = create(idp, TemporaryPassword=PASSWORD)
+    challenge = admin_sign_in(idp, name)
+    assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+    assert "AuthenticationResult" not in challenge
+    answer = idp.admin_respond_to_auth_challenge(
+        UserPoolId=POOL,
+        ClientId=CLIENT,
+        ChallengeName="NEW_PASSWORD_REQUIRED",
+        Session=challenge["Session"],
+        ChallengeResponses={"USERNAME": name, "NEW_PASSWORD": "Brand-New-Horse-7"},
+    )
+    assert answer["AuthenticationResult"]["AccessToken"]
+    assert idp.admin_get_user(UserPoolId=POOL, Username=name)["UserStatus"] == "CONFIRMED"
+    assert admin_sign_in(idp, name, "Brand-New-Horse-7")["AuthenticationResult"]["IdToken"]
+
+
+def test_admin_respond_to_auth_challenge_spends_its_session(idp: Any) -> None:
+    name = create(idp, TemporaryPassword=PASSWORD)
+    session = admin_sign_in(idp, name)["Session"]
+    responses = {"USERNAME": name, "NEW_PASSWORD": "Brand-New-Horse-7"}
+    idp.admin_respond_to_auth_challenge(
+        UserPoolId=POOL,
+        ClientId=CLIENT,
+        ChallengeName="NEW_PASSWORD_REQUIRED",
+        Session=session,
+        ChallengeResponses=responses,
+    )
+    with pytest.raises(idp.exceptions.NotAuthorizedException):
+        idp.admin_respond_to_auth_challenge(
+            UserPoolId=POOL,
+            ClientId=CLIENT,
+            ChallengeName="NEW_PASSWORD_REQUIRED",
+            Session=session,
+            ChallengeResponses=responses,
+        )
