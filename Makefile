@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed
 NODE_STAMP := tests/interop/node_modules/.installed
 # axe-core, which the browser tests inject to check every hosted page (tests/e2e).
 E2E_NODE_STAMP := tests/e2e/node_modules/.installed
+# The AWS SDK for JavaScript v3 and amazon-cognito-identity-js's SRP helper (tests/cognito_js).
+COGNITO_JS_STAMP := tests/cognito_js/node_modules/.installed
 
 .PHONY: run test lint bench clean browser
 
@@ -32,6 +34,10 @@ $(E2E_NODE_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
 	npm ci --prefix tests/e2e --no-audit --no-fund
 	touch $(E2E_NODE_STAMP)
 
+$(COGNITO_JS_STAMP): tests/cognito_js/package.json tests/cognito_js/package-lock.json
+	npm ci --prefix tests/cognito_js --no-audit --no-fund
+	touch $(COGNITO_JS_STAMP)
+
 # The quickstart: the whoami demo upstream in the background, authgate in front of it.
 # Ctrl-C (or authgate stopping for any reason) stops both. tests/integration/test_readme.py
 # runs this very recipe.
@@ -46,7 +52,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy src examples
 
-test: lint $(NODE_STAMP) $(E2E_NODE_STAMP) browser
+test: lint $(NODE_STAMP) $(E2E_NODE_STAMP) $(COGNITO_JS_STAMP) browser
 	$(BIN)/pytest -q --durations=25
 
 bench: $(STAMP)
@@ -65,5 +71,5 @@ bench: $(STAMP)
 	$(BIN)/python bench/cognito.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/interop/node_modules tests/e2e/node_modules \
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/interop/node_modules tests/e2e/node_modules tests/cognito_js/node_modules \
 	  bench/peers/node_modules tests/e2e/artifacts

@@ -26,6 +26,7 @@ from authgate.gateway.mutate import IdentitySigner
 from authgate.gateway.observe import Observer
 from authgate.gateway.runtime import GateRuntime
 from authgate.identity.admin import UserAdmin
+from authgate.identity.auth_sessions import AuthSessions
 from authgate.identity.challenges import MfaLogin
 from authgate.identity.codes import CodeBook, CodeBudget, CodeHasher
 from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSender, Templates
@@ -35,6 +36,8 @@ from authgate.identity.passkeys import Passkeys
 from authgate.identity.passwords import Argon2Params, PasswordHasher, PasswordPolicy
 from authgate.identity.sessions import BrowserSessions, Consents
 from authgate.identity.signin import PasswordSignIn
+from authgate.identity.srp_signin import SrpSignIn
+from authgate.identity.srp_verifiers import SrpVerifiers
 from authgate.identity.throttle import LockoutRule, LoginThrottle, RateLimiter
 from authgate.identity.users import Limits, UserPool
 from authgate.policy.service import PolicyCache, PolicyService
@@ -147,6 +150,7 @@ class Services:
     passkeys: Passkeys
     mfa: Mfa
     mfa_login: MfaLogin
+    srp: SrpSignIn
 
     async def close(self) -> None:
         await self.users.postman.drain()
@@ -221,7 +225,21 @@ async def build_services(settings: Settings) -> Services:
         build_mail_sender(settings), Templates(settings.mail.templates_dir), settings.user_pool.name
     )
     mfa = Mfa(store, encryptor, kek, limits.login, settings.user_pool.mfa, settings.user_pool.name)
-    users = UserPool(store, settings, hasher, policy, codes, postman, tokens, clients, limits, mfa)
+    # SRP verifiers are made whenever a password is set or proven, while Cognito is on.
+    verifiers = SrpVerifiers(encryptor, settings.cognito.user_pool_id)
+    users = UserPool(
+        store,
+        settings,
+        hasher,
+        policy,
+        codes,
+        postman,
+        tokens,
+        clients,
+        limits,
+        mfa,
+        srp=verifiers if settings.cognito.enabled else None,
+    )
     admin = UserAdmin(store, users, codes, tokens, settings.user_pool.reset_code_ttl)
     codes_ = AuthorizationCodes(store, settings.oauth.code_ttl, deny=deny)
     oauth = OAuthTokens(store, codec, tokens, clients, codes_, deny, settings)
@@ -269,4 +287,11 @@ async def build_services(settings: Settings) -> Services:
         ),
         mfa=mfa,
         mfa_login=users.mfa_login,
+        srp=SrpSignIn(
+            store,
+            verifiers,
+            AuthSessions(encryptor),
+            limits.login,
+            decoy_key=hashlib.sha256(b"authgate srp decoys\x00" + kek).digest(),
+        ),
     )

@@ -204,3 +204,29 @@ class PasswordResetRequired(DomainError):
 
 
 ALL_DOMAIN_ERRORS += (PasswordResetRequired,)
+
+
+# -- Cognito SRP and challenges (issue 11) ---------------------------------------------------
+
+
+class SrpVerifierMissing(InvalidCredentials):
+    """USER_SRP_AUTH for a user the server has no SRP verifier for (imported with a legacy
+    hash, or last given a password before verifiers existed). Said only where the pool
+    reveals unknown users anyway; elsewhere the sign-in fails like a wrong password."""
+
+    code = "srp_verifier_missing"
+    message = (
+        "This user has no SRP verifier yet: sign in once with USER_PASSWORD_AUTH "
+        "(or reset the password), then USER_SRP_AUTH works."
+    )
+
+
+class InvalidSession(InvalidCredentials):
+    """A challenge `Session` (or SECRET_BLOCK) that is unknown, spent, expired, or was
+    issued to another client or for another challenge."""
+
+    code = "invalid_session"
+    message = "Invalid session for the user, session is expired."
+
+
+ALL_DOMAIN_ERRORS += (SrpVerifierMissing, InvalidSession)

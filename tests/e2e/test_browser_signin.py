@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,18 +18,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.e2e.support import by_label
 from tests.integration.conftest import unique_email
 from tests.integration.harness import AuthgateServer
 
 PASSWORD = "lemon tree 4 harbour"
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 
 class _Callback(BaseHTTPRequestHandler):
@@ -55,33 +50,6 @@ def callback() -> Iterator[tuple[str, list[str]]]:
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/callback", httpd.hits  # type: ignore[attr-defined]
     httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    if not (CHROMIUM and CHROMEDRIVER):
-        message = "chromium and chromedriver are not installed (make test installs them as root)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
 
 
 def _client(server: AuthgateServer, redirect_uri: str, first_party: bool) -> str:
@@ -126,17 +94,12 @@ def _authorize_url(server: AuthgateServer, client_id: str, redirect_uri: str) ->
     return f"{server.public}/oauth2/authorize?{query}", verifier
 
 
-def _by_label(driver: WebDriver, text: str) -> Any:
-    label = driver.find_element(By.XPATH, f"//label[normalize-space()='{text}']")
-    return driver.find_element(By.ID, label.get_attribute("for"))
-
-
 def _sign_in(driver: WebDriver, url: str, username: str, password: str) -> None:
     """Open the authorization URL in a fresh browser and submit the sign-in form."""
     driver.delete_all_cookies()
     driver.get(url)
-    _by_label(driver, "Email or username").send_keys(username)
-    _by_label(driver, "Password").send_keys(password)
+    by_label(driver, "Email or username").send_keys(username)
+    by_label(driver, "Password").send_keys(password)
     driver.find_element(By.XPATH, "//button[@type='submit']").click()
 
 

@@ -48,6 +48,8 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.MfaNotEnabled: 409,
     errors.NoPendingEnrolment: 409,
     errors.InvalidMfaSession: 401,
+    errors.SrpVerifierMissing: 401,
+    errors.InvalidSession: 401,
 }
 _EXPOSED_DETAILS = ("rules", "attribute", "field", "problems")
 

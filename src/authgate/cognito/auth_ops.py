@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from authgate.cognito import handoff
+from authgate.cognito import handoff, srp
 from authgate.cognito.call import Call
 from authgate.cognito.clients import existing_client
 from authgate.cognito.errors import invalid_parameter
@@ -99,6 +99,7 @@ AUTH_FLOWS: dict[str, AuthFlow] = {
     "USER_PASSWORD_AUTH": user_password_auth,
     "REFRESH_TOKEN_AUTH": refresh_token_auth,
     "REFRESH_TOKEN": refresh_token_auth,
+    "USER_SRP_AUTH": srp.user_srp_auth,
 }
 
 

@@ -39,6 +39,7 @@ class Entry:
 NOT_AUTHORIZED = "NotAuthorizedException"
 INVALID_PARAMETER = "InvalidParameterException"
 WRONG_PASSWORD = "Incorrect username or password."
+INVALID_SESSION = "Invalid session for the user, session is expired."
 
 TABLE: dict[type[errors.DomainError], Entry] = {
     BodyTooLarge: Entry("SerializationException"),
@@ -62,6 +63,8 @@ TABLE: dict[type[errors.DomainError], Entry] = {
     errors.Unauthorized: Entry(NOT_AUTHORIZED, "Access Token is required."),
     errors.PasskeyRejected: Entry(NOT_AUTHORIZED),
     errors.PasskeyCloned: Entry(NOT_AUTHORIZED),
+    errors.SrpVerifierMissing: Entry(NOT_AUTHORIZED),
+    errors.InvalidSession: Entry(NOT_AUTHORIZED, INVALID_SESSION),
     InsufficientScope: Entry(NOT_AUTHORIZED, "Access Token does not have required scopes"),
     errors.MfaDisabled: Entry(INVALID_PARAMETER),
     errors.MfaRequired: Entry(INVALID_PARAMETER),
@@ -118,6 +121,11 @@ BY_OPERATION: dict[str, dict[type[errors.DomainError], Entry]] = {
     },
     "ListUsersInGroup": {errors.NotFound: Entry("ResourceNotFoundException", "Group not found.")},
     "AdminResetUserPassword": {errors.TooManyRequests: _CODE_LIMIT},
+    "RespondToAuthChallenge": {errors.TooManyRequests: _LOCKED_OUT},
+    "AdminRespondToAuthChallenge": {errors.TooManyRequests: _LOCKED_OUT},
+    "VerifySoftwareToken": {
+        errors.InvalidCode: Entry("EnableSoftwareTokenMFAException", "Code mismatch")
+    },
 }
 """Where an operation gives a domain error another meaning than TABLE's."""
 

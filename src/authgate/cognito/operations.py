@@ -17,6 +17,8 @@ from authgate.cognito import (
     admin_lists,
     admin_users,
     auth_ops,
+    challenges,
+    mfa_ops,
     self_ops,
     signup_ops,
 )
@@ -52,7 +54,14 @@ OPERATIONS: dict[str, Operation] = {
     "ChangePassword": Operation(self_ops.change_password),
     "GlobalSignOut": Operation(self_ops.global_sign_out),
     "DeleteUser": Operation(self_ops.delete_user),
-    # challenges and MFA (t11-srp): RespondToAuthChallenge, AssociateSoftwareToken, ...
+    # challenges and MFA
+    "RespondToAuthChallenge": Operation(challenges.respond_to_auth_challenge),
+    "AdminRespondToAuthChallenge": Operation(
+        challenges.admin_respond_to_auth_challenge, signed=True
+    ),
+    "AssociateSoftwareToken": Operation(mfa_ops.associate_software_token),
+    "VerifySoftwareToken": Operation(mfa_ops.verify_software_token),
+    "SetUserMFAPreference": Operation(mfa_ops.set_user_mfa_preference),
     # administrator operations: SigV4-signed (cognito/sigv4.py) by one of cognito.access_keys
     "AdminCreateUser": Operation(admin_users.admin_create_user, signed=True),
     "AdminGetUser": Operation(admin_users.admin_get_user, signed=True),

@@ -145,6 +145,22 @@ class Params:
             pairs[attribute] = text
         return pairs
 
+    def flags(self, name: str, keys: tuple[str, ...]) -> dict[str, bool] | None:
+        """An optional object of booleans (SoftwareTokenMfaSettings: Enabled, PreferredMfa);
+        keys outside `keys` are ignored, as AWS ignores members it does not know."""
+        found = self._body.get(name)
+        if found is None:
+            return None
+        if not isinstance(found, dict):
+            raise _fail(name, "Member must be an object")
+        flags: dict[str, bool] = {}
+        for key in keys:
+            value = found.get(key)
+            if value is not None and not isinstance(value, bool):
+                raise _fail(f"{name}.{key}", "Member must be a boolean")
+            flags[key] = bool(value)
+        return flags
+
     def names(self, name: str, shape: Shape = ATTRIBUTE_NAME) -> list[str]:
         """A required list of strings (AttributeNames)."""
         found = self._body.get(name)

@@ -14,6 +14,7 @@ from authgate.errors import InvalidRequest, NotFound, TooManyRequests
 from authgate.identity.codes import PURPOSES, CodeBook, CodeRefused
 from authgate.identity.importer import ImportRow
 from authgate.identity.names import check_new_username, normalize_email, normalize_username
+from authgate.identity.srp_verifiers import derive_verifier, save_verifier
 from authgate.identity.users import UserPool
 from authgate.store import Store, Transaction
 from authgate.store.records import AuditRecord, GroupRecord, Page, UserRecord
@@ -103,8 +104,10 @@ class UserAdmin:
             updated_at=now,
             username_skeleton=skeleton,
         )
+        verifier = derive_verifier(self._pool.srp, name, chosen)
         async with self._store.transaction() as tx:
             await tx.users.add(user)
+            await save_verifier(self._pool.srp, tx, user, verifier)
             await record(tx, "admin_user_created", caller, sub=user.sub, invited=send_invite)
         if send_invite and address is not None:
             self._pool.postman.send("invitation", address, name, temporary_password=temporary or "")
@@ -251,10 +254,14 @@ class UserAdmin:
             raise InvalidRequest("password must be a string.", field="password")
         self._pool.policy.check(password)
         new_hash = await self._pool.hasher.hash(password)
+        async with self._store.read() as tx:
+            named = (await self._user(tx, sub)).username
+        verifier = derive_verifier(self._pool.srp, named, password)
         async with self._store.transaction() as tx:
             user = await self._user(tx, sub)
             user.password_hash = new_hash
             user.status = "confirmed" if permanent else "force_change_password"
+            await save_verifier(self._pool.srp, tx, user, verifier)
             await self._tokens.sign_out_everywhere(tx, user)
             await self._codes.unlock(tx, sub, ("reset",), caller)
             await self._pool.signin.unlock(tx, user.username)

@@ -95,6 +95,12 @@ class AttributeSchema:
                 )
         return merged
 
+    def missing_required(self, current: Mapping[str, Any]) -> list[str]:
+        """The required attributes `current` lacks (NEW_PASSWORD_REQUIRED asks for them)."""
+        names = [*self._required]
+        names += [f"custom:{n}" for n, d in self._custom.items() if d.required]
+        return [name for name in names if name not in current]
+
     def kind_of(self, name: str) -> str:
         """The declared type of an attribute ("string", "number", "boolean"), or
         InvalidAttribute when it is not declared."""

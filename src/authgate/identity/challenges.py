@@ -137,6 +137,13 @@ class MfaLogin:
             raise InvalidMfaSession()
         return _Live(challenge, user)
 
+    async def bound_to(self, session: object, kind: Need) -> tuple[UserRecord, str | None]:
+        """Whose live challenge `session` is, and for which client: an adapter whose
+        protocol binds a session to a client (Cognito) checks both before answering."""
+        async with self._store.read() as tx:
+            live = await self._live(tx, session, kind)
+        return live.user, live.challenge.client_id
+
     async def _user_of(self, session: object, kind: Need) -> UserRecord:
         async with self._store.read() as tx:
             return (await self._live(tx, session, kind)).user
@@ -180,21 +187,6 @@ class MfaLogin:
         if completed is None:
             raise InvalidCode()
         return completed
-
-    async def finish(
-        self, session: object, sub: str, factor_amr: Sequence[str], caller: Caller
-    ) -> Completed:
-        """Complete a challenge with a factor verified elsewhere (a passkey: `["hwk"]`):
-        the session must be live and belong to `sub`; the amr becomes the challenge's
-        (`["pwd"]`) followed by `factor_amr`. Works for "totp" and "mfa_setup" challenges."""
-        async with self._store.transaction() as tx:
-            try:
-                live = await self._live(tx, session, "totp")
-            except InvalidMfaSession:
-                live = await self._live(tx, session, "mfa_setup")
-            if live.user.sub != sub:
-                raise InvalidMfaSession()
-            return await self._complete(tx, live, factor_amr, caller)
 
     async def kind_of(self, session: object) -> Need | None:
         """What a live challenge asks for; None when the session is not live."""

@@ -25,6 +25,7 @@ from authgate.errors import (
 from authgate.identity.codes import OWNER_UNLOCKS, CodeBook
 from authgate.identity.names import normalize_username
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
+from authgate.identity.srp_verifiers import DerivedVerifier, SrpVerifiers, save_verifier
 from authgate.identity.throttle import LoginThrottle
 from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
@@ -32,10 +33,12 @@ from authgate.store.records import UserRecord
 
 @dataclass(frozen=True)
 class CheckedPassword:
-    """A correct password: its user, and the hash to store instead of the old one, if any."""
+    """A correct password: its user, the hash to store instead of the old one, if any, and
+    the SRP verifier to store (the user had none that fits, or the password changes)."""
 
     user: UserRecord
     replacement: str | None
+    verifier: DerivedVerifier | None = None
 
 
 class PasswordSignIn:
@@ -47,8 +50,11 @@ class PasswordSignIn:
         throttle: LoginThrottle,
         codes: CodeBook,
         clock: Callable[[], float] = time.time,
+        *,
+        srp: SrpVerifiers | None = None,
     ) -> None:
         self._store = store
+        self._srp = srp
         self._hasher = hasher
         self._policy = policy
         self._throttle = throttle
@@ -89,6 +95,9 @@ class PasswordSignIn:
         await self._throttle.check(name, caller.ip)
         async with self._store.read() as tx:
             user = await tx.users.get_by_username(name)
+            srp_missing = (
+                user is not None and self._srp is not None and await self._srp.missing(tx, user)
+            )
         ok = await self._hasher.verify(user.password_hash if user else None, password)
         if user is None or not ok:
             await self._failed(name, user, client_id, caller)
@@ -100,14 +109,19 @@ class PasswordSignIn:
         if user.status == "reset_required":
             raise PasswordResetRequired()
         replacement: str | None = None
+        kept = password
         if user.status == "force_change_password":
             if not new_password:
                 raise PasswordChangeRequired()
             self._policy.check(new_password)
             replacement = await self._hasher.hash(new_password)
+            kept = new_password
         elif self._hasher.needs_rehash(user.password_hash or ""):
             replacement = await self._hasher.hash(password)
-        return CheckedPassword(user, replacement)
+        verifier = None
+        if self._srp is not None and (srp_missing or replacement is not None):
+            verifier = self._srp.derive(user.username, kept)
+        return CheckedPassword(user, replacement, verifier)
 
     async def record_success(
         self, tx: Transaction, checked: CheckedPassword, caller: Caller, client_id: str | None
@@ -129,6 +143,7 @@ class PasswordSignIn:
             user.status = "confirmed"
             user.updated_at = self._clock()
             await tx.users.update(user)
+        await save_verifier(self._srp, tx, user, checked.verifier)
 
     async def record_complete(
         self,

@@ -34,7 +34,8 @@ from authgate.identity.names import check_new_username, normalize_email, normali
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
 from authgate.identity.sessions import hash_session_id
-from authgate.identity.signin import PasswordSignIn
+from authgate.identity.signin import CheckedPassword, PasswordSignIn
+from authgate.identity.srp_verifiers import SrpVerifiers, derive_verifier, save_verifier
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
@@ -64,8 +65,11 @@ class UserPool:
         limits: Limits,
         mfa: Mfa,
         clock: Callable[[], float] = time.time,
+        *,
+        srp: SrpVerifiers | None = None,
     ) -> None:
         self._store = store
+        self.srp = srp
         self._pool = settings.user_pool
         self.hasher = hasher
         self.policy = policy
@@ -77,7 +81,7 @@ class UserPool:
         self.attributes = AttributeSchema(
             settings.user_pool.custom_attributes, settings.user_pool.required_attributes
         )
-        self.signin = PasswordSignIn(store, hasher, policy, limits.login, codes, clock)
+        self.signin = PasswordSignIn(store, hasher, policy, limits.login, codes, clock, srp=srp)
         self.mfa_login = MfaLogin(store, mfa, self.signin, clock)
         self._clock = clock
 
@@ -111,7 +115,9 @@ class UserPool:
         name = normalize_username(username)
         skeleton = check_new_username(name, address)
         attrs = self.attributes.validate(attributes or {}, creating=True)
-        password_hash = await self.hasher.hash(self._password(password))
+        chosen = self._password(password)
+        password_hash = await self.hasher.hash(chosen)
+        verifier = derive_verifier(self.srp, name, chosen)
         now = self._clock()
         sub = str(uuid.uuid4())
         code: str | None = None
@@ -136,6 +142,7 @@ class UserPool:
                     if existing is None:
                         raise
             if existing is None:
+                await save_verifier(self.srp, tx, user, verifier)
                 await record(tx, "signup", caller, sub=sub)
                 code = await self._issue(tx, sub, "signup", address, caller)
             else:
@@ -247,6 +254,13 @@ class UserPool:
         checked = await self.signin.check(
             username, password, caller, client_id=client_id, new_password=new_password
         )
+        return await self.after_password(checked, client_id, caller)
+
+    async def after_password(
+        self, checked: CheckedPassword, client_id: str | None, caller: Caller
+    ) -> Completed | Challenge:
+        """A proven password (typed, by SRP, or newly chosen in a challenge): a completed
+        sign-in, or the second factor still due."""
         async with self._store.transaction() as tx:
             need = await self.mfa_login.mfa.need(tx, checked.user)
             if need is not None:
@@ -289,7 +303,9 @@ class UserPool:
         self, username: object, code: object, new_password: object, caller: Caller
     ) -> None:
         name = normalize_username(username)
-        new_hash = await self.hasher.hash(self._password(new_password, "new_password"))
+        chosen = self._password(new_password, "new_password")
+        new_hash = await self.hasher.hash(chosen)
+        verifier = derive_verifier(self.srp, name, chosen)
         refusal: str | None = "unknown"
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
@@ -300,6 +316,7 @@ class UserPool:
                 user.password_hash = new_hash
                 if user.status in ("force_change_password", "reset_required"):
                     user.status = "confirmed"
+                await save_verifier(self.srp, tx, user, verifier)
                 await self._tokens.sign_out_everywhere(tx, user)
                 await record(tx, "password_reset", caller, sub=user.sub)
         if user is None or not ok:
@@ -410,7 +427,9 @@ class UserPool:
         `keep_jti` that asked, and every hosted browser session but the one whose cookie
         value is `keep_session` (the account page that asked)."""
         await self._check_password(user, current, caller)
-        new_hash = await self.hasher.hash(self._password(new, "new_password"))
+        chosen = self._password(new, "new_password")
+        new_hash = await self.hasher.hash(chosen)
+        verifier = derive_verifier(self.srp, user.username, chosen)
         async with self._store.transaction() as tx:
             fresh = await tx.users.get(user.sub)
             if fresh is None:
@@ -418,6 +437,7 @@ class UserPool:
             fresh.password_hash = new_hash
             fresh.updated_at = self._clock()
             await tx.users.update(fresh)
+            await save_verifier(self.srp, tx, fresh, verifier)
             await self._tokens.sign_out_elsewhere(tx, fresh, keep_jti)
             if keep_session is None:
                 await tx.oauth.revoke_user_sessions(fresh.sub, self._clock())

@@ -69,6 +69,8 @@ TABLE: dict[type[errors.DomainError], OAuthError] = {
     errors.MfaNotEnabled: OAuthError(400, "invalid_request"),
     errors.NoPendingEnrolment: OAuthError(400, "invalid_request"),
     errors.InvalidMfaSession: OAuthError(400, "invalid_grant"),
+    errors.SrpVerifierMissing: OAuthError(400, "invalid_grant"),
+    errors.InvalidSession: OAuthError(400, "invalid_grant"),
 }
 
 

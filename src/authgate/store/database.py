@@ -31,6 +31,7 @@ from authgate.store.mfa import MfaRepository
 from authgate.store.oauth import OAuthRepository
 from authgate.store.passkeys import PasskeyRepository
 from authgate.store.policies import PolicyRepository
+from authgate.store.srp import SrpRepository
 from authgate.store.users import GroupRepository, UserRepository
 
 READ_ONLY = "authgate_read_only"
@@ -53,6 +54,7 @@ class Transaction:
         self.browser_sessions = BrowserSessionRepository(conn)
         self.passkeys = PasskeyRepository(conn)
         self.mfa = MfaRepository(conn)
+        self.srp = SrpRepository(conn)
         self._after_commit: list[Callable[[], None]] = []
 
     def after_commit(self, action: Callable[[], None]) -> None:

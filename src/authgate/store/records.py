@@ -238,3 +238,29 @@ class MfaChallengeRecord:
     expires_at: float
     failures: int = 0
     ended_at: float | None = None
+
+
+# -- Cognito SRP and auth challenges (migration 0011) --------------------------------------
+
+
+@dataclass
+class SrpVerifierRecord:
+    sub: str
+    user_id: str
+    pool: str
+    password_tag: str
+    salt: str
+    verifier_ciphertext: bytes
+    created_at: float
+
+
+@dataclass
+class CognitoAuthSessionRecord:
+    token_hash: str
+    kind: str
+    sub: str | None
+    client_id: str
+    user_id: str
+    state: bytes | None
+    created_at: float
+    expires_at: float

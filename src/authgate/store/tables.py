@@ -389,3 +389,39 @@ mfa_challenges = Table(
     Column("ended_at", Float, nullable=True),
     Index("ix_mfa_challenges_expires_at", "expires_at"),
 )
+
+# -- Cognito SRP and auth challenges (migration 0011) --------------------------------------
+
+# A user's SRP verifier (Cognito's USER_SRP_AUTH), sealed under the key-encryption key. It
+# holds only while the user, the SRP user id, the pool name and the password hash it was
+# made with (`password_tag`, SHA-256 of the hash) are still the same: a password set by
+# any path makes it stale, never wrong.
+srp_verifiers = Table(
+    "srp_verifiers",
+    metadata,
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(256), nullable=False),
+    Column("pool", String(64), nullable=False),
+    Column("password_tag", String(64), nullable=False),
+    Column("salt", String(64), nullable=False),
+    Column("verifier_ciphertext", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Cognito sign-ins in progress: the SRP exchange behind a SECRET_BLOCK, and the `Session`
+# of a challenge (NEW_PASSWORD_REQUIRED, MFA). Stored by the SHA-256 of the opaque token,
+# single use (whoever deletes the row owns it), bound to a client. `sub` is NULL for the
+# stand-in exchange of an unknown user; `state` is sealed under the key-encryption key.
+cognito_auth_sessions = Table(
+    "cognito_auth_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), nullable=True),
+    Column("client_id", String(64), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("state", LargeBinary, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_cognito_auth_sessions_expires_at", "expires_at"),
+)

@@ -8,7 +8,6 @@ The mapping, one place for every token, session and gate check:
 | password, then a TOTP code             | ["pwd", "otp"]   | "aal2" |
 | password, then a recovery code         | ["pwd", "mfa"]   | "aal2" |
 | passkey (hardware / software key)      | ["hwk"] / ["swk"]| "aal2" |
-| password, then a passkey               | ["pwd", "hwk"]   | "aal2" |
 
 A recovery code is named "mfa" (several factors, no device named), not "otp", so a
 relying party can tell that the user's authenticator was not at hand. acr values are
