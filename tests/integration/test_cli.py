@@ -612,6 +612,23 @@ def test_a_public_client_has_no_secret(tmp_path: Path, config: Path) -> None:
     assert created.get("client_secret") is None
 
 
+def test_clients_create_can_turn_refresh_token_rotation_off(tmp_path: Path, config: Path) -> None:
+    [created] = json_out(
+        authgate(
+            tmp_path,
+            "clients",
+            "create",
+            "--client-name",
+            "cognito-app",
+            "--no-refresh-token-rotation",
+            "--json",
+            config=config,
+        )
+    )
+
+    assert created["refresh_token_rotation"] is False
+
+
 # --- serve ----------------------------------------------------------------------------
 
 

@@ -275,6 +275,18 @@ def test_admin_reset_user_password_requires_a_reset(
         admin_sign_in(idp, name)
 
 
+def test_initiate_auth_of_a_user_who_must_reset_is_password_reset_required(idp: Any) -> None:
+    name = confirmed(idp)
+    idp.admin_reset_user_password(UserPoolId=POOL, Username=name)
+
+    with pytest.raises(idp.exceptions.PasswordResetRequiredException):
+        idp.initiate_auth(
+            ClientId=CLIENT,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": name, "PASSWORD": PASSWORD},
+        )
+
+
 def test_admin_confirm_sign_up_confirms_a_signed_up_user(idp: Any) -> None:
     name = new_name()
     idp.sign_up(
@@ -485,6 +497,29 @@ def test_describe_user_pool_client_and_list_clients(idp: Any) -> None:
     assert CLIENT in [c["ClientId"] for c in listed]
     with pytest.raises(idp.exceptions.ResourceNotFoundException):
         idp.describe_user_pool_client(UserPoolId=POOL, ClientId="nosuchclient")
+
+
+def test_describe_user_pool_client_gives_refresh_token_rotation(
+    idp: Any, cognito_server: AuthgateServer
+) -> None:
+    with cognito_server.admin_client() as admin:
+        created = admin.post(
+            "/admin/clients",
+            json={
+                "client_name": "keeps-its-token",
+                "token_endpoint_auth_method": "none",
+                "refresh_token_rotation": False,
+            },
+        )
+    assert created.status_code == 201, created.text
+
+    rotating = idp.describe_user_pool_client(UserPoolId=POOL, ClientId=CLIENT)["UserPoolClient"]
+    keeping = idp.describe_user_pool_client(UserPoolId=POOL, ClientId=created.json()["client_id"])[
+        "UserPoolClient"
+    ]
+
+    assert rotating["RefreshTokenRotation"] == {"Feature": "ENABLED", "RetryGracePeriodSeconds": 10}
+    assert keeping["RefreshTokenRotation"] == {"Feature": "DISABLED"}
 
 
 def test_describe_user_pool_gives_the_password_policy(idp: Any) -> None:

@@ -163,7 +163,9 @@ async def login(request: Request) -> Response:
 
 async def refresh(request: Request) -> Response:
     """
-    summary: Trade a refresh token for new tokens; the old refresh token is spent.
+    summary: >-
+      Trade a refresh token for new tokens; the old refresh token is spent (for a client
+      without rotation it is kept, and no new one is answered).
     requestBody:
       required: true
       content:

@@ -51,6 +51,10 @@ def clients_create(
     access_token_ttl: Annotated[float | None, typer.Option(help="seconds")] = None,
     id_token_ttl: Annotated[float | None, typer.Option(help="seconds")] = None,
     refresh_token_ttl: Annotated[float | None, typer.Option(help="seconds")] = None,
+    refresh_token_rotation: Annotated[
+        bool,
+        typer.Option(help="Off: a refresh token is reused and not rotated (docs/clients.md)."),
+    ] = True,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -61,6 +65,7 @@ def clients_create(
         "client_name": client_name,
         "token_endpoint_auth_method": token_endpoint_auth_method,
         "first_party": first_party,
+        "refresh_token_rotation": refresh_token_rotation,
     }
     optional = {
         "grant_types": grant_types,

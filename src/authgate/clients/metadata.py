@@ -69,6 +69,12 @@ class ClientMetadata(BaseModel):
     access_token_ttl: float | None = Field(default=None, gt=0, le=86400)
     id_token_ttl: float | None = Field(default=None, gt=0, le=86400)
     refresh_token_ttl: float | None = Field(default=None, gt=0, le=365 * 86400)
+    refresh_token_rotation: bool = Field(
+        default=True,
+        description="Spend a refresh token on use and answer its successor (reuse revokes the"
+        " sign-in). Off: the token is reused until its sign-in ends and a refresh answers no"
+        " new one (Cognito's clients without rotation; docs/clients.md).",
+    )
 
     @field_validator("redirect_uris", "post_logout_redirect_uris")
     @classmethod

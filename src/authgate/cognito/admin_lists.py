@@ -135,7 +135,17 @@ def _schema(call: Call) -> list[dict[str, Any]]:
     return schema
 
 
-def _client_type(client: Client, pool_id: str, prevent_errors: bool) -> dict[str, Any]:
+def _rotation(client: Client, reuse_interval: float) -> dict[str, Any]:
+    """Cognito's RefreshTokenRotation; the grace period is authgate's reuse interval (one
+    setting for every client), as Cognito caps it at 60 seconds."""
+    if not client.metadata.refresh_token_rotation:
+        return {"Feature": "DISABLED"}
+    return {"Feature": "ENABLED", "RetryGracePeriodSeconds": min(60, int(reuse_interval))}
+
+
+def _client_type(
+    client: Client, pool_id: str, prevent_errors: bool, reuse_interval: float
+) -> dict[str, Any]:
     meta = client.metadata
     flows = ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
     if client.allows("password"):
@@ -152,6 +162,7 @@ def _client_type(client: Client, pool_id: str, prevent_errors: bool) -> dict[str
         "CallbackURLs": list(meta.redirect_uris),
         "LogoutURLs": list(meta.post_logout_redirect_uris),
         "PreventUserExistenceErrors": "ENABLED" if prevent_errors else "LEGACY",
+        "RefreshTokenRotation": _rotation(client, reuse_interval),
     }
 
 
@@ -165,7 +176,8 @@ async def describe_user_pool_client(call: Call) -> dict[str, Any]:
             "ResourceNotFoundException", f"User pool client {client_id} does not exist."
         ) from None
     prevent = call.settings.prevent_user_existence_errors
-    return {"UserPoolClient": _client_type(client, pool_id, prevent)}
+    reuse = call.services.settings.tokens.refresh_reuse_interval
+    return {"UserPoolClient": _client_type(client, pool_id, prevent, reuse)}
 
 
 async def list_user_pool_clients(call: Call) -> dict[str, Any]:

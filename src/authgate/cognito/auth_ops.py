@@ -68,9 +68,9 @@ async def user_password_auth(call: Call, parameters: dict[str, str]) -> dict[str
 
 
 async def refresh_token_auth(call: Call, parameters: dict[str, str]) -> dict[str, Any]:
-    """REFRESH_TOKEN_AUTH / REFRESH_TOKEN. authgate always rotates refresh tokens (a spent
-    one revokes its sign-in), so the answer carries the new RefreshToken: a Cognito client
-    with rotation on reads it, and one without simply keeps using the newest it got."""
+    """REFRESH_TOKEN_AUTH / REFRESH_TOKEN, as Cognito answers it: a client with rotation on
+    (authgate's default) gets the new RefreshToken, the presented one being spent; a client
+    with `refresh_token_rotation: false` gets none and keeps using the one it has."""
     token = _param(parameters, "REFRESH_TOKEN", TOKEN)
     hash_given = _optional(parameters, "SECRET_HASH", SECRET_HASH)
     client_id = (await existing_client(call)).client_id

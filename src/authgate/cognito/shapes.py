@@ -72,12 +72,14 @@ def email_delivery(address: str) -> dict[str, str]:
 
 
 def authentication_result(tokens: TokenSet, *, refresh: bool = True) -> dict[str, Any]:
+    """Cognito's AuthenticationResult; a refresh for a client without rotation has no new
+    RefreshToken, as Cognito answers."""
     result: dict[str, Any] = {
         "AccessToken": tokens.access_token,
         "ExpiresIn": tokens.expires_in,
         "TokenType": "Bearer",
         "IdToken": tokens.id_token,
     }
-    if refresh:
+    if refresh and tokens.refresh_token is not None:
         result["RefreshToken"] = tokens.refresh_token
     return result

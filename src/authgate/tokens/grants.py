@@ -211,7 +211,8 @@ class OAuthTokens:
     async def refresh(
         self, client: Client, *, refresh_token: object, scope: object, caller: Caller
     ) -> TokenResponse:
-        """Rotate the client's refresh token; scope may narrow the new access token only."""
+        """Rotate the client's refresh token (a client without rotation keeps it and gets
+        none back, RFC 6749 6); scope may narrow the new access token only."""
         if not client.allows("refresh_token"):
             raise UnauthorizedClient("The client may not use the refresh_token grant.")
         if not isinstance(refresh_token, str) or not refresh_token:

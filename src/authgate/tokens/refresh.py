@@ -17,6 +17,12 @@ repeat), ignored once the interval is over and wiped by the periodic purge. A da
 copy without the key-encryption key opens none of it. Deriving the successor from a
 secret and the predecessor instead would have made every successor computable forever
 by whoever holds that secret and a spent token, and the access token would still differ.
+
+A client registered with `refresh_token_rotation: false` (Cognito's clients without
+rotation, which keep their first refresh token for the sign-in's whole life) is refreshed
+without spending: the presented token stays valid until its family is revoked or expires,
+and no successor is issued. There is then no spent token to detect a copy by; that is the
+trade-off such a client accepts (docs/clients.md).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ class Successor:
     API); a repeat must come the same way."""
 
     access_token: str
-    refresh_token: str
+    refresh_token: str | None
     id_token: str | None
     expires_in: int
     scope: str
@@ -70,12 +76,15 @@ class Successor:
 
 @dataclass(frozen=True)
 class Rotation:
-    """A refresh token was spent: who it was for and the one that replaces it."""
+    """A refresh token was accepted: who it was for and the one that replaces it.
+
+    `refresh_token` is None when the client does not rotate: the presented token was not
+    spent and stays the sign-in's refresh token, so the answer carries none."""
 
     user: UserRecord
     client: Client
     family: RefreshFamilyRecord
-    refresh_token: str
+    refresh_token: str | None
     spent_hash: str
 
 
@@ -143,7 +152,8 @@ class RefreshFamilies:
     async def rotate(
         self, tx: Transaction, refresh_token: object, caller: Caller, client_id: str | None
     ) -> Rotation | Successor | None:
-        """Spend a refresh token and issue its successor in the caller's transaction.
+        """Spend a refresh token and issue its successor in the caller's transaction (for a
+        client without rotation: accept it unspent, with no successor).
 
         A Successor is the pair an identical request got moments ago (the reuse
         interval). None means the token had been spent before: its family is now
@@ -166,6 +176,9 @@ class RefreshFamilies:
         if token.expires_at <= now or not await tx.refresh.lock_live_family(family.family_id):
             raise InvalidToken("The refresh token is revoked or expired.")
         user, client = await self._parties(tx, family, client_id)
+        if token.spent_at is None and not client.metadata.refresh_token_rotation:
+            await record(tx, "token_refresh", caller, sub=user.sub, client_id=client.client_id)
+            return Rotation(user, client, family, None, token.token_hash)
         if token.spent_at is None and await tx.refresh.spend(token.token_hash, now):
             # The token this one replaced is no longer the one just rotated.
             await tx.refresh.forget_successors(family.family_id)
@@ -204,8 +217,9 @@ class RefreshFamilies:
         return user, client
 
     async def seal(self, tx: Transaction, rotation: Rotation, successor: Successor) -> None:
-        """Keep what this rotation answered for the reuse interval (0: not at all)."""
-        if self._sealer is None or self._reuse_interval <= 0:
+        """Keep what this rotation answered for the reuse interval (0: not at all); a
+        token that was not spent has nothing to repeat."""
+        if self._sealer is None or self._reuse_interval <= 0 or rotation.refresh_token is None:
             return
         blob = self._sealer.encrypt(successor.seal(), _aad(rotation.spent_hash))
         until = self._clock() + self._reuse_interval

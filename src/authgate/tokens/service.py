@@ -51,20 +51,25 @@ ID_CLAIMS = (*PROFILE_CLAIMS, "phone_number", "address")
 
 @dataclass(frozen=True)
 class TokenSet:
+    """Tokens for a sign-in or a refresh. `refresh_token` is None when a refresh kept the
+    presented one (a client without rotation): RFC 6749 6 lets the answer leave it out."""
+
     access_token: str
     id_token: str
-    refresh_token: str
+    refresh_token: str | None
     expires_in: int
     token_type: str = "Bearer"
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "access_token": self.access_token,
             "id_token": self.id_token,
-            "refresh_token": self.refresh_token,
             "token_type": self.token_type,
             "expires_in": self.expires_in,
         }
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+        return body
 
 
 MAX_OPAQUE_LENGTH = 512
@@ -328,7 +333,8 @@ class TokenService:
     async def refresh(
         self, refresh_token: str, caller: Caller, *, client_id: str | None = None
     ) -> TokenSet:
-        """Spend a refresh token for a new set; a replayed token revokes its family.
+        """Spend a refresh token for a new set; a replayed token revokes its family. A
+        client without rotation gets no new refresh token (the presented one stays).
         `client_id`: the client the caller proved to be (the token must be its own)."""
         async with self._store.transaction() as tx:
             outcome = await self.rotate(tx, refresh_token, caller, client_id=client_id)
