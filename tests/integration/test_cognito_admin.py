@@ -275,6 +275,21 @@ def test_admin_reset_user_password_requires_a_reset(
         admin_sign_in(idp, name)
 
 
+def test_admin_reset_user_password_ends_every_sign_in(idp: Any) -> None:
+    name = confirmed(idp)
+    result = admin_sign_in(idp, name)["AuthenticationResult"]
+    idp.admin_reset_user_password(UserPoolId=POOL, Username=name)
+    with pytest.raises(idp.exceptions.NotAuthorizedException):
+        idp.get_user(AccessToken=result["AccessToken"])
+    with pytest.raises(idp.exceptions.NotAuthorizedException):
+        idp.admin_initiate_auth(
+            UserPoolId=POOL,
+            ClientId=CLIENT,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": result["RefreshToken"]},
+        )
+
+
 def test_initiate_auth_of_a_user_who_must_reset_is_password_reset_required(idp: Any) -> None:
     name = confirmed(idp)
     idp.admin_reset_user_password(UserPoolId=POOL, Username=name)

@@ -270,15 +270,15 @@ class UserAdmin:
 
     async def reset_password(self, sub: str, caller: Caller, *, require: bool = False) -> None:
         """Mail the user a reset code, as if they had asked for one. With `require` (Cognito's
-        AdminResetUserPassword) the password stops working until the code is used."""
+        AdminResetUserPassword) the password stops working until the code is used, and every
+        sign-in ends: an administrator who distrusts the password distrusts its sessions."""
         async with self._store.transaction() as tx:
             user = await self._user(tx, sub)
             if not user.email:
                 raise InvalidRequest("The user has no email address to send a code to.")
             if require and user.status == "confirmed":
                 user.status = "reset_required"
-                user.updated_at = self._clock()
-                await tx.users.update(user)
+                await self._tokens.sign_out_everywhere(tx, user)
             await self._codes.unlock(tx, sub, ("reset",), caller)
             try:
                 code = await self._codes.issue(
