@@ -22,7 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.e2e.support import by_label
+from tests.e2e.support import assert_accessible, by_label, screenshot
 from tests.integration.conftest import unique_email
 from tests.integration.harness import AuthgateServer
 
@@ -122,6 +122,8 @@ def test_a_person_signs_in_consents_and_the_app_gets_a_working_code(
         lambda d: d.find_element(By.XPATH, "//button[normalize-space()='Allow']")
     )
     assert "Browser app" in browser.find_element(By.TAG_NAME, "h1").text
+    screenshot(browser, "consent")
+    assert_accessible(browser)
     allow.click()
     _arrived(browser, redirect_uri)
     query = parse_qs(urlsplit(browser.current_url).query)
