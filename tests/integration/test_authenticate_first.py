@@ -59,6 +59,8 @@ OPEN_PUBLIC = {
     "/auth/login/passkey": "hosted page: the passkey assertion is the credential",
     "/auth/login/passkey/options": "hosted page: options for a passkey sign-in",
     "/v1/passkeys/login": "the passkey assertion is the credential",
+    "/cognito": "Cognito's protocol: a ClientId, token, Session or SigV4 signature in the call",
+    "/cognito/": "Cognito's protocol: a ClientId, token, Session or SigV4 signature in the call",
     "/v1/passkeys/login/options": "options for a passkey sign-in, alike for every username",
     "/auth/account/profile": "hosted page: session cookie and CSRF token, answers with pages",
     "/auth/account/email": "hosted page: session cookie and CSRF token, answers with pages",
