@@ -12,7 +12,7 @@ import os
 import uvicorn
 
 from examples.whoami.app import create_app
-from examples.whoami.identity import IdentityVerifier
+from examples.identity import IdentityVerifier
 
 
 def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
