@@ -167,7 +167,13 @@ def docker_save(env: list[str] | None = None, marker: str = "") -> bytes:
     ).encode()
     config_name = f"{hashlib.sha256(config).hexdigest()}.json"
     manifest = json.dumps(
-        [{"Config": config_name, "RepoTags": ["hello:latest"], "Layers": [f"{layer_digest}/layer.tar"]}]
+        [
+            {
+                "Config": config_name,
+                "RepoTags": ["hello:latest"],
+                "Layers": [f"{layer_digest}/layer.tar"],
+            }
+        ]
     ).encode()
     return _tar(
         {"manifest.json": manifest, config_name: config, f"{layer_digest}/layer.tar": layer}
