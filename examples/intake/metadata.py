@@ -132,11 +132,9 @@ class Metadata:
 
     async def list_of(self, owner: str | None) -> list[Image]:
         if owner is None:
-            rows = await self._run("SELECT * FROM images ORDER BY created_at, id")
+            rows = await self._run("SELECT * FROM images ORDER BY rowid")
         else:
-            rows = await self._run(
-                "SELECT * FROM images WHERE owner = ? ORDER BY created_at, id", (owner,)
-            )
+            rows = await self._run("SELECT * FROM images WHERE owner = ? ORDER BY rowid", (owner,))
         return [Image.from_row(row) for row in rows]
 
     async def set_status(
@@ -161,6 +159,6 @@ class Metadata:
 
     async def pending(self) -> list[Image]:
         rows = await self._run(
-            "SELECT * FROM images WHERE status IN (?, ?) ORDER BY created_at", PENDING
+            "SELECT * FROM images WHERE status IN (?, ?) ORDER BY rowid", PENDING
         )
         return [Image.from_row(row) for row in rows]

@@ -87,7 +87,8 @@ def accepts_connections(port: int) -> bool:
 
 
 def json_documents(text: str) -> list[Any]:
-    """The JSON values printed one after another (curl adds no newline between them)."""
+    """The JSON values printed one after another (curl adds no newline between them); a line
+    that is no JSON (make_images prints the files it wrote) is skipped."""
     decoder = json.JSONDecoder()
     documents: list[Any] = []
     position = 0
@@ -96,7 +97,12 @@ def json_documents(text: str) -> list[Any]:
             position += 1
         if position == len(text):
             return documents
-        document, position = decoder.raw_decode(text, position)
+        try:
+            document, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            end = text.find("\n", position)
+            position = len(text) if end < 0 else end
+            continue
         documents.append(document)
 
 
