@@ -53,9 +53,11 @@ def main(argv: list[str] | None = None) -> None:
         f" verifying identities for {verifier.audience!r} from {verifier.issuer}",
         flush=True,
     )
-    uvicorn.run(
-        create_app(settings, verifier), host=host.strip("[]"), port=int(port), log_level="warning"
-    )
+    try:
+        app = create_app(settings, verifier)
+    except ConfigError as exc:
+        raise SystemExit(f"intake: {exc}") from None
+    uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from examples.identity import Identity, IdentityVerifier, InvalidIdentity, KeysUnavailable
-from examples.intake.config import IntakeSettings
+from examples.intake.config import ConfigError, IntakeSettings
 from examples.intake.metadata import Image, Metadata
 from examples.intake.quota import QuotaExceeded, Quotas
 from examples.intake.receive import Truncated, receive
@@ -57,7 +57,11 @@ class Intake:
         self.metadata = Metadata(settings.database)
         self.storage: Storage = open_storage(settings.storage)
         self.quotas = Quotas(settings.quota)
-        self.vetter = Vetter(self.metadata, self.storage, VetLimits(), settings.vetting_concurrency)
+        try:
+            limits = VetLimits(**settings.vetting_limits)
+        except TypeError:
+            raise ConfigError("vetting.limits: an unknown limit name") from None
+        self.vetter = Vetter(self.metadata, self.storage, limits, settings.vetting_concurrency)
         self._content_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )

@@ -89,6 +89,8 @@ class IntakeSettings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     quota: Quota = field(default_factory=Quota)
     vetting_concurrency: int = 1
+    vetting_limits: dict[str, int] = field(default_factory=dict)
+    """Overrides of examples.intake.vetting.VetLimits' defaults, by field name."""
 
 
 def _storage(raw: dict[str, Any]) -> StorageSettings:
@@ -127,11 +129,19 @@ def load_settings(path: Path | None, overrides: dict[str, Any]) -> IntakeSetting
             raise ConfigError(f"{path}: expected a mapping at the top")
         raw = loaded
     raw.update({key: value for key, value in overrides.items() if value is not None})
-    known = {"listen", "issuer", "audience", "jwks_url", "database", "storage", "quota"}
-    unknown = set(raw) - known - {"vetting_concurrency"}
+    known = {"listen", "issuer", "audience", "jwks_url", "database", "storage", "quota", "vetting"}
+    unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"unknown key(s): {', '.join(sorted(unknown))}")
     quota = raw.get("quota") or {}
+    vetting = dict(raw.get("vetting") or {})
+    concurrency = int(vetting.pop("concurrency", 1))
+    limits = {
+        name: parse_size(value, f"vetting.{name}") if name.endswith("_bytes") else int(value)
+        for name, value in (vetting.pop("limits", None) or {}).items()
+    }
+    if vetting:
+        raise ConfigError(f"vetting: unknown key(s): {', '.join(sorted(vetting))}")
     return IntakeSettings(
         listen=str(raw.get("listen", IntakeSettings.listen)),
         issuer=str(raw.get("issuer", IntakeSettings.issuer)),
@@ -143,5 +153,6 @@ def load_settings(path: Path | None, overrides: dict[str, Any]) -> IntakeSetting
             images=int(quota.get("images", Quota.images)),
             bytes=parse_size(quota.get("bytes", Quota.bytes), "quota.bytes"),
         ),
-        vetting_concurrency=max(1, int(raw.get("vetting_concurrency", 1))),
+        vetting_concurrency=max(1, concurrency),
+        vetting_limits=limits,
     )
