@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import zstandard
-
 from examples.intake.make_images import EPOCH, Image, _json
 from examples.intake.vetting import VetLimits, VetResult, vet
 
@@ -40,9 +39,17 @@ class Source:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[bytes]:
+        """Chunks of at least CHUNK bytes, as storage would hand them out."""
+        pending = b""
         for chunk in self.chunks():
-            self.pulled += len(chunk)
-            yield chunk
+            pending += chunk
+            if len(pending) >= CHUNK:
+                self.pulled += len(pending)
+                yield pending
+                pending = b""
+        if pending:
+            self.pulled += len(pending)
+            yield pending
 
 
 def source_of(data: bytes) -> Source:
@@ -63,33 +70,83 @@ def found(result: VetResult) -> set[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class RepeatedGzip:
-    """A single-member gzip of `chunk * count + tail`, streamed; `size` known beforehand."""
+    """A single-member gzip of `head + chunk * count + tail`, streamed; `size` known first."""
 
     chunk: bytes
     count: int
     tail: bytes = b""
+    head: bytes = b""
 
-    def _parts(self) -> tuple[bytes, bytes]:
+    def _parts(self) -> tuple[bytes, bytes, bytes]:
         deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+        head = deflate.compress(self.head) + deflate.flush(zlib.Z_FULL_FLUSH)
         block = deflate.compress(self.chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
         end = deflate.compress(self.tail) + deflate.flush()
-        return block, end
+        return head, block, end
 
     @property
     def size(self) -> int:
-        block, end = self._parts()
-        return 10 + len(block) * self.count + len(end) + 8
+        head, block, end = self._parts()
+        return 10 + len(head) + len(block) * self.count + len(end) + 8
 
     def stream(self) -> Iterator[bytes]:
-        block, end = self._parts()
-        yield b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-        crc = 0
+        head, block, end = self._parts()
+        yield b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + head
         for _ in range(self.count):
-            crc = zlib.crc32(self.chunk, crc)
             yield block
-        crc = zlib.crc32(self.tail, crc)
-        length = (len(self.chunk) * self.count + len(self.tail)) & 0xFFFFFFFF
+        crc = crc32_repeat(zlib.crc32(self.chunk), len(self.chunk), self.count)
+        crc = crc32_combine(zlib.crc32(self.head), crc, len(self.chunk) * self.count)
+        crc = crc32_combine(crc, zlib.crc32(self.tail), len(self.tail))
+        total = len(self.head) + len(self.chunk) * self.count + len(self.tail)
+        length = total & 0xFFFFFFFF
         yield end + struct.pack("<II", crc, length)
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total, i = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[i]
+        vector >>= 1
+        i += 1
+    return total
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, row) for row in matrix]
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC-32 of A+B from those of A and B (zlib's crc32_combine, which Python lacks), so
+    the CRC of 10 GiB of zeros costs no pass over them."""
+    if len2 == 0:
+        return crc1
+    odd = [0xEDB88320] + [1 << n for n in range(31)]
+    even = _gf2_square(odd)
+    odd = _gf2_square(even)
+    while len2:
+        even = _gf2_square(odd)
+        if len2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = _gf2_square(even)
+        if len2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        len2 >>= 1
+    return crc1 ^ crc2
+
+
+def crc32_repeat(crc: int, length: int, count: int) -> int:
+    """CRC-32 of a block of `length` bytes (CRC `crc`) repeated `count` times."""
+    total = 0
+    while count:
+        if count & 1:
+            total = crc32_combine(total, crc, length)
+        crc, length = crc32_combine(crc, crc, length), length * 2
+        count >>= 1
+    return total
 
 
 def _header(name: str, size: int) -> bytes:
@@ -102,9 +159,7 @@ def _member(name: str, data: bytes) -> bytes:
     return _header(name, len(data)) + data + b"\0" * (-len(data) % 512)
 
 
-def streamed_docker_save(
-    layer: RepeatedGzip, diff_id: str = "sha256:" + "0" * 64, *, gzip_all: bool = False
-) -> Source:
+def streamed_docker_save(layer: RepeatedGzip, diff_id: str = "sha256:" + "0" * 64) -> Source:
     """A `docker save` archive whose one layer is streamed (documents first, layer last)."""
     image = Image([b""], [diff_id])
     config = _json(image.config())
@@ -116,16 +171,7 @@ def streamed_docker_save(
         yield from layer.stream()
         yield b"\0" * (-layer.size % 512) + b"\0" * 1024
 
-    if not gzip_all:
-        return Source(chunks)
-
-    def gzipped() -> Iterator[bytes]:
-        compress = zlib.compressobj(6, zlib.DEFLATED, 31)
-        for chunk in chunks():
-            yield compress.compress(chunk)
-        yield compress.flush()
-
-    return Source(gzipped)
+    return Source(chunks)
 
 
 def entries_chunk(count: int) -> bytes:
@@ -138,6 +184,13 @@ def entries_chunk(count: int) -> bytes:
 
 def zeros_bomb(gib: int = 10) -> RepeatedGzip:
     return RepeatedGzip(b"\0" * (1 << 20), gib * 1024)
+
+
+def upload_bomb(gib: int = 10) -> Source:
+    """An upload gzipped as a whole: a tar whose one member is `gib` GiB of zeros."""
+    header = _header("junk", gib << 30)
+    bomb = RepeatedGzip(b"\0" * (1 << 20), gib * 1024, tail=b"\0" * 1024, head=header)
+    return Source(bomb.stream)
 
 
 def tar_of(files: dict[str, bytes]) -> bytes:

@@ -11,7 +11,6 @@ import json
 import tarfile
 
 import pytest
-
 from examples.intake.make_images import (
     AWS_EXAMPLE_KEY_ID,
     AWS_EXAMPLE_SECRET,
@@ -22,10 +21,11 @@ from examples.intake.make_images import (
     gzipped,
     image_of,
     layer_tar,
-    ok_image,
     oci_layout,
+    ok_image,
     sha256,
 )
+
 from tests.unit.intake_archives import found, tar_of, verdict, zstd
 
 COMPRESSIONS = {"plain": None, "gzip": gzipped, "zstd": zstd}
