@@ -18,8 +18,8 @@ MiB = 1 << 20
 class VetLimits:
     """Bounds on the work and memory one vetting may spend; the defaults suit real images."""
 
-    max_uncompressed_bytes: int = 16 * GiB
-    """The upload once decompressed (when it is compressed) plus every layer once decompressed."""
+    max_uncompressed_bytes: int = 8 * GiB
+    """The upload once decompressed and, separately, all its layers once decompressed."""
     max_entries_per_layer: int = 500_000
     max_layers: int = 128
     """Docker's own ceiling is 127 layers (overlayfs)."""
@@ -56,8 +56,9 @@ class SourceFailed(Exception):
 class Budget:
     """The uncompressed bytes one pass over the upload may still produce."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, what: str) -> None:
         self.limit = limit
+        self.what = what
         self.spent = 0
 
     def spend(self, n: int) -> None:
@@ -65,5 +66,5 @@ class Budget:
         if self.spent > self.limit:
             raise LimitExceeded(
                 "max_uncompressed_bytes",
-                f"more than {self.limit} bytes once decompressed",
+                f"{self.what}: more than {self.limit} bytes once decompressed",
             )

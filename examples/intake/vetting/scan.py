@@ -87,7 +87,7 @@ def _vet(open_stream: StreamOpener, report: Report, limits: VetLimits) -> None:
 
 
 def _upload_members(raw: Readable, limits: VetLimits) -> Readable:
-    _, stream = decompressed(raw, Budget(limits.max_uncompressed_bytes), UPLOAD)
+    _, stream = decompressed(raw, Budget(limits.max_uncompressed_bytes, UPLOAD), UPLOAD)
     return stream
 
 
@@ -141,7 +141,7 @@ def _walk_layers(
     for i, ref in enumerate(plan.layers):
         positions.setdefault(ref.name, []).append(i)
     done: dict[int, LayerSummary] = {}
-    budget = Budget(limits.max_uncompressed_bytes)
+    budget = Budget(limits.max_uncompressed_bytes, "the layers")
     with open_stream() as raw:
         for archive, member in members(
             _upload_members(raw, limits),
