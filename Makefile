@@ -38,13 +38,16 @@ $(COGNITO_JS_STAMP): tests/cognito_js/package.json tests/cognito_js/package-lock
 	npm ci --prefix tests/cognito_js --no-audit --no-fund
 	touch $(COGNITO_JS_STAMP)
 
-# The quickstart: the whoami demo upstream in the background, authgate in front of it.
-# Ctrl-C (or authgate stopping for any reason) stops both. tests/integration/test_readme.py
+# The quickstart: the whoami demo upstream and the intake service (examples/intake, its
+# settings in examples/quickstart/intake.yaml) in the background, authgate in front of them.
+# Ctrl-C (or authgate stopping for any reason) stops all three. tests/integration/test_readme.py
 # runs this very recipe.
 run: $(STAMP)
-	@trap 'kill $$whoami 2>/dev/null; wait $$whoami 2>/dev/null' EXIT INT TERM; \
+	@trap 'kill $$whoami $$intake 2>/dev/null; wait $$whoami $$intake 2>/dev/null' EXIT INT TERM; \
 	PYTHONPATH=$(CURDIR) $(BIN)/python -m examples.whoami --listen 127.0.0.1:9001 \
 	  --issuer http://127.0.0.1:8080 --audience whoami & whoami=$$!; \
+	PYTHONPATH=$(CURDIR) $(BIN)/python -m examples.intake \
+	  --config $(CURDIR)/examples/quickstart/intake.yaml & intake=$$!; \
 	$(BIN)/authgate serve --config $(CURDIR)/examples/quickstart/authgate.yaml
 
 lint: $(STAMP)
@@ -69,6 +72,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/policy_write.py
 	$(BIN)/python bench/cognito.py
+	$(BIN)/python bench/intake.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/interop/node_modules tests/e2e/node_modules tests/cognito_js/node_modules \

@@ -11,8 +11,8 @@ import os
 
 import uvicorn
 
+from examples.identity import IdentityVerifier
 from examples.whoami.app import create_app
-from examples.whoami.identity import IdentityVerifier
 
 
 def _arguments(argv: list[str] | None = None) -> argparse.Namespace:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from examples.whoami.identity import IdentityVerifier, InvalidIdentity, KeysUnavailable
+from examples.identity import IdentityVerifier, InvalidIdentity, KeysUnavailable
 
 IDENTITY_HEADER = "x-authgate-identity"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

@@ -2,9 +2,11 @@
 
 The quickstart runs as `make run` runs it: the `run` recipe of the Makefile itself (the whoami
 demo upstream in the background, `authgate serve --config examples/quickstart/authgate.yaml`
-in front), in a fresh directory, so on the dev ports (127.0.0.1:8080, :8081 and whoami on
-:9001, data in ./.authgate). The walk-through's shell blocks then run verbatim from that same
-directory, one shell for all of them, as a reader types them into one terminal.
+in front), in a fresh directory, so on the dev ports (127.0.0.1:8080, :8081, whoami on :9001
+and the intake service on :9002, data in ./.authgate). The walk-through's shell blocks then
+run verbatim from that same directory, one shell for all of them, as a reader types them into
+one terminal (with the repository on PYTHONPATH, as a reader's `python3 -m examples...` from
+the clone has it).
 
 The demo upstream on its own: test_whoami_example.py.
 """
@@ -32,7 +34,7 @@ from authgate.gateway.config import GatewaySettings
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 MAKEFILE = REPO / "Makefile"
-DEV_PORTS = (8080, 8081, 9001)
+DEV_PORTS = (8080, 8081, 9001, 9002)
 
 
 def walk_through_blocks(readme: str) -> str:
@@ -85,7 +87,8 @@ def accepts_connections(port: int) -> bool:
 
 
 def json_documents(text: str) -> list[Any]:
-    """The JSON values printed one after another (curl adds no newline between them)."""
+    """The JSON values printed one after another (curl adds no newline between them); a line
+    that is no JSON (make_images prints the files it wrote) is skipped."""
     decoder = json.JSONDecoder()
     documents: list[Any] = []
     position = 0
@@ -94,7 +97,12 @@ def json_documents(text: str) -> list[Any]:
             position += 1
         if position == len(text):
             return documents
-        document, position = decoder.raw_decode(text, position)
+        try:
+            document, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            end = text.find("\n", position)
+            position = len(text) if end < 0 else end
+            continue
         documents.append(document)
 
 
@@ -135,7 +143,8 @@ def start_make_run(workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
         )
     urls = ["http://127.0.0.1:8080/healthz", "http://127.0.0.1:8081/healthz"]
     try:
-        wait_until_up(process, [*urls, "http://127.0.0.1:9001/health"], log)
+        upstreams = ["http://127.0.0.1:9001/health", "http://127.0.0.1:9002/health"]
+        wait_until_up(process, [*urls, *upstreams], log)
     except BaseException:
         stop(process, signal.SIGKILL)
         raise
@@ -170,9 +179,10 @@ def test_the_walk_through_runs_as_written_against_make_run(quickstart: Path) -> 
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=quickstart,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
 
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
@@ -186,10 +196,19 @@ def test_the_walk_through_runs_as_written_against_make_run(quickstart: Path) -> 
     assert [d["sub"] for d in seen] == [me["sub"]] * 2
     assert [d["groups"] for d in seen] == [[], ["admin"]]
     statuses = [d for d in printed if isinstance(d, int)]
-    assert statuses == [401, 403, 204]
+    assert statuses == [401, 403, 204, 404, 401]
     order = [d if isinstance(d, int) else d.get("path") for d in printed]
     assert order.index("/hello") < order.index(401) < order.index(403)
     assert order.index(204) < order.index("/admin-area/reports")
+    uploaded = [d for d in printed if isinstance(d, dict) and d.get("status") == "received"]
+    assert len(uploaded) == 2 and len({d["id"] for d in uploaded}) == 2
+    listed = [d for d in printed if isinstance(d, dict) and "images" in d]
+    assert [[i["id"] for i in d["images"]] for d in listed] == [[d["id"] for d in uploaded], []]
+    reports = {d["id"]: d for d in printed if isinstance(d, dict) and "report" in d}
+    hello, baked = (reports[d["id"]] for d in uploaded)
+    assert hello["status"] == "ok", hello
+    assert baked["status"] == "rejected", baked
+    assert any(f["severity"] == "high" for f in baked["report"]["findings"])
 
 
 def test_ctrl_c_on_make_run_stops_authgate_and_the_demo_upstream(tmp_path: Path) -> None:
@@ -225,6 +244,7 @@ def test_when_authgate_stops_make_run_stops_the_demo_upstream_too(tmp_path: Path
         process.wait(timeout=30)
 
         assert not accepts_connections(9001), log.read_text()
+        assert not accepts_connections(9002), log.read_text()
     finally:
         stop(process, signal.SIGKILL)
 
@@ -235,6 +255,8 @@ def test_the_walk_through_block_is_the_one_of_the_readme() -> None:
     assert "/v1/signup" in script
     assert "/v1/me" in script
     assert "127.0.0.1:8080/whoami/" in script
+    assert "examples.intake.make_images" in script
+    assert "127.0.0.1:8080/images" in script
 
 
 def test_the_annotated_gateway_config_in_the_readme_is_valid() -> None:
@@ -252,7 +274,7 @@ def test_the_annotated_gateway_config_in_the_readme_is_valid() -> None:
 def test_the_quickstart_config_is_valid() -> None:
     config = yaml.safe_load((REPO / "examples/quickstart/authgate.yaml").read_text())
     gateway = GatewaySettings.model_validate(config["gateway"])
-    assert {route.name for route in gateway.routes} == {"whoami", "whoami-admin"}
+    assert {route.name for route in gateway.routes} == {"whoami", "whoami-admin", "images"}
 
 
 def test_the_readme_names_the_two_commands() -> None:

@@ -1,4 +1,4 @@
-"""Verifying X-Authgate-Identity: the only evidence of the caller that whoami believes.
+"""Verifying X-Authgate-Identity: the only evidence of the caller that the examples believe.
 
 The token must be signed by a key in authgate's JWKS (fetched by kid, never from the token),
 with the algorithm that key is published for, typ `authgate-identity+jwt` (so an access or

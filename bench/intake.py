@@ -1,0 +1,137 @@
+"""Image upload throughput through the gate, against the same upload straight to the service.
+
+Two processes on the servers' CPU: `authgate serve` (SQLite) with the quickstart's
+`/images/**` route, and examples/intake storing on the filesystem. The client (this process,
+on the other CPUs when there are two, taskset as bench/gateway.py) streams the same number of
+bytes in 1 MiB blocks, each round once through the gate (bearer access token, checked, an
+identity JWT signed for the service, the body streamed through) and once straight to the
+service (with an X-Authgate-Identity obtained from forward-auth beforehand), alternating
+which goes first. It prints MB/s for each and the median of the per-round ratios (aim >= 0.8).
+
+The body is not a tarball, so the background vetting refuses it at its first block, and each
+image is deleted after its upload: what is measured is receiving and storing. Every loop is
+bounded in count and time; traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.gateway_servers import Placement  # noqa: E402
+from tests.integration.harness import AuthgateServer, free_port  # noqa: E402
+from tests.integration.intake_support import (  # noqa: E402
+    IntakeService,
+    bearer,
+    intake_gateway,
+    token_for,
+)
+
+AIM = 0.8
+MIB = 1024 * 1024
+BLOCK = bytes(range(256)) * 4096
+
+
+def identity_for(gate: AuthgateServer, token: str) -> str:
+    """The X-Authgate-Identity the gate would hand the service, asked from forward-auth."""
+    described = {
+        "X-Forwarded-Method": "POST",
+        "X-Forwarded-Proto": "http",
+        "X-Forwarded-Host": "127.0.0.1",
+        "X-Forwarded-Uri": "/images",
+        **bearer(token),
+    }
+    answer = httpx.get(f"{gate.public}/_authgate/forward", headers=described, timeout=30)
+    if answer.status_code != 200:
+        raise RuntimeError(f"forward-auth refused the bench token: {answer.text}")
+    return answer.headers["x-authgate-identity"]
+
+
+def upload(base: str, headers: dict[str, str], mib: int, seed: int) -> float:
+    """Seconds to upload `mib` MiB of fresh content and have it stored (then deleted)."""
+
+    def body() -> Iterator[bytes]:
+        yield seed.to_bytes(8, "big") + BLOCK[8:]
+        for _ in range(mib - 1):
+            yield BLOCK
+
+    sent = {"Content-Type": "application/x-tar", "Content-Length": str(mib * MIB), **headers}
+    with httpx.Client(base_url=base, timeout=300) as http:
+        started = time.perf_counter()
+        answer = http.post("/images", content=body(), headers=sent)
+        elapsed = time.perf_counter() - started
+        if answer.status_code != 201:
+            raise RuntimeError(f"upload to {base} answered {answer.status_code}: {answer.text}")
+        http.delete(f"/images/{answer.json()['id']}", headers=headers)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mib", type=int, default=256, help="size of one upload (MiB)")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds (each: gate + direct)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    args = parser.parse_args()
+    placement = Placement.choose(pin=not args.no_pin)
+    print(f"intake upload bench: {args.rounds} rounds of {args.mib} MiB; {placement.describe()}")
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as scratch:
+        workdir = Path(scratch)
+        port = free_port()
+        gateway = {
+            **intake_gateway(port),
+            "trusted_proxies": ["127.0.0.1/32"],
+            "access_log": False,
+        }
+        gate = AuthgateServer(
+            workdir / "authgate",
+            f"sqlite+aiosqlite:///{workdir / 'authgate.db'}",
+            {"gateway": gateway, "logging": {"level": "warning"}},
+        )
+        quota = {"images": 1000, "bytes": "1000GiB"}
+        intake = IntakeService(workdir / "intake", "", port=port, overrides={"quota": quota})
+        with placement.on_server_cpu():
+            gate.start()
+            intake.issuer = gate.public
+            intake.start()
+        try:
+            token = token_for(gate)
+            through_gate, direct, ratios = [], [], []
+            for round_no in range(args.rounds):
+                via = (gate.public, bearer(token))
+                straight = (intake.url, {"X-Authgate-Identity": identity_for(gate, token)})
+                order = [via, straight] if round_no % 2 == 0 else [straight, via]
+                seconds = {}
+                for n, (base, headers) in enumerate(order):
+                    seconds[base] = upload(base, headers, args.mib, round_no * 2 + n)
+                gate_mbs = args.mib * MIB / 1e6 / seconds[gate.public]
+                direct_mbs = args.mib * MIB / 1e6 / seconds[intake.url]
+                through_gate.append(gate_mbs)
+                direct.append(direct_mbs)
+                ratios.append(gate_mbs / direct_mbs)
+                print(
+                    f"  round {round_no + 1}: through the gate {gate_mbs:7.1f} MB/s,"
+                    f" straight {direct_mbs:7.1f} MB/s, ratio {ratios[-1]:.2f}"
+                )
+        finally:
+            intake.stop()
+            gate.stop()
+    ratio = statistics.median(ratios)
+    print(
+        f"through the gate {statistics.median(through_gate):.1f} MB/s,"
+        f" straight to the service {statistics.median(direct):.1f} MB/s (medians)"
+    )
+    verdict = "meets" if ratio >= AIM else "below"
+    print(f"ratio gate/direct (median of rounds): {ratio:.2f} ({verdict} the aim of {AIM})")
+
+
+if __name__ == "__main__":
+    main()
