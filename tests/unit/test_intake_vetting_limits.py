@@ -153,3 +153,13 @@ async def test_an_ordinary_upload_is_read_in_at_most_three_passes() -> None:
     result = await verdict(source)
     assert result.status == "ok"
     assert source.opened <= 3
+
+
+async def test_a_huge_long_name_header_is_refused_before_tarfile_reads_it() -> None:
+    header = tarfile.TarInfo("././@LongLink")
+    header.type, header.size = tarfile.GNUTYPE_LONGNAME, 512 * MiB
+    layer = RepeatedGzip(b"a" * MiB, 512, tail=b"\0" * 1024, head=header.tobuf(tarfile.GNU_FORMAT))
+    result, peak = await traced_verdict(streamed_docker_save(layer))
+    assert result.status == "rejected"
+    assert "tar header" in result.reason
+    assert peak < BOUNDED

@@ -13,13 +13,36 @@ from collections.abc import Iterator
 from examples.intake.vetting.limits import LimitExceeded, Rejected
 from examples.intake.vetting.streams import Readable
 
+MAX_HEADER_BYTES = 1 << 20
+"""A GNU long name or PAX header is read whole by `tarfile`: bigger ones are refused first."""
+_HEADER_TYPES = frozenset(
+    {
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+    }
+)
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses a huge long-name or PAX header before `tarfile` reads it."""
+
+    def _proc_member(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _HEADER_TYPES and self.size > MAX_HEADER_BYTES:
+            raise Rejected(f"a {self.size}-byte tar header (at most {MAX_HEADER_BYTES})")
+        return super()._proc_member(tarfile)  # type: ignore[misc,no-any-return]
+
 
 def members(
     stream: Readable, *, limit: int, limit_name: str, where: str, empty_ok: bool = False
 ) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
     """Each member in order with its TarFile (to read the member's data before moving on)."""
     try:
-        archive = tarfile.open(fileobj=stream, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
+        archive = tarfile.open(  # type: ignore[call-overload]  # noqa: SIM115
+            fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo
+        )
     except tarfile.ReadError as exc:
         if empty_ok and str(exc) == "empty file":
             return
