@@ -28,4 +28,3 @@ def looks_secret(name: str, value: object) -> bool:
     if not SECRET_NAME.search(name):
         return False
     return not (name.upper().endswith("_FILE") and text.startswith("/run/secrets/"))
-

@@ -23,7 +23,6 @@ CONFIGS = [DEPLOY / "compose" / "authgate.yaml", DEPLOY / "kubernetes" / "authga
 VOLUME = "/var/lib/authgate"
 
 
-
 @pytest.fixture(autouse=True)
 def no_authgate_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No AUTHGATE_* variable of the machine running the tests changes what a file says."""
