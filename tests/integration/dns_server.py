@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from dnslib import QTYPE, RCODE, RR, A, AAAA, DNSRecord, SRV
+from dnslib import AAAA, QTYPE, RCODE, RR, SRV, A, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 TTL = 1
