@@ -24,7 +24,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import aiohttp
 import dns.asyncresolver
@@ -40,13 +39,21 @@ from authgate.gateway.discovery import (
     parse_target,
     resolve,
 )
+from authgate.gateway.target import EJECT_AFTER, EJECT_SECONDS, Target
+
+__all__ = [
+    "EJECT_AFTER",
+    "EJECT_SECONDS",
+    "NoHealthyUpstream",
+    "Target",
+    "UpstreamPool",
+    "basic_authorization",
+]
 
 log = logging.getLogger("authgate.gate.upstreams")
 
-EJECT_AFTER = 2
-"""Consecutive connection failures that eject a target."""
-EJECT_SECONDS = 10.0
-"""How long an ejected target rests when its upstream has no active health checks."""
+STATIC_DNS_CACHE = 30
+"""Seconds aiohttp caches `localhost` for the shared session (the only name it resolves)."""
 FIRST_RESOLUTION_WAIT = 3.0
 """Seconds start() waits for a DNS target's first answer before serving without it."""
 SKIP_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
@@ -59,80 +66,6 @@ class NoHealthyUpstream(Exception):
     def __init__(self, upstream: str) -> None:
         super().__init__(f"no healthy target in upstream {upstream!r}")
         self.upstream = upstream
-
-
-class Target:
-    """One `scheme://host:port` of a pool, with what the pool knows of its health."""
-
-    def __init__(self, url: str, address: Address | None = None) -> None:
-        parts = urlsplit(url)
-        default_port = 443 if parts.scheme == "https" else 80
-        port = parts.port or default_port
-        host = address.name if address is not None else parts.hostname or ""
-        shown = f"[{host}]" if ":" in host else host
-        self.url = url
-        self.host_header = shown if port == default_port else f"{shown}:{port}"
-        self.server_hostname = address.name if address is not None else None
-        """The TLS server name of a resolved address (its URL holds the IP)."""
-        self.session: aiohttp.ClientSession | None = None
-        """A resolved address's own connections; None: the pool's shared session."""
-        self.inflight = 0
-        self.idle = asyncio.Event()
-        self.idle.set()
-        self.healthy = True
-        self.ejected_until = 0.0
-        self.failures = 0
-        self._passes = 0
-        self._fails = 0
-
-    def available(self, now: float) -> bool:
-        return self.healthy and self.ejected_until <= now
-
-    def connect_failed(self, now: float, active_checks: bool) -> None:
-        self.failures += 1
-        if self.failures < EJECT_AFTER:
-            return
-        if active_checks:
-            if self.healthy:
-                log.warning("target %s ejected after %d connect failures", self.url, self.failures)
-            self.healthy = False
-            self._passes = 0
-        else:
-            if self.ejected_until <= now:
-                log.warning("target %s ejected after %d connect failures", self.url, self.failures)
-            self.ejected_until = now + EJECT_SECONDS
-
-    def lease(self) -> None:
-        """One more exchange uses the target's connections (see `returned`)."""
-        self.inflight += 1
-        self.idle.clear()
-
-    def returned(self) -> None:
-        self.inflight -= 1
-        if self.inflight <= 0:
-            self.inflight = 0
-            self.idle.set()
-
-    def succeeded(self) -> None:
-        if self.failures:
-            self.failures = 0
-
-    def checked(self, passed: bool, settings_healthy: int, settings_unhealthy: int) -> None:
-        """Count one active check; flip the state when a threshold is reached."""
-        if passed:
-            self._passes += 1
-            self._fails = 0
-            if not self.healthy and self._passes >= settings_healthy:
-                log.warning("target %s is healthy again", self.url)
-                self.healthy = True
-                self.failures = 0
-                self.ejected_until = 0.0
-        else:
-            self._fails += 1
-            self._passes = 0
-            if self.healthy and self._fails >= settings_unhealthy:
-                log.warning("target %s failed its health checks", self.url)
-                self.healthy = False
 
 
 def basic_authorization(name: str, settings: UpstreamSettings) -> str | None:
@@ -230,7 +163,7 @@ class UpstreamPool:
         """Open the connection pool and start the health checks (the first runs at once)."""
         if self._session is not None:
             return
-        self._session = self._new_session()
+        self._session = self._new_session(STATIC_DNS_CACHE)
         if self.settings.health is not None:
             self._checks = [
                 asyncio.create_task(self._check_forever(target)) for target in self.targets
@@ -252,8 +185,8 @@ class UpstreamPool:
             for task in pending:
                 task.cancel()
 
-    def _new_session(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+    def _new_session(self, dns_cache: int | None = None) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=dns_cache, keepalive_timeout=30)
         return aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,
