@@ -1,5 +1,6 @@
 """Upstream targets by DNS name, against a DNS server started here whose answers change
-(TTL 1 s) and real upstream processes on loopback aliases (127.0.0.2-4 share one port)."""
+(TTL 1 s) and real upstream processes on loopback aliases (127.0.0.2-4 and ::1 share one
+port)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.integration.upstream_app import Upstream
 NAME = "orders.test"
 SRV_NAME = "_http._tcp.orders.test"
 A, B, C = "127.0.0.2", "127.0.0.3", "127.0.0.4"
+CHECKS = {"interval": "100ms", "timeout": "500ms", "healthy_threshold": 2, "unhealthy_threshold": 2}
 WAIT = 20.0
 """Seconds a test waits for the gate to see a change (the records' TTL is 1 s)."""
 
@@ -41,12 +43,13 @@ def port() -> int:
 
 @pytest.fixture(scope="module")
 def upstreams(tmp_path_factory: pytest.TempPathFactory, port: int) -> Iterator[dict[str, Upstream]]:
-    """`a`, `b`, `c` on 127.0.0.2-4 at one port, and `d` on 127.0.0.1 at another port;
+    """`a`, `b`, `c` on 127.0.0.2-4 and `e` on ::1 at one port, and `d` on 127.0.0.1 at
+    another port;
     idle connections are kept long, so only the gate closes them."""
     root = tmp_path_factory.mktemp("dns-upstreams")
     started: dict[str, Upstream] = {}
     try:
-        for server_id, host in (("a", A), ("b", B), ("c", C)):
+        for server_id, host in (("a", A), ("b", B), ("c", C), ("e", "::1")):
             started[server_id] = Upstream(
                 root / server_id, server_id, port=port, host=host, keep_alive=300
             ).start()
@@ -65,8 +68,11 @@ def dns_server() -> Iterator[LoopbackDns]:
 
 
 @pytest.fixture
-def zone(dns_server: LoopbackDns) -> Zone:
+def zone(dns_server: LoopbackDns, upstreams: dict[str, Upstream]) -> Zone:
     dns_server.zone.failing = False
+    dns_server.zone.set_aaaa(NAME, [])
+    for upstream in upstreams.values():
+        upstream.set_healthy(True)
     return dns_server.zone
 
 
@@ -84,8 +90,9 @@ def gate(
             "orders": {"targets": [f"http://{NAME}:{port}"]},
             "srv": {"targets": [f"srv+http://{SRV_NAME}"]},
             "ghost": {"targets": [f"http://ghost.test:{port}"]},
+            "checked": {"targets": [f"http://{NAME}:{port}"], "health": CHECKS},
         },
-        "routes": [route("orders"), route("srv"), route("ghost")],
+        "routes": [route("orders"), route("srv"), route("ghost"), route("checked")],
     }
     return make_server(gateway=config)
 
@@ -129,6 +136,23 @@ def established_to(host: str, port: int) -> int:
 def test_requests_spread_over_every_a_record(zone: Zone, http: httpx.Client) -> None:
     zone.set_a(NAME, [A, B])
     eventually(lambda: seen_over(http, "/orders/x") == {"a", "b"}, "both A records served")
+
+
+def test_aaaa_records_are_targets_too(zone: Zone, http: httpx.Client) -> None:
+    zone.set_a(NAME, [A])
+    zone.set_aaaa(NAME, ["::1"])
+    eventually(lambda: seen_over(http, "/orders/x") == {"a", "e"}, "the A and AAAA records served")
+
+
+def test_health_checks_apply_per_resolved_address(
+    zone: Zone, http: httpx.Client, upstreams: dict[str, Upstream]
+) -> None:
+    zone.set_a(NAME, [A, B])
+    eventually(lambda: seen_over(http, "/checked/x") == {"a", "b"}, "both A records served")
+    upstreams["b"].set_healthy(False)
+    eventually(lambda: seen_over(http, "/checked/x") == {"a"}, "the unhealthy address left")
+    upstreams["b"].set_healthy(True)
+    eventually(lambda: seen_over(http, "/checked/x") == {"a", "b"}, "the address came back")
 
 
 def test_the_host_header_is_the_target_name(zone: Zone, http: httpx.Client, port: int) -> None:

@@ -191,7 +191,8 @@ class Upstream:
         self.host = host
         self.keep_alive = keep_alive
         self.port = port or _free_port()
-        self.url = f"http://{host}:{self.port}"
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{self.port}"
         self.flag = workdir / f"{server_id}.unhealthy"
         self.log = workdir / f"{server_id}.log"
         self.process: subprocess.Popen[bytes] | None = None
