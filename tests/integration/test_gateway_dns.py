@@ -31,6 +31,7 @@ def route(name: str) -> dict[str, Any]:
         "name": name,
         "path": f"/{name}/**",
         "upstream": name,
+        "strip_prefix": f"/{name}",
         "authenticate": ["anonymous"],
         "authorize": "allow",
     }
