@@ -178,11 +178,21 @@ def make_app(server_id: str, flag: Path | None) -> Any:
 class Upstream:
     """One upstream_app process; `start()` returns once it answers."""
 
-    def __init__(self, workdir: Path, server_id: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        server_id: str,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        keep_alive: int = 5,
+    ) -> None:
         self.workdir = workdir
         self.server_id = server_id
+        self.host = host
+        self.keep_alive = keep_alive
         self.port = port or _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{self.port}"
         self.flag = workdir / f"{server_id}.unhealthy"
         self.log = workdir / f"{server_id}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -195,6 +205,10 @@ class Upstream:
             "tests.integration.upstream_app",
             "--port",
             str(self.port),
+            "--host",
+            self.host,
+            "--keep-alive",
+            str(self.keep_alive),
             "--id",
             self.server_id,
             "--flag",
@@ -286,13 +300,16 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--keep-alive", type=int, default=5)
     parser.add_argument("--id", required=True)
     parser.add_argument("--flag", type=Path)
     args = parser.parse_args()
     uvicorn.run(
         make_app(args.id, args.flag),
-        host="127.0.0.1",
+        host=args.host,
         port=args.port,
+        timeout_keep_alive=args.keep_alive,
         http="httptools",
         log_level="warning",
         access_log=False,

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from authgate.gateway.discovery import SRV_SCHEMES, parse_target, split_nameserver
 from authgate.gateway.patterns import (
     NO_HOST_MATCH,
     HostPattern,
@@ -92,7 +93,11 @@ class BasicAuthSettings(Model):
 
 
 class UpstreamSettings(Model):
-    targets: list[str] = Field(min_length=1, description="http(s)://HOST[:PORT], no path.")
+    targets: list[str] = Field(
+        min_length=1,
+        description="http(s)://HOST[:PORT] (a DNS name: every A/AAAA record, re-resolved on"
+        " its TTL) or srv+http(s)://NAME (SRV records); no path.",
+    )
     health: HealthSettings | None = None
     timeouts: TimeoutSettings = TimeoutSettings()
     basic_auth: BasicAuthSettings | None = None
@@ -106,8 +111,12 @@ class UpstreamSettings(Model):
         targets = []
         for target in value:
             parts = urlsplit(target)
+            if parts.scheme in SRV_SCHEMES:
+                parse_target(target)
+                targets.append(target.rstrip("/"))
+                continue
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"target {target!r} must be an http(s) URL")
+                raise ValueError(f"target {target!r} must be an http(s) URL or srv+http(s)://NAME")
             if parts.username or parts.password or parts.query or parts.fragment:
                 raise ValueError(f"target {target!r} must not carry credentials, query or fragment")
             if parts.path not in ("", "/"):
@@ -265,6 +274,26 @@ def _network(value: Any) -> Any:
     return value
 
 
+class DnsSettings(Model):
+    """How DNS-named upstream targets are resolved; the system resolver by default."""
+
+    nameservers: list[str] = Field(
+        default_factory=list,
+        description="`IP` or `IP:PORT` of the servers to ask; default the"
+        " system's (/etc/resolv.conf).",
+    )
+
+    @field_validator("nameservers")
+    @classmethod
+    def _servers(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                split_nameserver(entry)
+            except ValueError:
+                raise ValueError(f"nameserver {entry!r} must be IP or IP:PORT") from None
+        return value
+
+
 class GatewaySettings(Model):
     trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(
         default_factory=list,
@@ -275,6 +304,7 @@ class GatewaySettings(Model):
     access_log: bool = Field(
         default=True, description="One JSON line a request on the `authgate.access` logger."
     )
+    dns: DnsSettings = DnsSettings()
     listen: list[GatewayListener] = Field(
         default_factory=list,
         description="Listeners of the gate's own; when given, the public listener serves only"

@@ -36,7 +36,7 @@ from authgate.gateway.forward_errors import BadGateway, BodyTooLarge, UpstreamTi
 from authgate.gateway.observe import Exchange, Observer
 from authgate.gateway.pipeline import Decision, Pipeline
 from authgate.gateway.request import GateRequest
-from authgate.gateway.upstreams import UpstreamPool
+from authgate.gateway.upstreams import Target, UpstreamPool
 
 log = logging.getLogger("authgate.gate.proxy")
 
@@ -210,7 +210,7 @@ class Proxy:
             record.auth_seconds = time.perf_counter() - started
             body = None if length == 0 else _Body(receive, route.max_body)
             upstream_started = time.perf_counter()
-            response = await self._open(request, decision, body, record)
+            response, target = await self._open(request, decision, body, record)
         except GATE_FAILURES as exc:
             if not record.auth_seconds:
                 record.auth_seconds = time.perf_counter() - started
@@ -236,6 +236,7 @@ class Proxy:
             await self._relay(response, receive if watch else None, send, record)
         finally:
             response.release()
+            target.returned()
             self._ended(record, body, upstream_started)
 
     async def _answered_preflight(self, request: GateRequest, record: Record, send: Send) -> bool:
@@ -275,8 +276,9 @@ class Proxy:
         decision: Decision,
         body: _Body | None,
         record: Record,
-    ) -> aiohttp.ClientResponse:
-        """The upstream's answer (status and headers), retrying a failed connection once."""
+    ) -> tuple[aiohttp.ClientResponse, Target]:
+        """The upstream's answer (status and headers) and the target that gave it, leased
+        until the answer is relayed; a failed connection is retried once."""
         pool = self.pools[decision.match.route.upstream]
         trusted = self._trusts(request.peer)
         tail = decision.match.upstream_path
@@ -287,15 +289,18 @@ class Proxy:
         while True:
             record.target = target.url
             headers = upstream_headers(request, decision, trusted, target, pool.authorization)
+            target.lease()
             try:
-                response = await pool.session.request(
+                response = await pool.session_for(target).request(
                     request.method,
                     URL(target.url + tail, encoded=True),
                     headers=headers,
                     data=body.chunks() if body is not None else None,
                     allow_redirects=False,
+                    server_hostname=target.server_hostname,
                 )
             except (aiohttp.ClientError, TimeoutError) as exc:
+                target.returned()
                 if body is not None and body.too_large:
                     raise BodyTooLarge(decision.match.route.max_body) from None
                 if body is not None and body.client_gone:
@@ -314,8 +319,11 @@ class Proxy:
                 if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
                     raise UpstreamTimeout from None
                 raise BadGateway from None
+            except BaseException:
+                target.returned()
+                raise
             target.succeeded()
-            return response
+            return response, target
 
     async def _relay(
         self,

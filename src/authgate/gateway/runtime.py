@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from authgate.gateway.authenticate import Backends
 from authgate.gateway.config import GatewaySettings
+from authgate.gateway.discovery import make_resolver
 from authgate.gateway.mutate import IdentitySigner
 from authgate.gateway.observe import Observer
 from authgate.gateway.pipeline import Pipeline
@@ -101,13 +102,18 @@ class GateRuntime:
     ) -> Generation:
         """A complete generation; raises ConfigError (a missing secret) before any change."""
         pools: dict[str, UpstreamPool] = {}
+        nameservers = tuple(settings.dns.nameservers)
+        # Pools with DNS targets and no nameservers configured ask the system's resolver.
+        resolver = make_resolver(settings.dns.nameservers) if nameservers else None
         for name, upstream in settings.upstreams.items():
             authorization = basic_authorization(name, upstream)
             pool = old.get(name)
-            if pool is not None and pool.same_as(upstream, authorization):
+            if pool is not None and pool.same_as(upstream, authorization, nameservers):
                 pools[name] = pool
             else:
-                pools[name] = UpstreamPool(name, upstream, authorization)
+                pools[name] = UpstreamPool(
+                    name, upstream, authorization, resolver=resolver, nameservers=nameservers
+                )
         # A reload keeps the rate-limit budgets already spent.
         rate_limits = previous.rate_limits if previous is not None else None
         pipeline = Pipeline.build(

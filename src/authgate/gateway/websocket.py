@@ -27,7 +27,7 @@ from authgate.gateway.forward_errors import BadGateway, UpstreamTimeout, loggabl
 from authgate.gateway.observe import Observer
 from authgate.gateway.pipeline import Pipeline
 from authgate.gateway.proxy import Record
-from authgate.gateway.upstreams import UpstreamPool
+from authgate.gateway.upstreams import Target, UpstreamPool
 
 log = logging.getLogger("authgate.gate.websocket")
 
@@ -67,23 +67,26 @@ class WebSocketProxy:
         try:
             if (await receive())["type"] != "websocket.connect":
                 return
-            upstream = await self._open(scope, send, record, started)
-            if upstream is None:
+            opened = await self._open(scope, send, record, started)
+            if opened is None:
                 return
-            record.status = 101
-            await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
+            upstream, target = opened
             try:
+                record.status = 101
+                await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
                 await _relay(upstream, receive, send, record)
             finally:
                 await upstream.close()
+                target.returned()
                 record.upstream_seconds = time.perf_counter() - started - record.auth_seconds
         finally:
             self.observer.record(record.exchange(time.perf_counter() - started))
 
     async def _open(
         self, scope: Scope, send: Send, record: Record, started: float
-    ) -> aiohttp.ClientWebSocketResponse | None:
-        """The upstream's WebSocket, or None after answering the client with a refusal."""
+    ) -> tuple[aiohttp.ClientWebSocketResponse, Target] | None:
+        """The upstream's WebSocket and its target (leased until the socket closes), or
+        None after answering the client with a refusal."""
         try:
             request = describe({**scope, "method": "GET", "scheme": _http(scope)})
             decision = await self.pipeline.decide(request)
@@ -110,15 +113,20 @@ class WebSocketProxy:
             if request.query:
                 tail = f"{tail}?{request.query}"
             scheme, _, rest = target.url.partition("://")
+            target.lease()
             try:
-                upstream = await pool.session.ws_connect(
+                upstream = await pool.session_for(target).ws_connect(
                     URL(f"{SCHEMES[scheme]}://{rest}{tail}", encoded=True),
                     headers=headers,
                     protocols=scope.get("subprotocols", ()),
                     max_msg_size=MAX_MESSAGE,
                     autoclose=False,
+                    server_hostname=target.server_hostname,
                 )
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except BaseException as exc:
+                target.returned()
+                if not isinstance(exc, aiohttp.ClientError | TimeoutError):
+                    raise
                 log.warning("websocket to %s failed: %s", target.url, loggable(exc))
                 if isinstance(exc, aiohttp.ClientConnectorError):
                     pool.connect_failed(target)
@@ -126,7 +134,7 @@ class WebSocketProxy:
                     raise UpstreamTimeout from None
                 raise BadGateway from None
             target.succeeded()
-            return upstream
+            return upstream, target
         except GATE_FAILURES as exc:
             record.status = failure_response(exc).status_code
             record.reason_id = failure_reason(exc)
