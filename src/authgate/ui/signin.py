@@ -57,13 +57,17 @@ UNREADABLE = "flow.unreadable"
 ACCOUNT_PAGE = "/account"
 
 
+def carry_fields(ticket: str | None, return_to: str | None) -> dict[str, str]:
+    """`{ticket}` or `{return_to}` (or nothing): the query fields the pages carry on."""
+    if ticket:
+        return {"ticket": ticket}
+    return {"return_to": return_to} if return_to else {}
+
+
 def carry_query(ticket: str | None, return_to: str | None) -> str:
     """`?ticket=...` or `?return_to=...` (or ""): what links between the pages carry on."""
-    if ticket:
-        return "?" + urlencode({"ticket": ticket})
-    if return_to:
-        return "?" + urlencode({"return_to": return_to})
-    return ""
+    fields = carry_fields(ticket, return_to)
+    return "?" + urlencode(fields) if fields else ""
 
 
 def checked_return_to(request: Request, value: object) -> str | None:
