@@ -35,7 +35,6 @@ from authgate.ui.account import (
     DELETED_PAGE,
     Errors,
     account_page,
-    account_path,
     done,
     editable_attributes,
     signed_in_here,
@@ -44,7 +43,7 @@ from authgate.ui.cookies import SESSION_COOKIE, clear_cookie
 from authgate.ui.csrf import csrf_ok
 from authgate.ui.flow import problem_page, see_other, services_of
 from authgate.ui.forms import read_form, text
-from authgate.ui.page_session import login_redirect
+from authgate.ui.page_session import account_path, login_redirect
 from authgate.ui.pages import translator
 from authgate.ui.reauth import require_recent_auth
 from authgate.ui.signin import policy_message

@@ -47,6 +47,7 @@ from authgate.ui.flow import (
 )
 from authgate.ui.forms import read_form, text
 from authgate.ui.i18n import Translate
+from authgate.ui.page_session import account_path
 from authgate.ui.pages import render, translator
 from authgate.ui.return_to import safe_return_to
 from authgate.ui.ticket import Ticket, read_ticket, uri_hash
@@ -54,7 +55,6 @@ from authgate.ui.ticket import Ticket, read_ticket, uri_hash
 EXPIRED = "flow.expired"
 FORGED = "flow.forged"
 UNREADABLE = "flow.unreadable"
-ACCOUNT_PAGE = "/account"
 
 
 def carry_fields(ticket: str | None, return_to: str | None) -> dict[str, str]:
@@ -107,7 +107,7 @@ async def finish_sign_in(
         response = await resume(request, parsed, Step(parsed.requested_at, signed_in))
     else:
         target = checked_return_to(request, return_to)
-        response = see_other(target or f"{services.settings.ui.prefix}{ACCOUNT_PAGE}")
+        response = see_other(target or account_path(services))
     max_age = int(services.sessions.ttl)
     set_cookie(response, SESSION_COOKIE, signed_in.session_id, services.settings.issuer, max_age)
     if MFA_COOKIE in request.cookies:  # a pending second-factor step is over (a passkey, say)
