@@ -64,7 +64,7 @@ async def login_mfa(request: Request) -> Response:
         field(body, "code")
     caller = caller_of(request)
     completed = await services.mfa_login.answer(session, caller, code=code, recovery_code=recovery)
-    tokens = await services.users.issue_tokens(completed, caller)
+    tokens = await services.login_flow.issue_tokens(completed, caller)
     return JSONResponse(tokens.as_json(), headers=NO_STORE)
 
 
@@ -118,7 +118,7 @@ async def login_mfa_setup_verify(request: Request) -> Response:
     completed, codes = await services.mfa_login.setup_verify(
         field(body, "session"), field(body, "code"), caller
     )
-    tokens = await services.users.issue_tokens(completed, caller)
+    tokens = await services.login_flow.issue_tokens(completed, caller)
     return JSONResponse({**tokens.as_json(), "recovery_codes": codes}, headers=NO_STORE)
 
 

@@ -151,7 +151,7 @@ async def login(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request)
-    tokens = await services_of(request).users.login(
+    tokens = await services_of(request).login_flow.login(
         field(body, "username"),
         field(body, "password"),
         body.get("client_id"),

@@ -231,7 +231,7 @@ async def submit(request: Request) -> Response:
         missing = {n: t("login.missing_" + n) for n in ("username", "password") if not form.get(n)}
         return await again({"": t("login.missing"), **missing}, 400, new_password is not None)
     try:
-        outcome = await services.users.password_signin(
+        outcome = await services.login_flow.password_signin(
             username,
             password,
             caller_of(request),
