@@ -29,6 +29,7 @@ from authgate.identity.admin import UserAdmin
 from authgate.identity.auth_sessions import AuthSessions
 from authgate.identity.challenges import MfaLogin
 from authgate.identity.codes import CodeBook, CodeBudget, CodeHasher
+from authgate.identity.login import LoginFlow
 from authgate.identity.mail import ConsoleSender, FileSender, MailSender, SmtpSender, Templates
 from authgate.identity.mfa import Mfa
 from authgate.identity.notify import Postman
@@ -142,6 +143,7 @@ class Services:
     sessions: BrowserSessions
     consents: Consents
     signin: PasswordSignIn
+    login_flow: LoginFlow
     admin_token: str
     admin_token_created: bool
     gateway: GateRuntime
@@ -263,6 +265,7 @@ async def build_services(settings: Settings) -> Services:
         sessions=sessions,
         consents=Consents(store, deny=deny),
         signin=users.signin,
+        login_flow=users.login_flow,
         store=store,
         keys=keys,
         tokens=tokens,

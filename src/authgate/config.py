@@ -362,7 +362,7 @@ class OAuthSettings(_Section):
         return {*BUILTIN_SCOPES, DECIDE_SCOPE, *self.scopes}
 
 
-# -- Cognito wire compatibility (issue 11) ----------------------------------------------------
+# -- Cognito wire compatibility ----------------------------------------------------------------
 
 
 class CognitoAccessKey(_Section):

@@ -193,7 +193,7 @@ ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = (
 )
 
 
-# -- issue 11, Cognito admin -------------------------------------------------------------
+# -- administrator-required password reset ----------------------------------------------
 
 
 class PasswordResetRequired(DomainError):
@@ -206,7 +206,7 @@ class PasswordResetRequired(DomainError):
 ALL_DOMAIN_ERRORS += (PasswordResetRequired,)
 
 
-# -- Cognito SRP and challenges (issue 11) ---------------------------------------------------
+# -- SRP sign-in and its challenges ----------------------------------------------------------
 
 
 class SrpVerifierMissing(InvalidCredentials):

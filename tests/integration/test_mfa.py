@@ -1,4 +1,4 @@
-"""TOTP enrolment and self-service through `/v1/me/mfa/*` (issue 10, "TOTP MFA")."""
+"""TOTP enrolment and self-service through `/v1/me/mfa/*`."""
 
 from __future__ import annotations
 

@@ -9,22 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from authgate.api.requests import bearer_token, caller_of
+from authgate.api.requests import NO_STORE, caller_of, services_of, signed_in_user
 from authgate.bootstrap import Services
 from authgate.errors import NotFound
-from authgate.store.records import UserRecord
-
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-async def _me(request: Request) -> UserRecord:
-    user, _ = await _services(request).users.authenticate(bearer_token(request))
-    return user
 
 
 async def _client_name(services: Services, client_id: str) -> str | None:
@@ -45,8 +32,8 @@ async def list_consents(request: Request) -> Response:
       401: {description: invalid_token}
       403: {description: user_disabled}
     """
-    services = _services(request)
-    user = await _me(request)
+    services = services_of(request)
+    user = await signed_in_user(request)
     items = [
         {
             "client_id": consent.client_id,
@@ -71,9 +58,9 @@ async def revoke_consent(request: Request) -> Response:
       403: {description: user_disabled}
       404: {description: "not_found: no consent for that client"}
     """
-    user = await _me(request)
+    user = await signed_in_user(request)
     client_id = request.path_params["client_id"]
-    await _services(request).consents.revoke(user.sub, client_id, caller_of(request))
+    await services_of(request).consents.revoke(user.sub, client_id, caller_of(request))
     return Response(status_code=204, headers=NO_STORE)
 
 

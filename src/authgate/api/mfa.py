@@ -13,23 +13,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from authgate.api.requests import bearer_token, caller_of, field, read_body
+from authgate.api.requests import (
+    NO_STORE,
+    caller_of,
+    field,
+    read_body,
+    services_of,
+    signed_in_user,
+)
 from authgate.bootstrap import Services
 from authgate.store.records import UserRecord
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-async def _me(request: Request) -> UserRecord:
-    services = _services(request)
-    user, _ = await services.users.authenticate(bearer_token(request))
+async def _self_service(request: Request) -> tuple[Services, UserRecord, dict[str, Any]]:
+    """The services, the signed-in user (MFA must be on in the pool), and the JSON body."""
+    services = services_of(request)
+    user = await signed_in_user(request)
     services.mfa.ensure_on()
-    return user
+    return services, user, await read_body(request, allow_form=False)
 
 
 async def login_mfa(request: Request) -> Response:
@@ -55,7 +56,7 @@ async def login_mfa(request: Request) -> Response:
       404: {description: "not_found: the client of the sign-in is gone"}
       429: {description: too_many_requests}
     """
-    services = _services(request)
+    services = services_of(request)
     body = await read_body(request)
     session = field(body, "session")
     code, recovery = body.get("code"), body.get("recovery_code")
@@ -63,7 +64,7 @@ async def login_mfa(request: Request) -> Response:
         field(body, "code")
     caller = caller_of(request)
     completed = await services.mfa_login.answer(session, caller, code=code, recovery_code=recovery)
-    tokens = await services.users.issue_tokens(completed, caller)
+    tokens = await services.login_flow.issue_tokens(completed, caller)
     return JSONResponse(tokens.as_json(), headers=NO_STORE)
 
 
@@ -86,7 +87,7 @@ async def login_mfa_setup(request: Request) -> Response:
       401: {description: invalid_session}
       403: {description: mfa_disabled}
     """
-    services = _services(request)
+    services = services_of(request)
     body = await read_body(request)
     enrolment = await services.mfa_login.setup(field(body, "session"), caller_of(request))
     return JSONResponse(enrolment.as_json(), headers=NO_STORE)
@@ -111,13 +112,13 @@ async def login_mfa_setup_verify(request: Request) -> Response:
       409: {description: "no_pending_enrolment: call /v1/login/mfa/setup first"}
       429: {description: too_many_requests}
     """
-    services = _services(request)
+    services = services_of(request)
     body = await read_body(request)
     caller = caller_of(request)
     completed, codes = await services.mfa_login.setup_verify(
         field(body, "session"), field(body, "code"), caller
     )
-    tokens = await services.users.issue_tokens(completed, caller)
+    tokens = await services.login_flow.issue_tokens(completed, caller)
     return JSONResponse({**tokens.as_json(), "recovery_codes": codes}, headers=NO_STORE)
 
 
@@ -143,9 +144,7 @@ async def enrol_totp(request: Request) -> Response:
       403: {description: "mfa_disabled, user_disabled"}
       429: {description: too_many_requests}
     """
-    services = _services(request)
-    user = await _me(request)
-    body = await read_body(request, allow_form=False)
+    services, user, body = await _self_service(request)
     enrolment = await services.mfa.enrol(
         user,
         caller_of(request),
@@ -175,9 +174,7 @@ async def verify_totp(request: Request) -> Response:
       409: {description: "no_pending_enrolment"}
       429: {description: too_many_requests}
     """
-    services = _services(request)
-    user = await _me(request)
-    body = await read_body(request, allow_form=False)
+    services, user, body = await _self_service(request)
     codes = await services.mfa.finish_enrolment(user, field(body, "code"), caller_of(request))
     return JSONResponse({"recovery_codes": codes}, headers=NO_STORE)
 
@@ -202,9 +199,7 @@ async def disable_totp(request: Request) -> Response:
       409: {description: "mfa_required (the pool requires MFA), mfa_not_enabled"}
       429: {description: too_many_requests}
     """
-    services = _services(request)
-    user = await _me(request)
-    body = await read_body(request, allow_form=False)
+    services, user, body = await _self_service(request)
     await services.mfa.disable(
         user,
         field(body, "code"),
@@ -234,9 +229,7 @@ async def regenerate_recovery_codes(request: Request) -> Response:
       409: {description: "mfa_not_enabled"}
       429: {description: too_many_requests}
     """
-    services = _services(request)
-    user = await _me(request)
-    body = await read_body(request, allow_form=False)
+    services, user, body = await _self_service(request)
     codes = await services.mfa.regenerate(
         user,
         field(body, "code"),

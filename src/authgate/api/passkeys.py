@@ -10,16 +10,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from authgate.api.requests import bearer_token, caller_of, read_body
-from authgate.bootstrap import Services
+from authgate.api.requests import (
+    NO_STORE,
+    bearer_user,
+    caller_of,
+    read_body,
+    services_of,
+    signed_in_user,
+)
 from authgate.store.records import PasskeyRecord, UserRecord
-
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def passkey_view(passkey: PasskeyRecord) -> dict[str, Any]:
@@ -35,9 +34,9 @@ def passkey_view(passkey: PasskeyRecord) -> dict[str, Any]:
     }
 
 
-async def _me(request: Request) -> tuple[UserRecord, str]:
+async def _me_and_binding(request: Request) -> tuple[UserRecord, str]:
     """The caller and the session their challenge is bound to: the access token's jti."""
-    user, claims = await _services(request).users.authenticate(bearer_token(request))
+    user, claims = await bearer_user(request)
     return user, f"jti:{claims['jti']}"
 
 
@@ -68,9 +67,9 @@ async def registration_options(request: Request) -> Response:
       403: {description: user_disabled}
       429: {description: too_many_requests}
     """
-    user, binding = await _me(request)
+    user, binding = await _me_and_binding(request)
     body = await read_body(request, allow_form=False)
-    services = _services(request)
+    services = services_of(request)
     await services.users.check_password(user, body.get("password"), caller_of(request))
     options = await services.passkeys.registration_options(user, binding)
     return JSONResponse({"options": options}, headers=NO_STORE)
@@ -94,9 +93,9 @@ async def register(request: Request) -> Response:
       401: {description: invalid_token}
       403: {description: user_disabled}
     """
-    user, binding = await _me(request)
+    user, binding = await _me_and_binding(request)
     body = await read_body(request, allow_form=False)
-    passkey = await _services(request).passkeys.register(
+    passkey = await services_of(request).passkeys.register(
         user, binding, body.get("credential"), body.get("name"), caller_of(request)
     )
     return JSONResponse(passkey_view(passkey), status_code=201, headers=NO_STORE)
@@ -118,8 +117,8 @@ async def list_passkeys(request: Request) -> Response:
       401: {description: invalid_token}
       403: {description: user_disabled}
     """
-    user, _ = await _me(request)
-    passkeys = await _services(request).passkeys.list(user)
+    user = await signed_in_user(request)
+    passkeys = await services_of(request).passkeys.list(user)
     return JSONResponse({"passkeys": [passkey_view(p) for p in passkeys]}, headers=NO_STORE)
 
 
@@ -142,9 +141,9 @@ async def rename(request: Request) -> Response:
       403: {description: user_disabled}
       404: {description: "not_found (also another user's passkey)"}
     """
-    user, _ = await _me(request)
+    user = await signed_in_user(request)
     body = await read_body(request, allow_form=False)
-    passkey = await _services(request).passkeys.rename(
+    passkey = await services_of(request).passkeys.rename(
         user, request.path_params["passkey_id"], body.get("name"), caller_of(request)
     )
     return JSONResponse(passkey_view(passkey), headers=NO_STORE)
@@ -162,8 +161,8 @@ async def remove(request: Request) -> Response:
       403: {description: user_disabled}
       404: {description: "not_found (also another user's passkey)"}
     """
-    user, _ = await _me(request)
-    await _services(request).passkeys.remove(
+    user = await signed_in_user(request)
+    await services_of(request).passkeys.remove(
         user, request.path_params["passkey_id"], caller_of(request)
     )
     return Response(status_code=204, headers=NO_STORE)
@@ -193,7 +192,7 @@ async def login_options(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request, allow_form=False)
-    started = await _services(request).passkeys.login_options(
+    started = await services_of(request).passkeys.login_options(
         body.get("username"), caller_of(request)
     )
     return JSONResponse({"options": started.options, "session": started.session}, headers=NO_STORE)
@@ -221,7 +220,7 @@ async def login(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request, allow_form=False)
-    tokens = await _services(request).passkeys.login(
+    tokens = await services_of(request).passkeys.login(
         body.get("credential"), body.get("session"), body.get("client_id"), caller_of(request)
     )
     return JSONResponse(tokens.as_json(), headers=NO_STORE)

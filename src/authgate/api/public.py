@@ -10,19 +10,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from authgate.api.mfa import mfa_status
-from authgate.api.requests import bearer_token, caller_of, field, read_body
-from authgate.bootstrap import Services
+from authgate.api.requests import (
+    NO_STORE,
+    bearer_user,
+    caller_of,
+    field,
+    read_body,
+    services_of,
+    signed_in_user,
+)
 from authgate.errors import InvalidRequest
 from authgate.store.records import UserRecord
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 ACCEPTED = {"message": "If the account exists and needs it, a code has been sent."}
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def profile(user: UserRecord) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def profile(user: UserRecord) -> dict[str, Any]:
 
 async def _profile(request: Request, user: UserRecord) -> dict[str, Any]:
     """The profile with the state of the user's second factor."""
-    return {**profile(user), "mfa": await mfa_status(_services(request), user)}
+    return {**profile(user), "mfa": await mfa_status(services_of(request), user)}
 
 
 async def signup(request: Request) -> Response:
@@ -71,7 +72,7 @@ async def signup(request: Request) -> Response:
     attributes = body.get("attributes")
     if attributes is not None and not isinstance(attributes, dict):
         raise InvalidRequest("attributes must be an object.", field="attributes")
-    sub = await _services(request).users.signup(
+    sub = await services_of(request).users.signup(
         field(body, "email"),
         field(body, "password"),
         body.get("username"),
@@ -99,7 +100,7 @@ async def confirm_signup(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request)
-    await _services(request).users.confirm_signup(
+    await services_of(request).users.confirm_signup(
         field(body, "username"), field(body, "code"), caller_of(request)
     )
     return JSONResponse({"confirmed": True}, headers=NO_STORE)
@@ -119,7 +120,7 @@ async def resend_code(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request)
-    await _services(request).users.resend_code(field(body, "username"), caller_of(request))
+    await services_of(request).users.resend_code(field(body, "username"), caller_of(request))
     return JSONResponse(ACCEPTED, status_code=202, headers=NO_STORE)
 
 
@@ -150,7 +151,7 @@ async def login(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request)
-    tokens = await _services(request).users.login(
+    tokens = await services_of(request).login_flow.login(
         field(body, "username"),
         field(body, "password"),
         body.get("client_id"),
@@ -183,7 +184,7 @@ async def refresh(request: Request) -> Response:
     token = field(body, "refresh_token")
     if not isinstance(token, str):
         raise InvalidRequest("refresh_token must be a string.", field="refresh_token")
-    tokens = await _services(request).tokens.refresh(token, caller_of(request))
+    tokens = await services_of(request).tokens.refresh(token, caller_of(request))
     return JSONResponse(tokens.as_json(), headers=NO_STORE)
 
 
@@ -203,13 +204,8 @@ async def logout(request: Request) -> Response:
     token = field(body, "refresh_token")
     if not isinstance(token, str):
         raise InvalidRequest("refresh_token must be a string.", field="refresh_token")
-    await _services(request).tokens.revoke_family_of(token, caller_of(request))
+    await services_of(request).tokens.revoke_family_of(token, caller_of(request))
     return JSONResponse({"revoked": True}, headers=NO_STORE)
-
-
-async def _me(request: Request) -> UserRecord:
-    user, _ = await _services(request).users.authenticate(bearer_token(request))
-    return user
 
 
 async def logout_all(request: Request) -> Response:
@@ -221,7 +217,8 @@ async def logout_all(request: Request) -> Response:
       401: {description: invalid_token}
       403: {description: user_disabled}
     """
-    await _services(request).users.sign_out_everywhere(await _me(request), caller_of(request))
+    user = await signed_in_user(request)
+    await services_of(request).users.sign_out_everywhere(user, caller_of(request))
     return JSONResponse({"revoked": True}, headers=NO_STORE)
 
 
@@ -239,7 +236,7 @@ async def forgot_password(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request)
-    await _services(request).users.forgot_password(field(body, "username"), caller_of(request))
+    await services_of(request).users.forgot_password(field(body, "username"), caller_of(request))
     return JSONResponse(ACCEPTED, status_code=202, headers=NO_STORE)
 
 
@@ -257,7 +254,7 @@ async def reset_password(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request)
-    await _services(request).users.reset_password(
+    await services_of(request).users.reset_password(
         field(body, "username"),
         field(body, "code"),
         field(body, "new_password"),
@@ -277,7 +274,7 @@ async def show_me(request: Request) -> Response:
       401: {description: invalid_token}
       403: {description: user_disabled}
     """
-    return JSONResponse(await _profile(request, await _me(request)), headers=NO_STORE)
+    return JSONResponse(await _profile(request, await signed_in_user(request)), headers=NO_STORE)
 
 
 async def update_me(request: Request) -> Response:
@@ -298,13 +295,13 @@ async def update_me(request: Request) -> Response:
       409: {description: "already_exists: the new email is taken"}
       429: {description: too_many_requests}
     """
-    user = await _me(request)
+    user = await signed_in_user(request)
     body = await read_body(request, allow_form=False)
     nested = body.pop("attributes", {})
     if not isinstance(nested, dict):
         raise InvalidRequest("attributes must be an object.", field="attributes")
     changes = {**body, **nested}  # `{"attributes": {...}, "email": ...}` or flat
-    updated = await _services(request).users.update_profile(user, changes, caller_of(request))
+    updated = await services_of(request).users.update_profile(user, changes, caller_of(request))
     return JSONResponse(await _profile(request, updated), headers=NO_STORE)
 
 
@@ -323,9 +320,10 @@ async def delete_me(request: Request) -> Response:
       403: {description: user_disabled}
       429: {description: too_many_requests}
     """
-    user = await _me(request)
+    user = await signed_in_user(request)
     body = await read_body(request, allow_form=False)
-    await _services(request).users.delete_account(user, field(body, "password"), caller_of(request))
+    services = services_of(request)
+    await services.users.delete_account(user, field(body, "password"), caller_of(request))
     return Response(status_code=204)
 
 
@@ -344,9 +342,9 @@ async def change_password(request: Request) -> Response:
       403: {description: user_disabled}
       429: {description: too_many_requests}
     """
-    user, claims = await _services(request).users.authenticate(bearer_token(request))
+    user, claims = await bearer_user(request)
     body = await read_body(request, allow_form=False)
-    await _services(request).users.change_password(
+    await services_of(request).users.change_password(
         user,
         field(body, "current_password"),
         field(body, "new_password"),
@@ -374,9 +372,9 @@ async def verify_email(request: Request) -> Response:
       409: {description: "already_exists: the address was taken meanwhile"}
       429: {description: too_many_requests}
     """
-    user = await _me(request)
+    user = await signed_in_user(request)
     body = await read_body(request, allow_form=False)
-    updated = await _services(request).users.verify_email(
+    updated = await services_of(request).users.verify_email(
         user, field(body, "code"), caller_of(request)
     )
     return JSONResponse(await _profile(request, updated), headers=NO_STORE)

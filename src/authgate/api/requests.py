@@ -11,10 +11,18 @@ from starlette.requests import Request
 from authgate.api.errors import MAX_BODY_BYTES, BodyTooLarge
 from authgate.api.json_body import parse_json_object
 from authgate.audit import Caller
+from authgate.bootstrap import Services
 from authgate.errors import InvalidRequest, Unauthorized
 from authgate.gateway.ratelimit import client_address
+from authgate.store.records import UserRecord
 
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
 async def read_bounded(request: Request) -> bytes:
@@ -70,11 +78,21 @@ def bearer_token(request: Request) -> str:
     return match.group(1)
 
 
+async def bearer_user(request: Request) -> tuple[UserRecord, dict[str, Any]]:
+    """The user an access token in the Authorization header names, and the token's claims."""
+    return await services_of(request).users.authenticate(bearer_token(request))
+
+
+async def signed_in_user(request: Request) -> UserRecord:
+    user, _ = await bearer_user(request)
+    return user
+
+
 def caller_of(request: Request) -> Caller:
     """Who is calling, for throttles and audit: the TCP peer, or behind a proxy listed in
     `gateway.trusted_proxies`, the address that proxy reports (X-Forwarded-For)."""
     peer = request.client.host if request.client else None
-    trusted = request.app.state.services.settings.gateway.trusted_proxies
+    trusted = services_of(request).settings.gateway.trusted_proxies
     ip = client_address(peer, request.headers.getlist("x-forwarded-for"), trusted) if peer else None
     return Caller(ip=ip, user_agent=request.headers.get("user-agent"))
 

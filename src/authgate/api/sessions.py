@@ -11,22 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from authgate.api.requests import bearer_token, caller_of
-from authgate.bootstrap import Services
+from authgate.api.requests import NO_STORE, caller_of, services_of, signed_in_user
 from authgate.identity.sessions import SessionView
-from authgate.store.records import UserRecord
-
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-async def _me(request: Request) -> UserRecord:
-    user, _ = await _services(request).users.authenticate(bearer_token(request))
-    return user
 
 
 def session_json(session: SessionView) -> dict[str, object]:
@@ -54,8 +40,8 @@ async def list_sessions(request: Request) -> Response:
       401: {description: invalid_token}
       403: {description: user_disabled}
     """
-    user = await _me(request)
-    sessions = await _services(request).sessions.of_user(user)
+    user = await signed_in_user(request)
+    sessions = await services_of(request).sessions.of_user(user)
     return JSONResponse({"items": [session_json(s) for s in sessions]}, headers=NO_STORE)
 
 
@@ -71,9 +57,9 @@ async def end_session(request: Request) -> Response:
       403: {description: user_disabled}
       404: {description: "not_found: no live session of the caller with that id"}
     """
-    user = await _me(request)
+    user = await signed_in_user(request)
     public_id = request.path_params["id"]
-    await _services(request).sessions.end_one(user, public_id, caller_of(request))
+    await services_of(request).sessions.end_one(user, public_id, caller_of(request))
     return Response(status_code=204, headers=NO_STORE)
 
 

@@ -11,18 +11,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from authgate.bootstrap import Services
+from authgate.api.requests import services_of
 
 JWKS_CACHE = "public, max-age=300"
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 async def jwks(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     await services.keys.reload_if_older_than(services.settings.tokens.keys_reload_interval)
     body = services.keys.ring.jwks(time.time())
     return JSONResponse(body, headers={"Cache-Control": JWKS_CACHE})
@@ -33,7 +28,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    if await _services(request).store.ping():
+    if await services_of(request).store.ping():
         return JSONResponse({"status": "ready"})
     return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
 

@@ -103,7 +103,7 @@ BY_OPERATION: dict[str, dict[type[errors.DomainError], Entry]] = {
     "RevokeToken": {errors.InvalidToken: Entry("UnsupportedTokenTypeException")},
     "ChangePassword": {errors.TooManyRequests: _LOCKED_OUT},
     "DeleteUser": {errors.TooManyRequests: _LOCKED_OUT},
-    # administrator operations (issue 11, Cognito admin)
+    # administrator operations (Admin*, groups)
     "AdminCreateUser": {
         errors.AlreadyExists: Entry("UsernameExistsException", "User account already exists")
     },

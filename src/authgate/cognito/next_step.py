@@ -88,7 +88,7 @@ def mfa_challenge(user: UserRecord, pending: Challenge) -> dict[str, Any]:
 
 async def completed(call: Call, done: Completed) -> dict[str, Any]:
     """The AuthenticationResult of a completed sign-in."""
-    tokens = await call.services.users.issue_tokens(done, call.caller)
+    tokens = await call.services.login_flow.issue_tokens(done, call.caller)
     return tokens_answer(authentication_result(tokens))
 
 
@@ -98,7 +98,7 @@ async def after_password(call: Call, client: Client, checked: CheckedPassword) -
     user = checked.user
     if user.status == "force_change_password" and checked.replacement is None:
         return await new_password_challenge(call, client, user)
-    outcome = await call.services.users.after_password(checked, client.client_id, call.caller)
+    outcome = await call.services.login_flow.after_password(checked, client.client_id, call.caller)
     if isinstance(outcome, Challenge):
         return mfa_challenge(user, outcome)
     return await completed(call, outcome)

@@ -246,8 +246,20 @@ class Mfa:
         await self._throttle.check(user.username, caller.ip)
 
     # -- self-service ------------------------------------------------------------------
-    # Each change needs re-authentication first: the API passes the password check
-    # (`check_password`), the account page its recent-sign-in check (then None).
+    # Each change needs re-authentication first: the API and the account page pass the
+    # password check (`check_password`); the Cognito adapter, whose access token is the
+    # proof it accepts, passes None.
+
+    async def _password_then_throttle(
+        self,
+        user: UserRecord,
+        caller: Caller,
+        check_password: PasswordCheck | None,
+        password: object,
+    ) -> None:
+        if check_password is not None:
+            await check_password(user, password, caller)
+        await self.check_throttle(user, caller)
 
     async def enrol(
         self,
@@ -261,9 +273,7 @@ class Mfa:
         """Start (or restart) an enrolment; replacing an enabled factor also needs one of
         its codes (or a recovery code)."""
         self.ensure_on()
-        if check_password is not None:
-            await check_password(user, password, caller)
-        await self.check_throttle(user, caller)
+        await self._password_then_throttle(user, caller, check_password, password)
         async with self._store.transaction() as tx:
             enabled = await self.need(tx, user) == "totp"
             ok = not enabled or await self.verify(tx, user, caller, code=code) is not None
@@ -307,9 +317,7 @@ class Mfa:
         self.ensure_on()
         if self.mode == "required":
             raise MfaRequired()
-        if check_password is not None:
-            await check_password(user, password, caller)
-        await self.check_throttle(user, caller)
+        await self._password_then_throttle(user, caller, check_password, password)
         async with self._store.transaction() as tx:
             ok = await self._reauthenticated(tx, user, code, caller)
             if ok:
@@ -329,9 +337,7 @@ class Mfa:
     ) -> list[str]:
         """A fresh set of recovery codes; every earlier one stops working."""
         self.ensure_on()
-        if check_password is not None:
-            await check_password(user, password, caller)
-        await self.check_throttle(user, caller)
+        await self._password_then_throttle(user, caller, check_password, password)
         async with self._store.transaction() as tx:
             ok = await self._reauthenticated(tx, user, code, caller)
             codes = await self._new_recovery_codes(tx, user.sub) if ok else None

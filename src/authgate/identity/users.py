@@ -1,4 +1,4 @@
-"""The user pool's self-service flows: sign-up, confirmation, login, reset, profile.
+"""The user pool's self-service flows: sign-up, confirmation, reset, profile (login: login.py).
 
 No answer here may tell whether an account exists: sign-up of a taken username looks
 like a new sign-up (the owner is mailed a notice instead of a code), an unknown user
@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from authgate.audit import Caller, record
-from authgate.clients.registry import DEFAULT_CLIENT_ID, ClientRegistry
+from authgate.clients.registry import ClientRegistry
 from authgate.config import Settings
 from authgate.errors import (
     AlreadyExists,
-    InvalidClient,
     InvalidCode,
     InvalidCredentials,
     InvalidRequest,
@@ -27,20 +26,20 @@ from authgate.errors import (
     TooManyRequests,
 )
 from authgate.identity.attributes import AttributeSchema
-from authgate.identity.challenges import Challenge, Completed, MfaLogin
+from authgate.identity.challenges import MfaLogin
 from authgate.identity.codes import CodeBook, CodeRefused
+from authgate.identity.login import LoginFlow
 from authgate.identity.mfa import Mfa
 from authgate.identity.names import check_new_username, normalize_email, normalize_username
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
 from authgate.identity.sessions import hash_session_id
-from authgate.identity.signin import CheckedPassword, PasswordSignIn
+from authgate.identity.signin import PasswordSignIn
 from authgate.identity.srp_verifiers import SrpVerifiers, derive_verifier, save_verifier
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
-from authgate.tokens.amr import PASSWORD
-from authgate.tokens.service import TokenService, TokenSet
+from authgate.tokens.service import TokenService
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,9 @@ class UserPool:
         )
         self.signin = PasswordSignIn(store, hasher, policy, limits.login, codes, clock, srp=srp)
         self.mfa_login = MfaLogin(store, mfa, self.signin, clock)
+        self.login_flow = LoginFlow(store, self.signin, self.mfa_login, tokens, clients, clock)
+        # InitiateAuth's USER_PASSWORD_AUTH (cognito/auth_ops.py) signs in through the pool
+        self.login = self.login_flow.login
         self._clock = clock
 
     def _password(self, value: object, field: str = "password") -> str:
@@ -207,80 +209,6 @@ class UserPool:
                 await record(tx, "signup_code_resent", caller, sub=user.sub)
         if code is not None:
             self.postman.send("signup_code", user.email, _greeting(user), code=code)
-
-    # -- login -------------------------------------------------------------------------
-
-    async def login(
-        self,
-        username: object,
-        password: object,
-        client_id: object,
-        secret_hash: object,
-        caller: Caller,
-        new_password: object = None,
-    ) -> TokenSet | Challenge:
-        if not isinstance(password, str) or not isinstance(username, str):
-            raise InvalidRequest("username and password are required strings.")
-        if client_id is not None and not isinstance(client_id, str):
-            raise InvalidRequest("client_id must be a string.", field="client_id")
-        if secret_hash is not None and not isinstance(secret_hash, str):
-            raise InvalidRequest("secret_hash must be a string.", field="secret_hash")
-        if new_password is not None and not isinstance(new_password, str):
-            raise InvalidRequest("new_password must be a string.", field="new_password")
-        client = await self._clients.for_login(
-            client_id or DEFAULT_CLIENT_ID, username, secret_hash
-        )
-        if not client.allows("password"):
-            raise InvalidClient("This client may not sign users in with a password.")
-        outcome = await self.password_signin(
-            username, password, caller, client_id=client.client_id, new_password=new_password
-        )
-        if isinstance(outcome, Challenge):
-            return outcome
-        return await self.issue_tokens(outcome, caller)
-
-    async def password_signin(
-        self,
-        username: str,
-        password: str,
-        caller: Caller,
-        *,
-        client_id: str | None,
-        new_password: str | None = None,
-    ) -> Completed | Challenge:
-        """Check a password: a completed sign-in (amr ["pwd"]), or, when the user has a
-        second factor or must enrol one, a challenge to answer (`MfaLogin`). The API and
-        the hosted sign-in page both sign in through here."""
-        checked = await self.signin.check(
-            username, password, caller, client_id=client_id, new_password=new_password
-        )
-        return await self.after_password(checked, client_id, caller)
-
-    async def after_password(
-        self, checked: CheckedPassword, client_id: str | None, caller: Caller
-    ) -> Completed | Challenge:
-        """A proven password (typed, by SRP, or newly chosen in a challenge): a completed
-        sign-in, or the second factor still due."""
-        async with self._store.transaction() as tx:
-            need = await self.mfa_login.mfa.need(tx, checked.user)
-            if need is not None:
-                return await self.mfa_login.start(tx, checked, client_id, need, caller)
-            await self.signin.record_success(tx, checked, caller, client_id)
-        return Completed(checked.user, client_id, (PASSWORD,), self._clock())
-
-    async def issue_tokens(self, completed: Completed, caller: Caller) -> TokenSet:
-        """Tokens (same shape as a password login) for a sign-in completed by any factor,
-        for the client it was started for."""
-        client = await self._clients.get(completed.client_id or DEFAULT_CLIENT_ID)
-        if not client.allows("password"):
-            raise InvalidClient("This client may not sign users in with a password.")
-        async with self._store.transaction() as tx:
-            user = await tx.users.get(completed.user.sub)
-            if user is None or not user.enabled:
-                raise InvalidCredentials()
-            return await self._tokens.issue(
-                tx, user, client, client.metadata.scope, completed.auth_time, completed.amr
-            )
 
     # -- password reset ----------------------------------------------------------------
 

@@ -29,12 +29,11 @@ from authgate.ui.cookies import session_of
 from authgate.ui.csrf import csrf_token, remember_csrf
 from authgate.ui.flow import see_other, services_of
 from authgate.ui.i18n import Translate
-from authgate.ui.page_session import login_redirect
+from authgate.ui.page_session import ACCOUNT_PAGE, account_path, login_redirect
 from authgate.ui.pages import message_page, render, translator
 from authgate.ui.reauth import is_recent
 from authgate.ui.scopes import describe
 
-ACCOUNT_PAGE = "/account"
 DELETED_PAGE = "/account/deleted"
 PROFILE_STANDARD = ("name",)
 """Standard attributes the profile form offers, besides the pool's mutable custom ones."""
@@ -70,10 +69,6 @@ class ProfileField:
     @property
     def input_type(self) -> str:
         return "checkbox" if self.kind == "boolean" else "text"
-
-
-def account_path(services: Services) -> str:
-    return f"{services.settings.ui.prefix}{ACCOUNT_PAGE}"
 
 
 def editable_attributes(services: Services) -> list[tuple[str, str, bool]]:

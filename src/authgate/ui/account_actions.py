@@ -35,7 +35,6 @@ from authgate.ui.account import (
     DELETED_PAGE,
     Errors,
     account_page,
-    account_path,
     done,
     editable_attributes,
     signed_in_here,
@@ -44,7 +43,7 @@ from authgate.ui.cookies import SESSION_COOKIE, clear_cookie
 from authgate.ui.csrf import csrf_ok
 from authgate.ui.flow import problem_page, see_other, services_of
 from authgate.ui.forms import read_form, text
-from authgate.ui.page_session import login_redirect
+from authgate.ui.page_session import account_path, login_redirect
 from authgate.ui.pages import translator
 from authgate.ui.reauth import require_recent_auth
 from authgate.ui.signin import policy_message
@@ -240,43 +239,26 @@ async def delete_account(request: Request, signed_in: SignedIn, form: dict[str, 
     return response
 
 
+_ACTIONS: list[tuple[str, Action, bool]] = [
+    # (path under {prefix}/account, the change, whether it is sensitive)
+    ("profile", update_profile, False),
+    ("email", change_email, True),
+    ("email/verify", verify_email, False),
+    ("password", change_password, True),
+    ("sessions/end", end_session, False),
+    ("sessions/end-others", end_other_sessions, False),
+    ("apps/revoke", revoke_app, False),
+    ("delete", delete_account, True),
+]
+
+
 def routes(prefix: str) -> list[BaseRoute]:
-    base = f"{prefix}/account"
     return [
         Route(
-            f"{base}/profile", _action(update_profile), methods=["POST"], include_in_schema=False
-        ),
-        Route(
-            f"{base}/email",
-            _action(change_email, sensitive=True),
+            f"{prefix}/account/{path}",
+            _action(action, sensitive=sensitive),
             methods=["POST"],
             include_in_schema=False,
-        ),
-        Route(
-            f"{base}/email/verify", _action(verify_email), methods=["POST"], include_in_schema=False
-        ),
-        Route(
-            f"{base}/password",
-            _action(change_password, sensitive=True),
-            methods=["POST"],
-            include_in_schema=False,
-        ),
-        Route(
-            f"{base}/sessions/end", _action(end_session), methods=["POST"], include_in_schema=False
-        ),
-        Route(
-            f"{base}/sessions/end-others",
-            _action(end_other_sessions),
-            methods=["POST"],
-            include_in_schema=False,
-        ),
-        Route(
-            f"{base}/apps/revoke", _action(revoke_app), methods=["POST"], include_in_schema=False
-        ),
-        Route(
-            f"{base}/delete",
-            _action(delete_account, sensitive=True),
-            methods=["POST"],
-            include_in_schema=False,
-        ),
+        )
+        for path, action, sensitive in _ACTIONS
     ]

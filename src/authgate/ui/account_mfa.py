@@ -11,7 +11,8 @@ or a recovery code, exactly as `/v1/me/mfa/*` does.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from authgate.api.requests import caller_of
+from authgate.audit import Caller
 from authgate.errors import (
     DomainError,
     InvalidCode,
@@ -29,8 +31,9 @@ from authgate.errors import (
     NoPendingEnrolment,
     TooManyRequests,
 )
-from authgate.identity.mfa import Enrolment
+from authgate.identity.mfa import Enrolment, PasswordCheck
 from authgate.identity.sessions import SignedIn
+from authgate.store.records import UserRecord
 from authgate.ui.flow import see_other, services_of
 from authgate.ui.formpage import form_page, posted_form
 from authgate.ui.forms import text
@@ -48,6 +51,11 @@ _ERRORS: dict[type[DomainError], str] = {
     NoPendingEnrolment: "mfa.code_wrong",
 }
 _STATUS = ("turned_off",)
+
+Form = dict[str, Any]
+Change = Callable[[Request, SignedIn, Form], Awaitable[Response]]
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 async def section(
@@ -97,21 +105,23 @@ async def show(request: Request) -> Response:
     return await _page(request, signed_in, notice=notice)
 
 
-async def _posted(request: Request) -> tuple[SignedIn, dict[str, Any]] | Response:
-    signed_in = await signed_in_or_login(request)
-    if isinstance(signed_in, Response):
-        return signed_in
-    form = await posted_form(request)
-    if isinstance(form, Response):
-        return form
-    return signed_in, form
+def _posted(change: Change) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint for `change`: the session first (none: to the sign-in page), then the
+    form and its CSRF token."""
+
+    async def endpoint(request: Request) -> Response:
+        signed_in = await signed_in_or_login(request)
+        if isinstance(signed_in, Response):
+            return signed_in
+        form = await posted_form(request)
+        if isinstance(form, Response):
+            return form
+        return await change(request, signed_in, form)
+
+    return endpoint
 
 
-async def enrol(request: Request) -> Response:
-    posted = await _posted(request)
-    if isinstance(posted, Response):
-        return posted
-    signed_in, form = posted
+async def enrol(request: Request, signed_in: SignedIn, form: Form) -> Response:
     services = services_of(request)
     try:
         enrolment = await services.mfa.enrol(
@@ -127,11 +137,7 @@ async def enrol(request: Request) -> Response:
     return await _page(request, signed_in, enrolment=enrolment)
 
 
-async def verify(request: Request) -> Response:
-    posted = await _posted(request)
-    if isinstance(posted, Response):
-        return posted
-    signed_in, form = posted
+async def verify(request: Request, signed_in: SignedIn, form: Form) -> Response:
     services = services_of(request)
     t = translator(request)
     try:
@@ -146,14 +152,28 @@ async def verify(request: Request) -> Response:
     return await _page(request, signed_in, recovery_codes=codes, notice=t("mfa.turned_on"))
 
 
-async def disable(request: Request) -> Response:
-    posted = await _posted(request)
-    if isinstance(posted, Response):
-        return posted
-    signed_in, form = posted
+class _CodeChange(Protocol[T_co]):
+    """`Mfa.disable` or `Mfa.regenerate`: a change that needs the password and a code."""
+
+    def __call__(
+        self,
+        user: UserRecord,
+        code: object,
+        caller: Caller,
+        *,
+        check_password: PasswordCheck | None = None,
+        password: object = None,
+    ) -> Awaitable[T_co]: ...
+
+
+async def _with_password_and_code(
+    request: Request, signed_in: SignedIn, form: Form, change: _CodeChange[T]
+) -> T | Response:
+    """What `change` answers, given the form's password and code; or the section again with
+    the refusal next to the field it concerns."""
     services = services_of(request)
     try:
-        await services.mfa.disable(
+        return await change(
             signed_in.user,
             text(form, "code").strip(),
             caller_of(request),
@@ -163,27 +183,22 @@ async def disable(request: Request) -> Response:
     except DomainError as exc:
         field = "password" if isinstance(exc, InvalidCredentials) else "code"
         return await _page(request, signed_in, errors=_failure(request, exc, field))
+
+
+async def disable(request: Request, signed_in: SignedIn, form: Form) -> Response:
+    services = services_of(request)
+    refused = await _with_password_and_code(request, signed_in, form, services.mfa.disable)
+    if isinstance(refused, Response):
+        return refused
     prefix = services.settings.ui.prefix
     return see_other(f"{prefix}{SECTION_PAGE}?status=turned_off")
 
 
-async def regenerate(request: Request) -> Response:
-    posted = await _posted(request)
-    if isinstance(posted, Response):
-        return posted
-    signed_in, form = posted
+async def regenerate(request: Request, signed_in: SignedIn, form: Form) -> Response:
     services = services_of(request)
-    try:
-        codes = await services.mfa.regenerate(
-            signed_in.user,
-            text(form, "code").strip(),
-            caller_of(request),
-            check_password=services.users.check_password,
-            password=text(form, "password"),
-        )
-    except DomainError as exc:
-        field = "password" if isinstance(exc, InvalidCredentials) else "code"
-        return await _page(request, signed_in, errors=_failure(request, exc, field))
+    codes = await _with_password_and_code(request, signed_in, form, services.mfa.regenerate)
+    if isinstance(codes, Response):
+        return codes
     t = translator(request)
     return await _page(request, signed_in, recovery_codes=codes, notice=t("mfa.new_codes"))
 
@@ -192,8 +207,8 @@ def routes(prefix: str) -> list[BaseRoute]:
     base = f"{prefix}{SECTION_PAGE}"
     return [
         Route(base, show, methods=["GET"]),
-        Route(f"{base}/totp", enrol, methods=["POST"]),
-        Route(f"{base}/totp/verify", verify, methods=["POST"]),
-        Route(f"{base}/totp/disable", disable, methods=["POST"]),
-        Route(f"{base}/recovery-codes", regenerate, methods=["POST"]),
+        Route(f"{base}/totp", _posted(enrol), methods=["POST"]),
+        Route(f"{base}/totp/verify", _posted(verify), methods=["POST"]),
+        Route(f"{base}/totp/disable", _posted(disable), methods=["POST"]),
+        Route(f"{base}/recovery-codes", _posted(regenerate), methods=["POST"]),
     ]

@@ -20,6 +20,8 @@ from authgate.ui.forms import read_form
 from authgate.ui.pages import render
 from authgate.ui.signin import FORGED, UNREADABLE, carry_query, checked_return_to
 
+MAX_FIELD = 2048
+
 
 def form_page(
     request: Request,
@@ -47,6 +49,39 @@ def form_page(
         **context,
     )
     return remember_csrf(response, token, is_new, issuer)
+
+
+def code_page(
+    request: Request,
+    template: str,
+    ticket: str | None,
+    return_to: str | None,
+    username: str,
+    *,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    """A form for `username` that takes a mailed code (confirm a sign-up, reset a password)."""
+    return form_page(
+        request,
+        template,
+        errors=errors,
+        status=status,
+        headers=headers,
+        ticket=ticket,
+        return_to=return_to,
+        username=username,
+        notice=notice,
+        **context,
+    )
+
+
+def query_username(request: Request) -> str:
+    """The `username` a link passed on in the query, bounded."""
+    return request.query_params.get("username", "")[:MAX_FIELD]
 
 
 async def posted_form(request: Request) -> dict[str, Any] | Response:

@@ -12,9 +12,17 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from authgate.bootstrap import Services
 from authgate.identity.sessions import SignedIn
 from authgate.ui.cookies import session_of
 from authgate.ui.flow import see_other, services_of
+
+ACCOUNT_PAGE = "/account"
+
+
+def account_path(services: Services) -> str:
+    """The account page, where a signed-in person lands when nothing else is asked for."""
+    return f"{services.settings.ui.prefix}{ACCOUNT_PAGE}"
 
 
 async def current_signed_in(request: Request) -> SignedIn | None:

@@ -10,13 +10,11 @@ A passkey is only offered when the RP ID is a host name: browsers refuse IP addr
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from authgate.api.requests import caller_of
+from authgate.api.requests import NO_STORE, caller_of
 from authgate.bootstrap import Services
 from authgate.errors import (
     DomainError,
@@ -31,17 +29,14 @@ from authgate.errors import (
 )
 from authgate.identity.passkeys import PasskeySignIn
 from authgate.identity.sessions import SignedIn
-from authgate.ui.cookies import session_of
 from authgate.ui.csrf import csrf_ok
 from authgate.ui.flow import see_other, services_of
 from authgate.ui.forms import read_form, text
+from authgate.ui.page_session import account_path, current_signed_in, login_redirect
 from authgate.ui.pages import message_page
-from authgate.ui.reauth import is_recent
+from authgate.ui.reauth import is_recent, reauth_location
 from authgate.ui.signin import carry_query, checked_return_to, finish_sign_in
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-ACCOUNT_PAGE = "/account"
-REAUTH_PAGE = "/account/reauth"
 _LOGIN_ERRORS: dict[type[DomainError], str] = {
     PasskeyCloned: "passkeys.cloned",
     UserDisabled: "login.disabled",
@@ -57,20 +52,11 @@ def page_binding(signed_in: SignedIn) -> str:
     return f"page:{signed_in.session_id}"
 
 
-def _account(services: Services) -> str:
-    return f"{services.settings.ui.prefix}{ACCOUNT_PAGE}"
-
-
 def _back(services: Services, form: dict[str, object], status: str) -> Response:
     """After a change: back to the page the form was on (the account page, or the
     passkeys page of its own), announcing `status`."""
-    page = _account(services) + ("/passkeys" if form.get("back") == "passkeys" else "")
+    page = account_path(services) + ("/passkeys" if form.get("back") == "passkeys" else "")
     return see_other(f"{page}?status={status}")
-
-
-def _reauth_location(services: Services) -> str:
-    query = urlencode({"return_to": _account(services)})
-    return f"{services.settings.ui.prefix}{REAUTH_PAGE}?{query}"
 
 
 async def _form_or_none(request: Request) -> dict[str, object] | None:
@@ -131,24 +117,38 @@ async def login(request: Request) -> Response:
 # -- the account page's section -------------------------------------------------------------
 
 
-async def _owner(request: Request) -> tuple[SignedIn | None, Response | None]:
-    """The signed-in, recently proved owner, or the answer that sends them to prove it."""
+def _reauth_location(services: Services) -> str:
+    return reauth_location(services, account_path(services))
+
+
+async def _owner(request: Request) -> SignedIn | Response:
+    """The signed-in, recently proved owner, or the redirect that sends them to prove it."""
     services = services_of(request)
-    signed_in = await services.sessions.current(session_of(request))
+    signed_in = await current_signed_in(request)
     if signed_in is None:
-        query = urlencode({"return_to": _account(services)})
-        return None, see_other(f"{services.settings.ui.prefix}/login?{query}")
+        return login_redirect(request, account_path(services))
     if not is_recent(services, signed_in):
-        return None, see_other(_reauth_location(services))
-    return signed_in, None
+        return see_other(_reauth_location(services))
+    return signed_in
+
+
+async def _owner_form(request: Request) -> tuple[SignedIn, dict[str, object]] | Response:
+    """The owner (see `_owner`) and the posted form, once its CSRF token is checked."""
+    form = await _form_or_none(request)
+    if form is None:
+        return _problem(request, "flow.forged", 403)
+    signed_in = await _owner(request)
+    if isinstance(signed_in, Response):
+        return signed_in
+    return signed_in, form
 
 
 async def registration_options(request: Request) -> Response:
     services = services_of(request)
     if await _form_or_none(request) is None:
         return _refused(403)
-    signed_in, _ = await _owner(request)
-    if signed_in is None:
+    signed_in = await _owner(request)
+    if isinstance(signed_in, Response):
         return _refused(401, _reauth_location(services))
     try:
         options = await services.passkeys.registration_options(
@@ -160,7 +160,7 @@ async def registration_options(request: Request) -> Response:
 
 
 def _problem(request: Request, key: str, status: int = 400) -> Response:
-    account = _account(services_of(request))
+    account = account_path(services_of(request))
     return message_page(
         request,
         "passkeys.problem_title",
@@ -172,12 +172,10 @@ def _problem(request: Request, key: str, status: int = 400) -> Response:
 
 
 async def add(request: Request) -> Response:
-    form = await _form_or_none(request)
-    if form is None:
-        return _problem(request, "flow.forged", 403)
-    signed_in, answer = await _owner(request)
-    if signed_in is None:
-        return answer or _problem(request, "flow.forged", 403)
+    owner = await _owner_form(request)
+    if isinstance(owner, Response):
+        return owner
+    signed_in, form = owner
     services = services_of(request)
     try:
         await services.passkeys.register(
@@ -204,12 +202,10 @@ async def remove(request: Request) -> Response:
 
 
 async def _change(request: Request, action: str) -> Response:
-    form = await _form_or_none(request)
-    if form is None:
-        return _problem(request, "flow.forged", 403)
-    signed_in, answer = await _owner(request)
-    if signed_in is None:
-        return answer or _problem(request, "flow.forged", 403)
+    owner = await _owner_form(request)
+    if isinstance(owner, Response):
+        return owner
+    signed_in, form = owner
     services = services_of(request)
     passkey_id, caller = request.path_params["passkey_id"], caller_of(request)
     try:

@@ -18,12 +18,18 @@ from starlette.routing import BaseRoute, Route
 from authgate.api.requests import caller_of
 from authgate.errors import InvalidCode, InvalidPassword, InvalidRequest, TooManyRequests
 from authgate.ui.flow import see_other, services_of
-from authgate.ui.formpage import carried, form_page, posted_form, retry_after
+from authgate.ui.formpage import (
+    MAX_FIELD,
+    carried,
+    code_page,
+    form_page,
+    posted_form,
+    query_username,
+    retry_after,
+)
 from authgate.ui.forms import text
 from authgate.ui.pages import message_page, translator
-from authgate.ui.signin import carry_query, policy_message
-
-MAX_FIELD = 2048
+from authgate.ui.signin import carry_fields, carry_query, policy_message
 
 
 async def show_forgot(request: Request) -> Response:
@@ -63,11 +69,7 @@ async def submit_forgot(request: Request) -> Response:
         return again({"": t("common.too_many")}, 429, retry_after(exc))
     except InvalidRequest:
         pass  # a name that cannot exist answers like any other: a code "was sent"
-    query = {"username": username, "sent": "1"}
-    if ticket:
-        query["ticket"] = ticket
-    elif return_to:
-        query["return_to"] = return_to
+    query = {"username": username, "sent": "1", **carry_fields(ticket, return_to)}
     return see_other(f"{services.settings.ui.prefix}/password/reset?{urlencode(query)}")
 
 
@@ -82,23 +84,23 @@ def _reset_page(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    return form_page(
+    return code_page(
         request,
         "password_reset.html",
+        ticket,
+        return_to,
+        username,
         errors=errors,
+        notice=notice,
         status=status,
         headers=headers,
-        ticket=ticket,
-        return_to=return_to,
-        username=username,
-        notice=notice,
         min_length=services_of(request).settings.passwords.min_length,
     )
 
 
 async def show_reset(request: Request) -> Response:
     ticket, return_to = carried(request)
-    username = request.query_params.get("username", "")[:MAX_FIELD]
+    username = query_username(request)
     sent = request.query_params.get("sent") == "1"
     notice = translator(request)("password.sent") if sent else None
     return _reset_page(request, ticket, return_to, username, notice=notice)

@@ -28,12 +28,11 @@ from authgate.ui.cookies import session_of
 from authgate.ui.csrf import csrf_ok, csrf_token, remember_csrf
 from authgate.ui.flow import problem_page, see_other, services_of
 from authgate.ui.forms import read_form, text
-from authgate.ui.page_session import login_redirect
+from authgate.ui.page_session import account_path, login_redirect
 from authgate.ui.pages import render, translator
 from authgate.ui.return_to import safe_return_to
 
 REAUTH_PAGE = "/account/reauth"
-ACCOUNT_PAGE = "/account"
 
 
 class SecondFactor(Protocol):
@@ -63,24 +62,24 @@ def is_recent(services: Services, signed_in: SignedIn) -> bool:
     return services.sessions.proved_within(signed_in, reauth_after(services))
 
 
-def _account(services: Services) -> str:
-    return f"{services.settings.ui.prefix}{ACCOUNT_PAGE}"
-
-
 def _here_or_account(request: Request, services: Services) -> str:
     """Where to come back to: the page asked for (GET), or the account page after a POST,
     whose form must be sent again anyway."""
     if request.method == "GET":
         query = f"?{request.url.query}" if request.url.query else ""
         return request.url.path + query
-    return _account(services)
+    return account_path(services)
+
+
+def reauth_location(services: Services, return_to: str) -> str:
+    """The re-authentication page, which comes back to `return_to`."""
+    query = urlencode({"return_to": return_to})
+    return f"{services.settings.ui.prefix}{REAUTH_PAGE}?{query}"
 
 
 def reauth_redirect(request: Request, return_to: str | None = None) -> Response:
     services = services_of(request)
-    target = return_to or _here_or_account(request, services)
-    query = urlencode({"return_to": target})
-    return see_other(f"{services.settings.ui.prefix}{REAUTH_PAGE}?{query}")
+    return see_other(reauth_location(services, return_to or _here_or_account(request, services)))
 
 
 def require_recent_auth(
@@ -100,7 +99,7 @@ def _local_return_to(request: Request, value: object) -> str:
     services = services_of(request)
     checked = safe_return_to(value, services.settings.issuer, services.settings.ui)
     if checked is None or not checked.startswith("/"):
-        return _account(services)
+        return account_path(services)
     return checked
 
 

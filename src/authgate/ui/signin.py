@@ -47,6 +47,7 @@ from authgate.ui.flow import (
 )
 from authgate.ui.forms import read_form, text
 from authgate.ui.i18n import Translate
+from authgate.ui.page_session import account_path
 from authgate.ui.pages import render, translator
 from authgate.ui.return_to import safe_return_to
 from authgate.ui.ticket import Ticket, read_ticket, uri_hash
@@ -54,16 +55,19 @@ from authgate.ui.ticket import Ticket, read_ticket, uri_hash
 EXPIRED = "flow.expired"
 FORGED = "flow.forged"
 UNREADABLE = "flow.unreadable"
-ACCOUNT_PAGE = "/account"
+
+
+def carry_fields(ticket: str | None, return_to: str | None) -> dict[str, str]:
+    """`{ticket}` or `{return_to}` (or nothing): the query fields the pages carry on."""
+    if ticket:
+        return {"ticket": ticket}
+    return {"return_to": return_to} if return_to else {}
 
 
 def carry_query(ticket: str | None, return_to: str | None) -> str:
     """`?ticket=...` or `?return_to=...` (or ""): what links between the pages carry on."""
-    if ticket:
-        return "?" + urlencode({"ticket": ticket})
-    if return_to:
-        return "?" + urlencode({"return_to": return_to})
-    return ""
+    fields = carry_fields(ticket, return_to)
+    return "?" + urlencode(fields) if fields else ""
 
 
 def checked_return_to(request: Request, value: object) -> str | None:
@@ -103,7 +107,7 @@ async def finish_sign_in(
         response = await resume(request, parsed, Step(parsed.requested_at, signed_in))
     else:
         target = checked_return_to(request, return_to)
-        response = see_other(target or f"{services.settings.ui.prefix}{ACCOUNT_PAGE}")
+        response = see_other(target or account_path(services))
     max_age = int(services.sessions.ttl)
     set_cookie(response, SESSION_COOKIE, signed_in.session_id, services.settings.issuer, max_age)
     if MFA_COOKIE in request.cookies:  # a pending second-factor step is over (a passkey, say)
@@ -227,7 +231,7 @@ async def submit(request: Request) -> Response:
         missing = {n: t("login.missing_" + n) for n in ("username", "password") if not form.get(n)}
         return await again({"": t("login.missing"), **missing}, 400, new_password is not None)
     try:
-        outcome = await services.users.password_signin(
+        outcome = await services.login_flow.password_signin(
             username,
             password,
             caller_of(request),

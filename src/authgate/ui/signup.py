@@ -29,13 +29,19 @@ from authgate.errors import (
     TooManyRequests,
 )
 from authgate.ui.flow import see_other, services_of
-from authgate.ui.formpage import carried, form_page, posted_form, retry_after
+from authgate.ui.formpage import (
+    MAX_FIELD,
+    carried,
+    code_page,
+    form_page,
+    posted_form,
+    query_username,
+    retry_after,
+)
 from authgate.ui.forms import text
 from authgate.ui.i18n import Translate
 from authgate.ui.pages import message_page, translator
-from authgate.ui.signin import carry_query, policy_message
-
-MAX_FIELD = 2048
+from authgate.ui.signin import carry_fields, carry_query, policy_message
 
 
 def attribute_fields(request: Request) -> list[dict[str, Any]]:
@@ -180,45 +186,14 @@ async def submit_signup(request: Request) -> Response:
             field = "email"
         return again({field: t(f"signup.invalid_{field}")})
     query = {"username": (username if ask_username else None) or email}
-    query.update(_carry_fields(ticket, return_to))
+    query.update(carry_fields(ticket, return_to))
     prefix = services.settings.ui.prefix
     return see_other(f"{prefix}/signup/confirm?{urlencode(query)}")
 
 
-def _carry_fields(ticket: str | None, return_to: str | None) -> dict[str, str]:
-    if ticket:
-        return {"ticket": ticket}
-    return {"return_to": return_to} if return_to else {}
-
-
-def _confirm_page(
-    request: Request,
-    ticket: str | None,
-    return_to: str | None,
-    username: str,
-    *,
-    errors: dict[str, str] | None = None,
-    notice: str | None = None,
-    status: int = 200,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    return form_page(
-        request,
-        "signup_confirm.html",
-        errors=errors,
-        status=status,
-        headers=headers,
-        ticket=ticket,
-        return_to=return_to,
-        username=username,
-        notice=notice,
-    )
-
-
 async def show_confirm(request: Request) -> Response:
     ticket, return_to = carried(request)
-    username = request.query_params.get("username", "")[:MAX_FIELD]
-    return _confirm_page(request, ticket, return_to, username)
+    return code_page(request, "signup_confirm.html", ticket, return_to, query_username(request))
 
 
 async def submit_confirm(request: Request) -> Response:
@@ -236,8 +211,9 @@ async def submit_confirm(request: Request) -> Response:
         notice: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
-        return _confirm_page(
+        return code_page(
             request,
+            "signup_confirm.html",
             ticket,
             return_to,
             username,

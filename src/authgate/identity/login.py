@@ -1,0 +1,111 @@
+"""Login: a password checked, then a completed sign-in or the second factor still due,
+and the tokens for a sign-in completed by any factor.
+
+The API (`POST /v1/login`), the hosted sign-in page and the Cognito adapter all sign in
+through here, so the rules (which client may use passwords, when MFA is due, which amr a
+sign-in carries) are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from authgate.audit import Caller
+from authgate.clients.registry import DEFAULT_CLIENT_ID, ClientRegistry
+from authgate.errors import InvalidClient, InvalidCredentials, InvalidRequest
+from authgate.identity.challenges import Challenge, Completed, MfaLogin
+from authgate.identity.signin import CheckedPassword, PasswordSignIn
+from authgate.store import Store
+from authgate.tokens.amr import PASSWORD
+from authgate.tokens.service import TokenService, TokenSet
+
+
+class LoginFlow:
+    def __init__(
+        self,
+        store: Store,
+        signin: PasswordSignIn,
+        mfa_login: MfaLogin,
+        tokens: TokenService,
+        clients: ClientRegistry,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self.signin = signin
+        self.mfa_login = mfa_login
+        self._tokens = tokens
+        self._clients = clients
+        self._clock = clock
+
+    async def login(
+        self,
+        username: object,
+        password: object,
+        client_id: object,
+        secret_hash: object,
+        caller: Caller,
+        new_password: object = None,
+    ) -> TokenSet | Challenge:
+        if not isinstance(password, str) or not isinstance(username, str):
+            raise InvalidRequest("username and password are required strings.")
+        if client_id is not None and not isinstance(client_id, str):
+            raise InvalidRequest("client_id must be a string.", field="client_id")
+        if secret_hash is not None and not isinstance(secret_hash, str):
+            raise InvalidRequest("secret_hash must be a string.", field="secret_hash")
+        if new_password is not None and not isinstance(new_password, str):
+            raise InvalidRequest("new_password must be a string.", field="new_password")
+        client = await self._clients.for_login(
+            client_id or DEFAULT_CLIENT_ID, username, secret_hash
+        )
+        if not client.allows("password"):
+            raise InvalidClient("This client may not sign users in with a password.")
+        outcome = await self.password_signin(
+            username, password, caller, client_id=client.client_id, new_password=new_password
+        )
+        if isinstance(outcome, Challenge):
+            return outcome
+        return await self.issue_tokens(outcome, caller)
+
+    async def password_signin(
+        self,
+        username: str,
+        password: str,
+        caller: Caller,
+        *,
+        client_id: str | None,
+        new_password: str | None = None,
+    ) -> Completed | Challenge:
+        """Check a password: a completed sign-in (amr ["pwd"]), or, when the user has a
+        second factor or must enrol one, a challenge to answer (`MfaLogin`). The API and
+        the hosted sign-in page both sign in through here."""
+        checked = await self.signin.check(
+            username, password, caller, client_id=client_id, new_password=new_password
+        )
+        return await self.after_password(checked, client_id, caller)
+
+    async def after_password(
+        self, checked: CheckedPassword, client_id: str | None, caller: Caller
+    ) -> Completed | Challenge:
+        """A proven password (typed, by SRP, or newly chosen in a challenge): a completed
+        sign-in, or the second factor still due."""
+        async with self._store.transaction() as tx:
+            need = await self.mfa_login.mfa.need(tx, checked.user)
+            if need is not None:
+                return await self.mfa_login.start(tx, checked, client_id, need, caller)
+            await self.signin.record_success(tx, checked, caller, client_id)
+        return Completed(checked.user, client_id, (PASSWORD,), self._clock())
+
+    async def issue_tokens(self, completed: Completed, caller: Caller) -> TokenSet:
+        """Tokens (same shape as a password login) for a sign-in completed by any factor,
+        for the client it was started for."""
+        client = await self._clients.get(completed.client_id or DEFAULT_CLIENT_ID)
+        if not client.allows("password"):
+            raise InvalidClient("This client may not sign users in with a password.")
+        async with self._store.transaction() as tx:
+            user = await tx.users.get(completed.user.sub)
+            if user is None or not user.enabled:
+                raise InvalidCredentials()
+            return await self._tokens.issue(
+                tx, user, client, client.metadata.scope, completed.auth_time, completed.amr
+            )
