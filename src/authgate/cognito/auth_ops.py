@@ -57,7 +57,7 @@ async def user_password_auth(call: Call, parameters: dict[str, str]) -> dict[str
         raise invalid_parameter("USER_PASSWORD_AUTH flow not enabled for this client")
     await known_user(call, username, "User does not exist.")
     try:
-        outcome: object = await call.services.users.login(
+        outcome: object = await call.services.login_flow.login(
             username, password, client.client_id, hash_given, call.caller
         )
     except PasswordChangeRequired as pending:

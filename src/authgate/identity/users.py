@@ -83,8 +83,6 @@ class UserPool:
         self.signin = PasswordSignIn(store, hasher, policy, limits.login, codes, clock, srp=srp)
         self.mfa_login = MfaLogin(store, mfa, self.signin, clock)
         self.login_flow = LoginFlow(store, self.signin, self.mfa_login, tokens, clients, clock)
-        # InitiateAuth's USER_PASSWORD_AUTH (cognito/auth_ops.py) signs in through the pool
-        self.login = self.login_flow.login
         self._clock = clock
 
     def _password(self, value: object, field: str = "password") -> str:
