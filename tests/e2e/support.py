@@ -152,11 +152,18 @@ def heading(driver: WebDriver) -> str:
     return str(driver.find_element(By.TAG_NAME, "h1").text)
 
 
+def loaded(driver: WebDriver) -> None:
+    """Wait until the page now shown has finished loading (its nodes stay put)."""
+    wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def press(driver: WebDriver, button: str) -> None:
     """Press a button and wait until the page it submits to has replaced this one."""
+    loaded(driver)
     page = driver.find_element(By.TAG_NAME, "html")
     click_button(driver, button)
     wait_for(driver, staleness_of(page))
+    loaded(driver)
 
 
 def follow(driver: WebDriver, link: str) -> None:
