@@ -20,10 +20,13 @@ from authgate.clients.assertions import AssertionVerifier
 from authgate.clients.authentication import ClientAuthenticator
 from authgate.clients.keysets import KeySetFetcher
 from authgate.clients.registry import ClientRegistry
+from authgate.cluster.gcra import SharedLimiter
+from authgate.cluster.link import RedisLink
 from authgate.config import ConfigError, Settings, resolve_secret
 from authgate.gateway.authenticate import Backends
 from authgate.gateway.mutate import IdentitySigner
 from authgate.gateway.observe import Observer
+from authgate.gateway.ratelimit import RateLimits
 from authgate.gateway.runtime import GateRuntime
 from authgate.identity.admin import UserAdmin
 from authgate.identity.auth_sessions import AuthSessions
@@ -151,8 +154,12 @@ class Services:
     mfa: Mfa
     mfa_login: MfaLogin
     srp: SrpSignIn
+    redis: RedisLink | None = None
+    """The shared Redis connection, when `redis` is configured (issue 12)."""
 
     async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.users.postman.drain()
         await self.hasher.close()
         await self.store.close()
@@ -208,14 +215,32 @@ async def build_services(settings: Settings) -> Services:
         require_symbol=pw.require_symbol,
         block_common=pw.block_common,
     )
+    redis = (
+        RedisLink(settings.redis.resolved_url(), settings.redis.key_prefix)
+        if settings.redis is not None
+        else None
+    )
+    shared = SharedLimiter(redis) if redis is not None else None
     th = settings.throttle
     limits = Limits(
         login=LoginThrottle(
             store, LockoutRule(th.login_failures, th.login_window, th.lockout_base, th.lockout_max)
         ),
-        signup=RateLimiter(th.signup_per_ip.count, th.signup_per_ip.period),
-        resend=RateLimiter(th.resend_per_ip.count, th.resend_per_ip.period),
-        forgot=RateLimiter(th.forgot_per_ip.count, th.forgot_per_ip.period),
+        signup=RateLimiter(
+            th.signup_per_ip.count,
+            th.signup_per_ip.period,
+            shared=(shared, "signup") if shared is not None else None,
+        ),
+        resend=RateLimiter(
+            th.resend_per_ip.count,
+            th.resend_per_ip.period,
+            shared=(shared, "resend") if shared is not None else None,
+        ),
+        forgot=RateLimiter(
+            th.forgot_per_ip.count,
+            th.forgot_per_ip.period,
+            shared=(shared, "forgot") if shared is not None else None,
+        ),
     )
     budget = CodeBudget(
         th.code_attempts, th.code_wrong_tries, th.codes_per_user, th.mails_per_address
@@ -253,8 +278,10 @@ async def build_services(settings: Settings) -> Services:
         IdentitySigner(codec, settings.issuer),
         Observer(settings.gateway.access_log),
         policies=policy_cache,
+        rate_limits=RateLimits(shared=shared) if shared is not None else None,
     )
     return Services(
+        redis=redis,
         settings=settings,
         codec=codec,
         oauth=oauth,

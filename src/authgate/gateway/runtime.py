@@ -24,6 +24,7 @@ from authgate.gateway.observe import Observer
 from authgate.gateway.pipeline import Pipeline
 from authgate.gateway.policy_authorizer import DeciderSource
 from authgate.gateway.proxy import Proxy
+from authgate.gateway.ratelimit import RateLimits
 from authgate.gateway.upstreams import UpstreamPool, basic_authorization
 from authgate.gateway.websocket import WebSocketProxy
 
@@ -73,8 +74,10 @@ class GateRuntime:
         signer: IdentitySigner,
         observer: Observer,
         policies: DeciderSource | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self._backends = backends
+        self._rate_limits = rate_limits
         self._signer = signer
         self._policies = policies
         self.observer = observer
@@ -109,7 +112,7 @@ class GateRuntime:
             else:
                 pools[name] = UpstreamPool(name, upstream, authorization)
         # A reload keeps the rate-limit budgets already spent.
-        rate_limits = previous.rate_limits if previous is not None else None
+        rate_limits = previous.rate_limits if previous is not None else self._rate_limits
         pipeline = Pipeline.build(
             settings,
             self._backends,
