@@ -22,6 +22,7 @@ from authgate.clients.keysets import KeySetFetcher
 from authgate.clients.registry import ClientRegistry
 from authgate.cluster.gcra import SharedLimiter
 from authgate.cluster.link import RedisLink
+from authgate.cluster.notices import Notices
 from authgate.config import ConfigError, Settings, resolve_secret
 from authgate.gateway.authenticate import Backends
 from authgate.gateway.mutate import IdentitySigner
@@ -156,6 +157,8 @@ class Services:
     srp: SrpSignIn
     redis: RedisLink | None = None
     """The shared Redis connection, when `redis` is configured (issue 12)."""
+    notices: Notices | None = None
+    """Change notices to and from the other replicas, when Redis is configured."""
 
     async def close(self) -> None:
         if self.redis is not None:
@@ -269,7 +272,7 @@ async def build_services(settings: Settings) -> Services:
     codes_ = AuthorizationCodes(store, settings.oauth.code_ttl, deny=deny)
     oauth = OAuthTokens(store, codec, tokens, clients, codes_, deny, settings)
     sessions = BrowserSessions(store, settings.oauth.session_ttl)
-    policy_cache = PolicyCache(store)
+    policy_cache = PolicyCache(store, settings.oauth.policy_sync_interval)
     await policy_cache.refresh_if_changed()
     backends = Backends(tokens, deny, admin, clients, sessions, oauth.inspector)
     gateway = GateRuntime(
@@ -280,8 +283,13 @@ async def build_services(settings: Settings) -> Services:
         policies=policy_cache,
         rate_limits=RateLimits(shared=shared) if shared is not None else None,
     )
+    notices = Notices(redis) if redis is not None else None
+    policy_service = PolicyService(store, policy_cache)
+    if notices is not None:
+        _listen(notices, deny, tokens, clients, keys, policy_service, policy_cache, backends)
     return Services(
         redis=redis,
+        notices=notices,
         settings=settings,
         codec=codec,
         oauth=oauth,
@@ -301,7 +309,7 @@ async def build_services(settings: Settings) -> Services:
         admin_token=admin_token,
         admin_token_created=admin_created,
         gateway=gateway,
-        policies=PolicyService(store, policy_cache),
+        policies=policy_service,
         policy_cache=policy_cache,
         passkeys=Passkeys(
             store,
@@ -322,3 +330,48 @@ async def build_services(settings: Settings) -> Services:
             decoy_key=hashlib.sha256(b"authgate srp decoys\x00" + kek).digest(),
         ),
     )
+
+
+def _listen(
+    notices: Notices,
+    deny: DenyList,
+    tokens: TokenService,
+    clients: ClientRegistry,
+    keys: KeyManager,
+    policies: PolicyService,
+    policy_cache: PolicyCache,
+    backends: Backends,
+) -> None:
+    """Announce this process's changes and apply the other replicas' through the paths
+    polling uses; after every (re)subscription, resync everything (notices were missed)."""
+    for source in (deny, tokens, clients, keys, policies):
+        source.announce = notices.announce
+
+    async def deny_sync(_: str) -> None:
+        await deny.sync()
+
+    async def user_changed(sub: str) -> None:
+        backends.user_changes.changed(sub, backends.clock())
+
+    async def policy_poll(_: str) -> None:
+        await policy_cache.refresh_if_changed()
+
+    async def client_changed(client_id: str) -> None:
+        clients.forget(client_id)
+
+    async def keys_reload(_: str) -> None:
+        await keys.load()
+
+    async def resync() -> None:
+        backends.user_changes.changed("", backends.clock())
+        clients.forget("")
+        await deny.sync()
+        await policy_cache.refresh_if_changed()
+        await keys.load()
+
+    notices.on("deny", deny_sync)
+    notices.on("user", user_changed)
+    notices.on("policy", policy_poll)
+    notices.on("client", client_changed)
+    notices.on("keys", keys_reload)
+    notices.on_resync(resync)

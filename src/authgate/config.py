@@ -338,7 +338,17 @@ class OAuthSettings(_Section):
         "revoke and userinfo endpoints; discovery and the JWKS are open to every origin.",
     )
     revocation_sync_interval: Duration = Field(
-        default=2.0, le=5.0, description="How soon a revocation on one replica reaches the others."
+        default=2.0,
+        le=3600.0,
+        description="How soon a revocation on one replica reaches the others by database "
+        "polling (with Redis, notices bring it at once and polling is the fallback).",
+    )
+    policy_sync_interval: Duration = Field(
+        default=1.0,
+        gt=0,
+        le=3600.0,
+        description="How often each replica polls the database for policy changes (with "
+        "Redis, notices bring them at once and polling is the fallback).",
     )
 
     @field_validator("scopes")

@@ -32,6 +32,11 @@ class RedisLink:
         self.client: Redis = Redis.from_url(
             url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
         )
+        # Pub/sub waits on its socket for as long as nobody speaks: no read timeout there,
+        # but a ping every few seconds of silence to notice a dead connection.
+        self.listener: Redis = Redis.from_url(
+            url, socket_connect_timeout=TIMEOUT, health_check_interval=5
+        )
         self.url = url
         self.key_prefix = key_prefix
         self._clock = clock
@@ -77,3 +82,4 @@ class RedisLink:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.listener.aclose()
