@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from typing import NoReturn
 
 import pytest
 import redis
@@ -12,15 +13,19 @@ import redis
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+def missing(message: str) -> NoReturn:
+    """Fail in CI, where `make test` provides Redis; skip, saying why, elsewhere."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def redis_or_skip() -> redis.Redis:
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
     try:
         client.ping()
     except redis.RedisError as error:
-        message = f"Redis on 127.0.0.1:6379 is not reachable ({error}); .ci/run starts it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"Redis on 127.0.0.1:6379 is not reachable ({error}); .ci/run starts it")
     return client
 
 
