@@ -21,7 +21,7 @@ from authgate.clients.authentication import ClientAuthenticator
 from authgate.clients.keysets import KeySetFetcher
 from authgate.clients.registry import ClientRegistry
 from authgate.cluster.gcra import SharedLimiter
-from authgate.cluster.link import RedisLink
+from authgate.cluster.link import RedisLink, register_metrics
 from authgate.cluster.notices import Notices
 from authgate.config import ConfigError, Settings, resolve_secret
 from authgate.gateway.authenticate import Backends
@@ -283,6 +283,8 @@ async def build_services(settings: Settings) -> Services:
         policies=policy_cache,
         rate_limits=RateLimits(shared=shared) if shared is not None else None,
     )
+    if redis is not None:
+        register_metrics(redis, gateway.observer.registry)
     notices = Notices(redis) if redis is not None else None
     policy_service = PolicyService(store, policy_cache)
     if notices is not None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
@@ -111,6 +112,21 @@ def test_rate_limits_admit_without_5xx_while_redis_is_down(
     # One line per outage, however many requests it refused to count: each earlier
     # outage ended with a line saying Redis is back.
     assert lines_saying(first, UNREACHABLE) == lines_saying(first, BACK) + 1
+
+
+def metric(server: AuthgateServer, name: str) -> float:
+    text = httpx.get(f"{server.admin}/metrics", timeout=10).text
+    values = [line.split()[-1] for line in text.splitlines() if line.startswith(f"{name} ")]
+    assert values, f"{name} is not exposed"
+    return float(values[0])
+
+
+def test_an_outage_shows_in_the_metrics(replicas: list[AuthgateServer], redis_down: None) -> None:
+    first = replicas[0]
+    before = metric(first, "authgate_redis_failures_total")
+    assert forward(first, "/limited/1", **{"X-Forwarded-For": some_address()}) == 200
+    assert metric(first, "authgate_redis_up") == 0
+    assert metric(first, "authgate_redis_failures_total") > before
 
 
 def test_a_revocation_arrives_by_polling_while_redis_is_down(

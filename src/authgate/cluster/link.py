@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
 from redis.asyncio import Redis
 
 log = logging.getLogger("authgate.redis")
@@ -83,3 +85,24 @@ class RedisLink:
     async def aclose(self) -> None:
         await self.client.aclose()
         await self.listener.aclose()
+
+
+class RedisMetrics(Collector):
+    """`authgate_redis_up` and `authgate_redis_failures_total`, read at scrape time."""
+
+    def __init__(self, link: RedisLink) -> None:
+        self._link = link
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        yield GaugeMetricFamily(
+            "authgate_redis_up", "1 while the last call to Redis succeeded.", value=self._link.up
+        )
+        yield CounterMetricFamily(
+            "authgate_redis_failures",
+            "Calls to Redis that failed or were skipped while it was down (rate limits admitted).",
+            value=self._link.failures,
+        )
+
+
+def register_metrics(link: RedisLink, registry: CollectorRegistry) -> None:
+    registry.register(RedisMetrics(link))
