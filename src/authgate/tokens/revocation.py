@@ -10,7 +10,9 @@ process's memory. Revocations are written to the shared table; each process mirr
 table's live rows in a dict, refreshed by a background loop every `sync_interval` seconds.
 The hot path is one dict lookup. Each refresh asks for rows revoked since a little before
 the previous refresh (OVERLAP), so a row committed late or stamped by a replica whose
-clock lags is still picked up; merging is idempotent.
+clock lags is still picked up; merging is idempotent. With Redis, every committed
+revocation is announced and the other replicas sync at once; the loop is then the
+fallback for notices missed.
 """
 
 from __future__ import annotations
@@ -103,8 +105,9 @@ class DenyList:
             self.announce("deny", "")
 
     def remember(self, jti: str, expires_at: float) -> None:
-        """This process honours a committed revocation at once, not at its next sync."""
-        self._denied[jti] = expires_at
+        """This process honours a committed revocation at once, not at its next sync;
+        the other replicas are told to sync now."""
+        self._committed([(jti, expires_at)])
 
     async def sync(self) -> None:
         """Merge the table's recent revocations into memory and forget expired ones."""
