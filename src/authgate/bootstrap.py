@@ -20,10 +20,14 @@ from authgate.clients.assertions import AssertionVerifier
 from authgate.clients.authentication import ClientAuthenticator
 from authgate.clients.keysets import KeySetFetcher
 from authgate.clients.registry import ClientRegistry
+from authgate.cluster.gcra import SharedLimiter
+from authgate.cluster.link import RedisLink, register_metrics
+from authgate.cluster.notices import Notices
 from authgate.config import ConfigError, Settings, resolve_secret
 from authgate.gateway.authenticate import Backends
 from authgate.gateway.mutate import IdentitySigner
 from authgate.gateway.observe import Observer
+from authgate.gateway.ratelimit import RateLimits
 from authgate.gateway.runtime import GateRuntime
 from authgate.identity.admin import UserAdmin
 from authgate.identity.auth_sessions import AuthSessions
@@ -153,8 +157,14 @@ class Services:
     mfa: Mfa
     mfa_login: MfaLogin
     srp: SrpSignIn
+    redis: RedisLink | None = None
+    """The shared Redis connection, when `redis` is configured (issue 12)."""
+    notices: Notices | None = None
+    """Change notices to and from the other replicas, when Redis is configured."""
 
     async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.users.postman.drain()
         await self.hasher.close()
         await self.store.close()
@@ -210,14 +220,32 @@ async def build_services(settings: Settings) -> Services:
         require_symbol=pw.require_symbol,
         block_common=pw.block_common,
     )
+    redis = (
+        RedisLink(settings.redis.resolved_url(), settings.redis.key_prefix)
+        if settings.redis is not None
+        else None
+    )
+    shared = SharedLimiter(redis) if redis is not None else None
     th = settings.throttle
     limits = Limits(
         login=LoginThrottle(
             store, LockoutRule(th.login_failures, th.login_window, th.lockout_base, th.lockout_max)
         ),
-        signup=RateLimiter(th.signup_per_ip.count, th.signup_per_ip.period),
-        resend=RateLimiter(th.resend_per_ip.count, th.resend_per_ip.period),
-        forgot=RateLimiter(th.forgot_per_ip.count, th.forgot_per_ip.period),
+        signup=RateLimiter(
+            th.signup_per_ip.count,
+            th.signup_per_ip.period,
+            shared=(shared, "signup") if shared is not None else None,
+        ),
+        resend=RateLimiter(
+            th.resend_per_ip.count,
+            th.resend_per_ip.period,
+            shared=(shared, "resend") if shared is not None else None,
+        ),
+        forgot=RateLimiter(
+            th.forgot_per_ip.count,
+            th.forgot_per_ip.period,
+            shared=(shared, "forgot") if shared is not None else None,
+        ),
     )
     budget = CodeBudget(
         th.code_attempts, th.code_wrong_tries, th.codes_per_user, th.mails_per_address
@@ -246,7 +274,7 @@ async def build_services(settings: Settings) -> Services:
     codes_ = AuthorizationCodes(store, settings.oauth.code_ttl, deny=deny)
     oauth = OAuthTokens(store, codec, tokens, clients, codes_, deny, settings)
     sessions = BrowserSessions(store, settings.oauth.session_ttl)
-    policy_cache = PolicyCache(store)
+    policy_cache = PolicyCache(store, settings.oauth.policy_sync_interval)
     await policy_cache.refresh_if_changed()
     backends = Backends(tokens, deny, admin, clients, sessions, oauth.inspector)
     gateway = GateRuntime(
@@ -255,8 +283,17 @@ async def build_services(settings: Settings) -> Services:
         IdentitySigner(codec, settings.issuer),
         Observer(settings.gateway.access_log),
         policies=policy_cache,
+        rate_limits=RateLimits(shared=shared) if shared is not None else None,
     )
+    if redis is not None:
+        register_metrics(redis, gateway.observer.registry)
+    notices = Notices(redis) if redis is not None else None
+    policy_service = PolicyService(store, policy_cache)
+    if notices is not None:
+        _listen(notices, deny, tokens, clients, keys, policy_service, policy_cache, backends)
     return Services(
+        redis=redis,
+        notices=notices,
         settings=settings,
         codec=codec,
         oauth=oauth,
@@ -277,7 +314,7 @@ async def build_services(settings: Settings) -> Services:
         admin_token=admin_token,
         admin_token_created=admin_created,
         gateway=gateway,
-        policies=PolicyService(store, policy_cache),
+        policies=policy_service,
         policy_cache=policy_cache,
         passkeys=Passkeys(
             store,
@@ -298,3 +335,48 @@ async def build_services(settings: Settings) -> Services:
             decoy_key=hashlib.sha256(b"authgate srp decoys\x00" + kek).digest(),
         ),
     )
+
+
+def _listen(
+    notices: Notices,
+    deny: DenyList,
+    tokens: TokenService,
+    clients: ClientRegistry,
+    keys: KeyManager,
+    policies: PolicyService,
+    policy_cache: PolicyCache,
+    backends: Backends,
+) -> None:
+    """Announce this process's changes and apply the other replicas' through the paths
+    polling uses; after every (re)subscription, resync everything (notices were missed)."""
+    for source in (deny, tokens, clients, keys, policies):
+        source.announce = notices.announce
+
+    async def deny_sync(_: str) -> None:
+        await deny.sync()
+
+    async def user_changed(sub: str) -> None:
+        backends.user_changes.changed(sub, backends.clock())
+
+    async def policy_poll(_: str) -> None:
+        await policy_cache.refresh_if_changed()
+
+    async def client_changed(client_id: str) -> None:
+        clients.forget(client_id)
+
+    async def keys_reload(_: str) -> None:
+        await keys.load()
+
+    async def resync() -> None:
+        backends.user_changes.changed("", backends.clock())
+        clients.forget("")
+        await deny.sync()
+        await policy_cache.refresh_if_changed()
+        await keys.load()
+
+    notices.on("deny", deny_sync)
+    notices.on("user", user_changed)
+    notices.on("policy", policy_poll)
+    notices.on("client", client_changed)
+    notices.on("keys", keys_reload)
+    notices.on_resync(resync)

@@ -338,7 +338,17 @@ class OAuthSettings(_Section):
         "revoke and userinfo endpoints; discovery and the JWKS are open to every origin.",
     )
     revocation_sync_interval: Duration = Field(
-        default=2.0, le=5.0, description="How soon a revocation on one replica reaches the others."
+        default=2.0,
+        le=3600.0,
+        description="How soon a revocation on one replica reaches the others by database "
+        "polling (with Redis, notices bring it at once and polling is the fallback).",
+    )
+    policy_sync_interval: Duration = Field(
+        default=1.0,
+        gt=0,
+        le=3600.0,
+        description="How often each replica polls the database for policy changes (with "
+        "Redis, notices bring them at once and polling is the fallback).",
     )
 
     @field_validator("scopes")
@@ -508,6 +518,25 @@ class WebAuthnSettings(_Section):
         return self.rp_id or origin_host(origins[0]), origins
 
 
+# -- Redis: what replicas share (issue 12) ----------------------------------------------------
+
+
+class RedisSettings(_Section):
+    """Optional: rate-limit budgets and change notices shared by every replica."""
+
+    url: SecretRef = Field(
+        description="redis:// or rediss:// URL, or a reference to one (it may hold a password)."
+    )
+    key_prefix: str = Field(default="authgate:", description="Prefix of every key and channel.")
+
+    def resolved_url(self) -> str:
+        """The URL, its reference resolved and its scheme checked (ConfigError if not)."""
+        url = resolve_secret(self.url, "redis.url") or ""
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("redis", ["redis.url: use redis://HOST:PORT/DB or rediss://..."])
+        return url
+
+
 class Settings(BaseSettings):
     """The whole configuration of one authgate process."""
 
@@ -539,6 +568,7 @@ class Settings(BaseSettings):
     webauthn: WebAuthnSettings = WebAuthnSettings()
     ui: UiSettings = UiSettings()
     cognito: CognitoSettings = CognitoSettings()
+    redis: RedisSettings | None = None
 
     @field_validator("issuer")
     @classmethod

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from authgate.cluster.notices import Announce, silent
 from authgate.config import ConfigError, Settings, load_settings
 from authgate.gateway.config import GatewaySettings, routes_claiming
 from authgate.listeners import Listener, tls_context
@@ -79,6 +80,8 @@ class GatewayReloader:
         self._gate = gate
         self._listeners = listeners
         self._lock = asyncio.Lock()
+        self.announce: Announce = silent
+        """Tells other replicas to reload too (Redis pub/sub; set by `serve`)."""
 
     @property
     def gateway(self) -> GatewaySettings:

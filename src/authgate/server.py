@@ -200,6 +200,12 @@ async def serve(
     reloader = asyncio.create_task(_reload_keys())
     deny_sync = asyncio.create_task(services.deny.run())
     policy_sync = asyncio.create_task(services.policy_cache.run())
+    notices = services.notices
+    if notices is not None:
+        notices.on("gateway", lambda _: gateway_reloader.reload_and_log())
+        gateway_reloader.announce = notices.announce
+    listening = asyncio.create_task(notices.run()) if notices is not None else None
+    _warn_if_per_process(settings)
     await services.gateway.start()
     try:
         await asyncio.gather(
@@ -216,5 +222,19 @@ async def serve(
         reloader.cancel()
         deny_sync.cancel()
         policy_sync.cancel()
+        if listening is not None:
+            listening.cancel()
         await services.gateway.aclose()
         await services.close()
+
+
+def _warn_if_per_process(settings: Settings) -> None:
+    """Several replicas on PostgreSQL without Redis work, but some state is per process."""
+    if settings.redis is None and settings.database.resolved_url().startswith("postgresql"):
+        log.warning(
+            "PostgreSQL without Redis: gate rate limits and the sign-up, resend and "
+            "forgot-password limits per IP are per process (N replicas admit N times the "
+            "rate); revocations reach other replicas within oauth.revocation_sync_interval, "
+            "policies within a second, client and user changes within 5 s, signing keys "
+            "within tokens.keys_reload_interval, and gateway reloads not at all"
+        )

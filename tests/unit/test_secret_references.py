@@ -34,6 +34,7 @@ EVERY_SECRET_KEY = [
     "gateway.upstreams.*.basic_auth.username",
     "gateway.upstreams.*.basic_auth.password",
     "cognito.access_keys.*.secret_access_key",
+    "redis.url",
 ]
 SECRET_NAME = re.compile(r"(password|secret|token|username|credentials?|dsn|url)$|_key$")
 """Names that say a text key holds a secret (a database URL may carry a password)."""
@@ -74,6 +75,7 @@ USED_BY: dict[str, Callable[[Settings], Any]] = {
     "gateway.upstreams.*.basic_auth.username": _basic(0),
     "gateway.upstreams.*.basic_auth.password": _basic(1),
     "cognito.access_keys.*.secret_access_key": lambda s: s.cognito.secret_for(ACCESS_KEY_ID),
+    "redis.url": lambda s: s.redis.resolved_url() if s.redis is not None else "",
 }
 """What each secret key is for: the code that uses it, returning the value it got."""
 
@@ -92,6 +94,8 @@ def secret_value(key: str, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'referred.db'}"
     if key == "secrets.key_encryption_key":
         return encode_kek(new_key_encryption_key())
+    if key == "redis.url":
+        return "redis://:s3cret-value@127.0.0.1:6379/0"
     return "s3cret-value-" + key.replace("*", "x")
 
 

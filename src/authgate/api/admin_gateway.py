@@ -51,6 +51,7 @@ async def reload_gateway(caller: Admin, reloader: ReloaderDep) -> dict[str, Any]
         log.warning("gateway reload through the admin API (from %s) refused", caller.ip)
         return JSONResponse({"error": "invalid_config", "problems": exc.problems}, 400)
     log.info("gateway reloaded through the admin API (from %s)", caller.ip)
+    reloader.announce("gateway", "")
     return {
         "reloaded": True,
         "routes": done.routes,

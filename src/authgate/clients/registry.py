@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from authgate.audit import SYSTEM, Caller
 from authgate.audit import record as audit
 from authgate.clients.metadata import ClientMetadata, parse_metadata, stored_metadata
+from authgate.cluster.notices import Announce, silent
 from authgate.errors import InvalidClient, InvalidRequest, NotFound
 from authgate.store import Store
 from authgate.store.records import ClientRecord, Page
@@ -88,6 +89,19 @@ class ClientRegistry:
         self._allowed_scopes = allowed_scopes
         self._clock = clock
         self._cache: dict[str, tuple[float, Client, str]] = {}
+        self.announce: Announce = silent
+        """Tells other replicas to drop a changed client (Redis pub/sub; set by bootstrap)."""
+
+    def _changed(self, client_id: str) -> None:
+        self._cache.pop(client_id, None)
+        self.announce("client", client_id)
+
+    def forget(self, client_id: str) -> None:
+        """Drop a client another replica changed ("": every client) from the cache."""
+        if client_id:
+            self._cache.pop(client_id, None)
+        else:
+            self._cache.clear()
 
     def _check_scopes(self, metadata: ClientMetadata) -> None:
         unknown = [s for s in metadata.scopes if s not in self._allowed_scopes]
@@ -157,7 +171,7 @@ class ClientRegistry:
             record.updated_at = self._clock()
             await tx.clients.update(record)
             await audit(tx, "admin_client_updated", caller, client_id=client_id)
-        self._cache.pop(client_id, None)
+        self._changed(client_id)
         return client_from_record(record)
 
     async def rotate_secret(self, client_id: str, caller: Caller) -> str:
@@ -172,7 +186,7 @@ class ClientRegistry:
             record.updated_at = self._clock()
             await tx.clients.update(record)
             await audit(tx, "admin_client_secret_rotated", caller, client_id=client_id)
-        self._cache.pop(client_id, None)
+        self._changed(client_id)
         return secret
 
     async def delete(self, client_id: str, caller: Caller) -> None:
@@ -180,7 +194,7 @@ class ClientRegistry:
             if not await tx.clients.delete(client_id):
                 raise NotFound("No such client.")
             await audit(tx, "admin_client_deleted", caller, client_id=client_id)
-        self._cache.pop(client_id, None)
+        self._changed(client_id)
 
     async def _secret_of(self, client_id: str) -> tuple[Client | None, str]:
         """The client and its secret ("" for a public client), from the cache when fresh."""

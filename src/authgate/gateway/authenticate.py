@@ -14,9 +14,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from authgate.clients.registry import Client
@@ -106,6 +107,28 @@ class Inspector(Protocol):
     async def live_access_claims(self, token: str) -> dict[str, Any] | None: ...
 
 
+class UserChanges:
+    """When users last changed elsewhere (a notice from another replica), so the user
+    check's cache drops what is older instead of serving it for up to USER_CHECK_TTL."""
+
+    def __init__(self) -> None:
+        self._at: dict[str, float] = {}
+        self._everyone_at = -math.inf
+
+    def changed(self, sub: str, at: float) -> None:
+        """`sub` ("": every user) changed at `at`."""
+        if not sub:
+            self._everyone_at = at
+            self._at.clear()
+            return
+        if len(self._at) >= CACHE_MAX:
+            self._at.pop(next(iter(self._at)))
+        self._at[sub] = at
+
+    def since(self, sub: str) -> float:
+        return max(self._everyone_at, self._at.get(sub, -math.inf))
+
+
 @dataclass(frozen=True)
 class Backends:
     """The domain services the authenticators ask; bootstrap passes the real ones."""
@@ -117,6 +140,7 @@ class Backends:
     sessions: Sessions
     inspector: Inspector
     clock: Callable[[], float] = time.time
+    user_changes: UserChanges = field(default_factory=UserChanges)
 
 
 def _invalid(description: str) -> AuthenticationFailed:
@@ -174,8 +198,11 @@ class _UserCheck:
     """Whether a user token may still speak for its user, looked up at most every
     USER_CHECK_TTL seconds per user so the hot path rarely reaches the database."""
 
-    def __init__(self, users: Users, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, users: Users, clock: Callable[[], float], changes: UserChanges | None = None
+    ) -> None:
         self._users = users
+        self._changes = changes if changes is not None else UserChanges()
         self._clock = clock
         self._seen: dict[str, tuple[float, UserRecord | None]] = {}
         self._fetching = SharedLookup(self._fetch)
@@ -189,7 +216,8 @@ class _UserCheck:
     async def _user(self, sub: str) -> UserRecord | None:
         now = self._clock()
         cached = self._seen.get(sub)
-        if cached is not None and now - cached[0] < USER_CHECK_TTL:
+        fresh = cached is not None and cached[0] > self._changes.since(sub)
+        if cached is not None and fresh and now - cached[0] < USER_CHECK_TTL:
             return cached[1]
         user = await self._fetching.get(sub)
         if len(self._seen) >= CACHE_MAX:
@@ -215,7 +243,7 @@ class JwtAuthenticator:
     def __init__(self, backends: Backends) -> None:
         self._b = backends
         self._verified: dict[bytes, _Verified] = {}
-        self._users = _UserCheck(backends.users, backends.clock)
+        self._users = _UserCheck(backends.users, backends.clock, backends.user_changes)
         self._clients = SharedLookup(self._client)
 
     async def _client(self, client_id: str) -> Client | None:

@@ -148,12 +148,14 @@ class Pipeline:
         route = match.route
         plan = self._plans.get(id(route)) or self._plan(route)
         principal = await authenticate(self._authenticators, route.authenticate, request, plan.auth)
-        self._limit_rate(route, request, principal)
+        await self._limit_rate(route, request, principal)
         await self._authorize(route, plan, principal, Attempt(request, match))
         patch = mutate(self._mutators, request, principal, plan.mutation)
         return Decision(match, principal, patch)
 
-    def _limit_rate(self, route: RouteSettings, request: GateRequest, principal: Principal) -> None:
+    async def _limit_rate(
+        self, route: RouteSettings, request: GateRequest, principal: Principal
+    ) -> None:
         """Spend the caller's budget on this route; after authentication, so a token's
         subject is the key, and before authorization, so denied calls count too."""
         if route.rate_limit is None:
@@ -163,7 +165,7 @@ class Pipeline:
         )
         key = caller_key(route.rate_limit.key, principal, address)
         rate = route.rate_limit.rate
-        self.rate_limits.hit(route.name, key, Limit(rate.count, rate.period))
+        await self.rate_limits.spend(route.name, key, Limit(rate.count, rate.period))
 
     async def _authorize(
         self, route: RouteSettings, plan: _RoutePlan, principal: Principal, attempt: Attempt

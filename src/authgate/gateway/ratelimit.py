@@ -5,8 +5,10 @@ the "theoretical arrival time"), so a key costs one float however large the rate
 full bucket lets `count` requests through at once before spacing them `period / count`
 apart.
 
-Counters live in process memory and are per process: N replicas behind a load balancer
-admit up to N times the configured rate. At most `max_keys` keys are tracked; when full,
+Without Redis, counters live in process memory and are per process: N replicas behind a
+load balancer admit up to N times the configured rate. With Redis (`shared`), the same
+GCRA runs in Redis and the budget is one across replicas; Redis down admits (fail open).
+In process, at most `max_keys` keys are tracked; when full,
 the least recently seen key is forgotten first, so a flood of distinct callers cannot
 grow memory without bound (its price: under such a flood, old keys start afresh).
 
@@ -23,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from authgate.cluster.gcra import SharedLimiter
 from authgate.gateway.principal import Principal
 
 Clock = Callable[[], float]
@@ -68,9 +71,15 @@ class RateLimits:
     argument), so a reload does not hand every caller a fresh budget.
     """
 
-    def __init__(self, clock: Clock = time.monotonic, max_keys: int = 100_000) -> None:
+    def __init__(
+        self,
+        clock: Clock = time.monotonic,
+        max_keys: int = 100_000,
+        shared: SharedLimiter | None = None,
+    ) -> None:
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")
+        self._shared = shared
         self._clock = clock
         self._max_keys = max_keys
         self._arrivals: OrderedDict[tuple[str, str], float] = OrderedDict()
@@ -78,6 +87,17 @@ class RateLimits:
     def __len__(self) -> int:
         """Keys tracked; never more than `max_keys`."""
         return len(self._arrivals)
+
+    async def spend(self, route: str, key: str, limit: Limit) -> None:
+        """As `hit`, against the budget shared through Redis when there is one."""
+        if self._shared is None:
+            self.hit(route, key, limit)
+            return
+        retry_after = await self._shared.retry_after(
+            f"gate:{route}:{key}", limit.count, limit.period
+        )
+        if retry_after is not None:
+            raise RateLimited(retry_after)
 
     def hit(self, route: str, key: str, limit: Limit) -> None:
         """Spend one request of `key`'s budget on `route`, or raise RateLimited.

@@ -25,6 +25,7 @@ from authgate.gateway.observe import Observer
 from authgate.gateway.pipeline import Pipeline
 from authgate.gateway.policy_authorizer import DeciderSource
 from authgate.gateway.proxy import Proxy
+from authgate.gateway.ratelimit import RateLimits
 from authgate.gateway.upstreams import UpstreamPool, basic_authorization
 from authgate.gateway.websocket import WebSocketProxy
 
@@ -74,8 +75,10 @@ class GateRuntime:
         signer: IdentitySigner,
         observer: Observer,
         policies: DeciderSource | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self._backends = backends
+        self._rate_limits = rate_limits
         self._signer = signer
         self._policies = policies
         self.observer = observer
@@ -115,7 +118,7 @@ class GateRuntime:
                     name, upstream, authorization, resolver=resolver, nameservers=nameservers
                 )
         # A reload keeps the rate-limit budgets already spent.
-        rate_limits = previous.rate_limits if previous is not None else None
+        rate_limits = previous.rate_limits if previous is not None else self._rate_limits
         pipeline = Pipeline.build(
             settings,
             self._backends,

@@ -1,10 +1,11 @@
 """Brute-force defences: failed-login lockouts and sliding-window rate limits.
 
 Lockouts live in the database, shared by every replica and kept across restarts. The
-high-volume per-address request limits (`RateLimiter`) stay in process memory, so each
-process limits on its own, until shared counters move to Redis; they cap how many keys
-they track, so a flood of distinct addresses cannot exhaust memory (the least recently
-active keys are forgotten first).
+high-volume per-address request limits (`RateLimiter`) are one budget across replicas
+when Redis is configured (a GCRA of the same count per period, in Redis; Redis down
+admits), and otherwise stay in process memory, each process limiting on its own; they
+cap how many keys they track, so a flood of distinct addresses cannot exhaust memory
+(the least recently active keys are forgotten first).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import TypeVar
 
+from authgate.cluster.gcra import SharedLimiter
 from authgate.errors import TooManyRequests
 from authgate.store import Store, Transaction
 from authgate.store.records import LoginFailureRecord
@@ -171,10 +173,16 @@ class RateLimiter:
     """
 
     def __init__(
-        self, count: int, period: float, clock: Clock = time.monotonic, max_keys: int = 100_000
+        self,
+        count: int,
+        period: float,
+        clock: Clock = time.monotonic,
+        max_keys: int = 100_000,
+        shared: tuple[SharedLimiter, str] | None = None,
     ) -> None:
         if count < 1 or max_keys < 1 or not period > 0:
             raise ValueError("need count >= 1, period > 0 and max_keys >= 1")
+        self._shared = shared
         self._count = count
         self._period = period
         self._clock = clock
@@ -184,6 +192,17 @@ class RateLimiter:
     def __len__(self) -> int:
         """Number of keys tracked; never more than `max_keys`."""
         return len(self._hits)
+
+    async def spend(self, key: str) -> None:
+        """As `hit`, against the budget shared through Redis (`shared`: the limiter and
+        this limit's name) when there is one."""
+        if self._shared is None:
+            self.hit(key)
+            return
+        limiter, name = self._shared
+        retry_after = await limiter.retry_after(f"{name}:{key}", self._count, self._period)
+        if retry_after is not None:
+            raise TooManyRequests(retry_after=retry_after)
 
     def hit(self, key: str) -> None:
         """Record one event for `key`, or raise `TooManyRequests` if it would exceed the limit.

@@ -106,7 +106,7 @@ class UserPool:
         """Register an account; return its sub (a fresh, unused one when the name is taken).
         With `reveal_taken` (Cognito's SignUp, which tells), a taken name is AlreadyExists
         instead, and its owner gets no notice."""
-        self._limits.signup.hit(f"ip:{caller.ip}")
+        await self._limits.signup.spend(f"ip:{caller.ip}")
         address = normalize_email(email)
         if username is None:
             if not self._pool.username_from_email:
@@ -196,7 +196,7 @@ class UserPool:
             raise InvalidCode(reason=refusal)
 
     async def resend_code(self, username: object, caller: Caller) -> None:
-        self._limits.resend.hit(f"ip:{caller.ip}")
+        await self._limits.resend.spend(f"ip:{caller.ip}")
         name = normalize_username(username)
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
@@ -211,7 +211,7 @@ class UserPool:
     # -- password reset ----------------------------------------------------------------
 
     async def forgot_password(self, username: object, caller: Caller) -> None:
-        self._limits.forgot.hit(f"ip:{caller.ip}")
+        await self._limits.forgot.spend(f"ip:{caller.ip}")
         name = normalize_username(username)
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)

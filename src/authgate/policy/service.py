@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from authgate.audit import Caller, record
+from authgate.cluster.notices import Announce, silent
 from authgate.errors import NotFound
 from authgate.policy.decider import (
     AccessDecision,
@@ -196,9 +197,12 @@ class PolicyService:
         self._store = store
         self._cache = cache
         self._clock = clock
+        self.announce: Announce = silent
+        """Tells other replicas to poll policies now (Redis pub/sub; set by bootstrap)."""
 
     async def _changed(self, version: int, changes: Changes) -> None:
         """This process decides with a change as soon as it is committed."""
+        self.announce("policy", "")
         try:
             await self._cache.apply(version, changes)
         except Exception:

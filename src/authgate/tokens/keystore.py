@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from authgate.audit import Caller
 from authgate.audit import record as audit
+from authgate.cluster.notices import Announce, silent
 from authgate.store import Store
 from authgate.store.records import KeyRecord
 from authgate.tokens.keys import (
@@ -42,6 +43,8 @@ class KeyManager:
         self._keys: list[SigningKey] = []
         self._loaded_at = 0.0
         self._last_unknown_kid_reload = 0.0
+        self.announce: Announce = silent
+        """Tells other replicas to reload keys (Redis pub/sub; set by bootstrap)."""
 
     @property
     def ring(self) -> KeyRing:
@@ -115,6 +118,7 @@ class KeyManager:
             await tx.keys.add(self._seal(new_key))
             await audit(tx, "admin_key_rotated", caller, kid=new_key.kid, alg=new_key.alg)
         await self.load()
+        self.announce("keys", new_key.kid)
         return new_key
 
     def list(self) -> list[SigningKey]:

@@ -10,7 +10,9 @@ process's memory. Revocations are written to the shared table; each process mirr
 table's live rows in a dict, refreshed by a background loop every `sync_interval` seconds.
 The hot path is one dict lookup. Each refresh asks for rows revoked since a little before
 the previous refresh (OVERLAP), so a row committed late or stamped by a replica whose
-clock lags is still picked up; merging is idempotent.
+clock lags is still picked up; merging is idempotent. With Redis, every committed
+revocation is announced and the other replicas sync at once; the loop is then the
+fallback for notices missed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import math
 import time
 from collections.abc import Callable
 
+from authgate.cluster.notices import Announce, silent
 from authgate.store import Store, Transaction
 
 log = logging.getLogger("authgate.revocation")
@@ -43,6 +46,8 @@ class DenyList:
         self._purged_at = -math.inf
         self._running = False
         self._lock = asyncio.Lock()
+        self.announce: Announce = silent
+        """Tells other replicas to sync now (Redis pub/sub; set by bootstrap)."""
 
     def is_denied(self, jti: str) -> bool:
         """Memory only: whether `jti` was revoked as of the last sync (or by this process)."""
@@ -63,11 +68,11 @@ class DenyList:
     async def revoke(self, tx: Transaction, jti: str, expires_at: float) -> None:
         """Write a revocation in the caller's transaction; remembered once committed."""
         await tx.oauth.revoke_jti(jti, self._clock(), expires_at)
-        tx.after_commit(lambda: self.remember(jti, expires_at))
+        tx.after_commit(lambda: self._committed([(jti, expires_at)]))
 
     async def _deny(self, tx: Transaction, entries: list[tuple[str, float]]) -> None:
         await tx.oauth.revoke_jtis(entries, self._clock())
-        tx.after_commit(lambda: self._denied.update(entries))
+        tx.after_commit(lambda: self._committed(entries))
 
     async def revoke_families(self, tx: Transaction, family_ids: list[str]) -> None:
         """End refresh families and deny every live access token they issued."""
@@ -94,9 +99,15 @@ class DenyList:
         )
         await self._deny(tx, others)
 
+    def _committed(self, entries: list[tuple[str, float]]) -> None:
+        self._denied.update(entries)
+        if entries:
+            self.announce("deny", "")
+
     def remember(self, jti: str, expires_at: float) -> None:
-        """This process honours a committed revocation at once, not at its next sync."""
-        self._denied[jti] = expires_at
+        """This process honours a committed revocation at once, not at its next sync;
+        the other replicas are told to sync now."""
+        self._committed([(jti, expires_at)])
 
     async def sync(self) -> None:
         """Merge the table's recent revocations into memory and forget expired ones."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from authgate.audit import Caller, record
 from authgate.clients.registry import Client
+from authgate.cluster.notices import Announce, silent
 from authgate.config import TokenSettings
 from authgate.errors import InvalidToken
 from authgate.store import Store, Transaction
@@ -119,6 +120,8 @@ class TokenService:
         self._settings = settings
         self._clock = clock
         self._deny = deny
+        self.announce: Announce = silent
+        """Tells other replicas a user's sign-ins ended (Redis pub/sub; set by bootstrap)."""
 
     def _ttl(self, client: Client, kind: str) -> float:
         value = getattr(client.metadata, f"{kind}_token_ttl")
@@ -390,6 +393,8 @@ class TokenService:
         user.tokens_valid_after = max(now, math.floor(user.tokens_valid_after) + 1)
         user.updated_at = now
         await tx.users.update(user)
+        sub = user.sub
+        tx.after_commit(lambda: self.announce("user", sub))
 
     async def sign_out_elsewhere(
         self, tx: Transaction, user: UserRecord, keep_jti: str | None

@@ -1,0 +1,1 @@
+"""What replicas share through Redis: rate-limit budgets and change notices."""
