@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.virtual_authenticator import (
@@ -27,7 +28,6 @@ from selenium.webdriver.common.virtual_authenticator import (
     VirtualAuthenticatorOptions,
 )
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 HERE = Path(__file__).parent
@@ -157,12 +157,31 @@ def loaded(driver: WebDriver) -> None:
     wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete")
 
 
+def replaced(page: Any) -> Any:
+    """A wait condition: the page whose root element is `page` has been replaced. Besides
+    the stale element WebDriver names, Chromium answers a node of the document that just
+    left with an inspector error, which means the same thing."""
+
+    def gone(driver: WebDriver) -> bool:
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    return gone
+
+
 def press(driver: WebDriver, button: str) -> None:
     """Press a button and wait until the page it submits to has replaced this one."""
     loaded(driver)
     page = driver.find_element(By.TAG_NAME, "html")
     click_button(driver, button)
-    wait_for(driver, staleness_of(page))
+    wait_for(driver, replaced(page))
     loaded(driver)
 
 
@@ -170,7 +189,7 @@ def follow(driver: WebDriver, link: str) -> None:
     """Follow a link by its text and wait for the next page."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.LINK_TEXT, link).click()
-    wait_for(driver, staleness_of(page))
+    wait_for(driver, replaced(page))
 
 
 def on_page(driver: WebDriver, title: str, shot: str) -> None:
