@@ -3,6 +3,7 @@ and nameserver parsing, and configuration mistakes named by their key."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,22 @@ from authgate.gateway.discovery import (
 )
 
 LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
-NAME = st.lists(LABEL, min_size=1, max_size=4).map(".".join).filter(lambda n: n != "localhost")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+# Host names, never an IP address in dotted form ("0.0.0.0" is made of labels too).
+NAME = (
+    st.lists(LABEL, min_size=1, max_size=4)
+    .map(".".join)
+    .filter(lambda n: n != "localhost" and not _is_ip(n))
+)
 SERVICE = st.tuples(LABEL, st.sampled_from(["tcp", "udp"]), NAME).map(
     lambda parts: f"_{parts[0]}._{parts[1]}.{parts[2]}"
 )
@@ -139,3 +155,8 @@ def test_dns_targets_and_nameservers_load(tmp_path: Path) -> None:
         "http://orders:8080",
         "srv+https://_https._tcp.orders",
     ]
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "10.1.2.3", "[2001:db8::1]"])
+def test_a_literal_address_at_any_port_needs_no_dns(address: str) -> None:
+    assert parse_target(f"https://{address}:8443") is None
