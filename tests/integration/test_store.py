@@ -666,6 +666,19 @@ class TestRefreshTokens:
         _, family = await read_token(store, "hash")
         assert family.revoked_at == 2000.0
 
+    async def test_revoke_families_ends_the_named_families_and_no_other(
+        self, store: Store, alice: UserRecord
+    ) -> None:
+        async with store.transaction() as tx:
+            for family_id in ["f1", "f2", "f3"]:
+                await tx.refresh.add_family(make_family(family_id, alice.sub))
+                await tx.refresh.add_token(make_token(f"hash-{family_id}", family_id))
+            await tx.refresh.revoke_families(["f1", "f3"], at=2000.0)
+            await tx.refresh.revoke_families([], at=2500.0)
+
+        families = [(await read_token(store, f"hash-{fid}"))[1] for fid in ["f1", "f2", "f3"]]
+        assert [family.revoked_at for family in families] == [2000.0, None, 2000.0]
+
     async def test_revoke_user_revokes_only_that_users_families(
         self, store: Store, alice: UserRecord
     ) -> None:

@@ -274,10 +274,17 @@ class RefreshTokenRepository:
         return bool(result.rowcount)
 
     async def revoke_family(self, family_id: str, at: float) -> None:
+        await self.revoke_families([family_id], at)
+
+    async def revoke_families(self, family_ids: list[str], at: float) -> None:
+        """One UPDATE for all of them: a reuse can end many families at once."""
+        if not family_ids:
+            return
         await self._conn.execute(
             update(refresh_families)
             .where(
-                refresh_families.c.family_id == family_id, refresh_families.c.revoked_at.is_(None)
+                refresh_families.c.family_id.in_(family_ids),
+                refresh_families.c.revoked_at.is_(None),
             )
             .values(revoked_at=at)
         )

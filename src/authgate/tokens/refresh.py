@@ -146,8 +146,7 @@ class RefreshFamilies:
         if self._deny is not None:
             await self._deny.revoke_families(tx, family_ids)
             return
-        for family_id in family_ids:
-            await tx.refresh.revoke_family(family_id, self._clock())
+        await tx.refresh.revoke_families(family_ids, self._clock())
 
     async def rotate(
         self, tx: Transaction, refresh_token: object, caller: Caller, client_id: str | None

@@ -77,8 +77,7 @@ class DenyList:
     async def revoke_families(self, tx: Transaction, family_ids: list[str]) -> None:
         """End refresh families and deny every live access token they issued."""
         now = self._clock()
-        for family_id in family_ids:
-            await tx.refresh.revoke_family(family_id, now)
+        await tx.refresh.revoke_families(family_ids, now)
         await self._deny(tx, await tx.oauth.live_issued(now, families=family_ids))
 
     async def revoke_client_grants(self, tx: Transaction, sub: str, client_id: str) -> None:
