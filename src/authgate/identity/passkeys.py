@@ -12,14 +12,7 @@ the challenge and that binding are stored as SHA-256 hashes; the challenge is fo
 through the clientDataJSON the authenticator signed, and spent whether or not the
 ceremony succeeds.
 
-The signature counter is compared by us, after the signature verified (the library would
-compare first, so anyone could trip the clone alarm with a forged assertion): a counter
-that does not increase while either side is non-zero means two authenticators hold the
-key, and the sign-in is refused and audited.
-
-How the user signed in (RFC 8176 `amr`): "swk" when the credential is backup eligible
-(a synced passkey, whose key may live in a cloud account), "hwk" when it is bound to one
-device. Eligibility cannot change for a credential, so the flag seen at registration wins.
+What a ceremony's answer proves is checked in `identity.passkey_checks`.
 """
 
 from __future__ import annotations
@@ -29,7 +22,6 @@ import ipaddress
 import json
 import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,11 +30,8 @@ from webauthn import (
     generate_authentication_options,
     generate_registration_options,
     options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
 )
 from webauthn.helpers import (
-    bytes_to_base64url,
     parse_authentication_credential_json,
     parse_registration_credential_json,
 )
@@ -51,9 +40,7 @@ from webauthn.helpers.structs import (
     AuthenticationCredential,
     AuthenticatorSelectionCriteria,
     AuthenticatorTransport,
-    CredentialDeviceType,
     PublicKeyCredentialDescriptor,
-    RegistrationCredential,
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
@@ -67,15 +54,10 @@ from authgate.errors import (
     NotFound,
     PasskeyCloned,
     PasskeyRejected,
-    PasswordChangeRequired,
-    PasswordResetRequired,
-    UserDisabled,
-    UserNotConfirmed,
 )
 from authgate.identity.names import normalize_username
 from authgate.identity.passkey_ceremony import (
     LOGIN,
-    MALFORMED,
     REGISTER,
     ChallengeBook,
     descriptor,
@@ -83,29 +65,23 @@ from authgate.identity.passkey_ceremony import (
     passkey_name,
     user_handle,
 )
+from authgate.identity.passkey_checks import (
+    PasskeySignIn,
+    RelyingParty,
+    account_refusal,
+    new_passkey,
+    verified_assertion,
+)
 from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store, Transaction
-from authgate.store.records import PasskeyRecord, UserRecord, WebAuthnChallengeRecord
+from authgate.store.records import PasskeyRecord, UserRecord
 from authgate.tokens.service import TokenService, TokenSet
-
-
-def amr_of(passkey: PasskeyRecord) -> list[str]:
-    return ["swk"] if passkey.backup_eligible else ["hwk"]
 
 
 @dataclass(frozen=True)
 class LoginOptions:
     options: dict[str, Any]
     session: str
-
-
-@dataclass(frozen=True)
-class PasskeySignIn:
-    """A verified passkey assertion: who, with which passkey, and the amr to issue."""
-
-    user: UserRecord
-    passkey: PasskeyRecord
-    amr: list[str]
 
 
 class Passkeys:
@@ -124,7 +100,8 @@ class Passkeys:
         self._tokens = tokens
         self._clients = clients
         self._settings = settings
-        self.rp_id, self.origins = settings.resolved(issuer)
+        self.rp_id, origins = settings.resolved(issuer)
+        self._rp = RelyingParty(self.rp_id, origins)
         self._throttle = throttle
         self._decoy_key = decoy_key
         self._clock = clock
@@ -188,8 +165,10 @@ class Passkeys:
             )
             outcome: PasskeyRecord | str = spent if isinstance(spent, str) else ""
             if not isinstance(spent, str):
-                challenge, row = spent
-                outcome = await self._store_credential(tx, user, row, challenge, parsed, label)
+                limit = self._settings.max_per_user
+                outcome = await new_passkey(
+                    tx, self._rp, user, spent, parsed, limit, label, self._clock()
+                )
             if isinstance(outcome, str):
                 await record(
                     tx, "passkey_registration_failed", caller, sub=user.sub, reason=outcome
@@ -199,51 +178,6 @@ class Passkeys:
         if isinstance(outcome, str):
             raise PasskeyRejected(f"The passkey could not be registered: {outcome}.")
         return outcome
-
-    async def _store_credential(
-        self,
-        tx: Transaction,
-        user: UserRecord,
-        row: WebAuthnChallengeRecord,
-        challenge: bytes,
-        parsed: RegistrationCredential,
-        name: str,
-    ) -> PasskeyRecord | str:
-        if row.sub != user.sub:
-            return "challenge of another user"
-        try:
-            verified = verify_registration_response(
-                credential=parsed,
-                expected_challenge=challenge,
-                expected_rp_id=self.rp_id,
-                expected_origin=self.origins,
-                require_user_verification=True,
-            )
-        except MALFORMED as exc:
-            return str(exc)
-        if await tx.passkeys.count(user.sub) >= self._settings.max_per_user:
-            return "too many passkeys"
-        credential_id = bytes_to_base64url(verified.credential_id)
-        if await tx.passkeys.by_credential_id(credential_id) is not None:
-            return "already registered"
-        transports = [t.value for t in parsed.response.transports or []]
-        multi = verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE
-        passkey = PasskeyRecord(
-            id=str(uuid.uuid4()),
-            sub=user.sub,
-            credential_id=credential_id,
-            public_key=verified.credential_public_key,
-            sign_count=verified.sign_count,
-            transports=transports,
-            aaguid=verified.aaguid,
-            backup_eligible=multi,
-            backed_up=verified.credential_backed_up,
-            device_type=verified.credential_device_type.value,
-            name=name,
-            created_at=self._clock(),
-        )
-        await tx.passkeys.add(passkey)
-        return passkey
 
     # -- the owner's list --------------------------------------------------------------
 
@@ -347,7 +281,7 @@ class Passkeys:
         async with self._store.transaction() as tx:
             outcome = await self._verify_assertion(tx, parsed, session)
             if isinstance(outcome, PasskeySignIn):
-                refusal = _account_refusal(outcome.user)
+                refusal = account_refusal(outcome.user)
             if isinstance(outcome, PasskeySignIn) and refusal is None:
                 await self._throttle.success(tx, outcome.user.username)
                 await record(
@@ -364,6 +298,14 @@ class Passkeys:
         if refusal is not None:
             raise refusal
         return result
+
+    async def _verify_assertion(
+        self, tx: Transaction, parsed: AuthenticationCredential, session: str
+    ) -> PasskeySignIn | tuple[str, PasskeyRecord | None]:
+        spent = await self._challenges.spend(tx, parsed.response.client_data_json, LOGIN, session)
+        if isinstance(spent, str):
+            return spent, None
+        return await verified_assertion(tx, self._rp, spent, parsed, self._clock())
 
     async def _failed(
         self, tx: Transaction, outcome: tuple[str, PasskeyRecord | None], caller: Caller
@@ -382,44 +324,6 @@ class Passkeys:
             await record(tx, "lockout", caller, sub=sub, seconds=lockout)
         return PasskeyCloned() if reason == "cloned" else PasskeyRejected()
 
-    async def _verify_assertion(
-        self, tx: Transaction, parsed: AuthenticationCredential, session: str
-    ) -> PasskeySignIn | tuple[str, PasskeyRecord | None]:
-        spent = await self._challenges.spend(tx, parsed.response.client_data_json, LOGIN, session)
-        if isinstance(spent, str):
-            return spent, None
-        challenge, row = spent
-        passkey = await tx.passkeys.by_credential_id(bytes_to_base64url(parsed.raw_id), lock=True)
-        if passkey is None:
-            return "unknown credential", None
-        if row.restricted and row.sub != passkey.sub:
-            return "credential of another user", passkey
-        handle = parsed.response.user_handle
-        if handle and not hmac.compare_digest(handle, user_handle(passkey.sub)):
-            return "user handle mismatch", passkey
-        try:
-            verified = verify_authentication_response(
-                credential=parsed,
-                expected_challenge=challenge,
-                expected_rp_id=self.rp_id,
-                expected_origin=self.origins,
-                credential_public_key=passkey.public_key,
-                credential_current_sign_count=0,  # compared below, after the signature
-                require_user_verification=True,
-            )
-        except MALFORMED as exc:
-            return str(exc), passkey
-        count = verified.new_sign_count
-        if (count or passkey.sign_count) and count <= passkey.sign_count:
-            return "cloned", passkey
-        user = await tx.users.get(passkey.sub)
-        if user is None:
-            return "unknown credential", None
-        now = self._clock()
-        await tx.passkeys.record_use(passkey.id, count, verified.credential_backed_up, now)
-        passkey.sign_count, passkey.last_used_at = count, now
-        return PasskeySignIn(user, passkey, amr_of(passkey))
-
 
 async def _user_named(tx: Transaction, username: str) -> UserRecord | None:
     try:
@@ -427,16 +331,3 @@ async def _user_named(tx: Transaction, username: str) -> UserRecord | None:
     except InvalidRequest:
         return None
     return await tx.users.get_by_username(name)
-
-
-def _account_refusal(user: UserRecord) -> Exception | None:
-    """As with passwords, the account's state is told only after a valid credential."""
-    if not user.enabled:
-        return UserDisabled()
-    if user.status == "unconfirmed":
-        return UserNotConfirmed()
-    if user.status == "force_change_password":
-        return PasswordChangeRequired()
-    if user.status == "reset_required":
-        return PasswordResetRequired()
-    return None

@@ -27,7 +27,7 @@ from authgate.errors import (
     UserDisabled,
     UserNotConfirmed,
 )
-from authgate.identity.passkeys import PasskeySignIn
+from authgate.identity.passkey_checks import PasskeySignIn
 from authgate.identity.sessions import SignedIn
 from authgate.ui.csrf import csrf_ok
 from authgate.ui.flow import see_other, services_of
