@@ -97,7 +97,7 @@ class IntakeService:
         path = self.workdir / "intake.yaml"
         path.write_text(yaml.safe_dump(config))
         log = self.workdir / "intake.log"
-        with log.open("wb") as out:
+        with log.open("ab") as out:  # a restart adds to the log
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "examples.intake", "--config", str(path)],
                 cwd=ROOT,

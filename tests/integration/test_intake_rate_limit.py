@@ -1,9 +1,9 @@
 """The quickstart's per-subject rate limit on `/images/**`, enforced by the gate.
 
 The gate runs the quickstart's `images` route as written in examples/quickstart/authgate.yaml
-except for its rate, lowered to BUDGET per hour so that a test spends it in a few requests
-and no budget refills while it runs (outcomes never depend on timing). The key, what the
-limit is counted against, is the quickstart's own.
+(to this test's intake service) except for its rate, lowered to BUDGET per hour so that a
+test spends it in a few requests and no budget refills while it runs (outcomes never depend
+on timing). The key, what the limit is counted against, is the quickstart's own.
 """
 
 from __future__ import annotations

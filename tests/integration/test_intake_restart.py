@@ -69,11 +69,11 @@ def test_images_left_vetting_and_received_by_a_killed_service_are_vetted_after_r
         name: status_of(http, answer.json()["id"], who)
         for name, answer in (("slow", slow), ("waiting", waiting))
     }
+    assert before_kill == {"slow": "vetting", "waiting": "received"}
 
     intake.kill()
     intake.start()
 
-    assert before_kill == {"slow": "vetting", "waiting": "received"}
     vetted = {
         name: wait_vetted(http, answer.json()["id"], who, timeout=120)
         for name, answer in (("slow", slow), ("waiting", waiting))
