@@ -9,60 +9,37 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.conftest import ServerFactory
-from tests.integration.harness import AuthgateServer, free_port
+from tests.integration.harness import AuthgateServer
 from tests.integration.intake_support import (
+    MIB,
+    TAR,
     IntakeService,
     bearer,
     docker_save,
-    intake_gateway,
     token_for,
+    wait_until,
     wait_vetted,
 )
+from tests.integration.intake_support import backend as backend
+from tests.integration.intake_support import gate as gate
+from tests.integration.intake_support import http as http
+from tests.integration.intake_support import intake as intake
+from tests.integration.intake_support import intake_env as intake_env
+from tests.integration.intake_support import port as port
 
-MIB = 1024 * 1024
 QUOTA = {"images": 4, "bytes": 32 * MIB}
-TAR = {"Content-Type": "application/x-tar"}
 
 
 @pytest.fixture(scope="module")
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(scope="module")
-def port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="module")
-def gate(make_server: ServerFactory, port: int) -> AuthgateServer:
-    return make_server(gateway=intake_gateway(port))
-
-
-@pytest.fixture(scope="module")
-def intake(
-    gate: AuthgateServer, port: int, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[IntakeService]:
-    service = IntakeService(
-        tmp_path_factory.mktemp("intake"), gate.public, port=port, overrides={"quota": QUOTA}
-    )
-    service.start()
-    yield service
-    service.stop()
-
-
-@pytest.fixture
-def http(gate: AuthgateServer, intake: IntakeService) -> Iterator[httpx.Client]:
-    with gate.public_client() as client:
-        yield client
+def intake_overrides() -> dict[str, Any]:
+    return {"quota": QUOTA}
 
 
 def upload(http: httpx.Client, token: str, body: bytes, query: str = "") -> httpx.Response:
@@ -266,9 +243,9 @@ def test_a_client_gone_mid_body_leaves_nothing_stored_and_the_quota_unchanged(
             ).encode()
         )
         raw.sendall(bytes(4 * MIB))
-        wait_for(lambda: any(p.stat().st_size > 0 for p in intake.incoming()))
+        wait_until(lambda: any(p.stat().st_size > 0 for p in intake.incoming()))
 
-    wait_for(lambda: intake.incoming() == [])
+    wait_until(lambda: intake.incoming() == [])
     assert intake.stored_objects() == objects_before
     listed = http.get("/images", headers=bearer(token)).json()
     assert listed["images"] == []
@@ -301,12 +278,3 @@ def test_a_body_that_is_not_a_tarball_is_415(http: httpx.Client, gate: AuthgateS
 
     assert answer.status_code == 415
     assert answer.json()["error"] == "unsupported_media_type"
-
-
-def wait_for(condition: object, timeout: float = 30.0) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)

@@ -11,11 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.integration.conftest import ServerFactory
-from tests.integration.harness import AuthgateServer, free_port
-from tests.integration.intake_support import IntakeService, bearer, intake_gateway, token_for
+from tests.integration.harness import AuthgateServer
+from tests.integration.intake_support import IntakeService, bearer, token_for
+from tests.integration.intake_support import backend as backend
+from tests.integration.intake_support import gate as gate
+from tests.integration.intake_support import intake as intake
+from tests.integration.intake_support import intake_env as intake_env
+from tests.integration.intake_support import intake_overrides as intake_overrides
+from tests.integration.intake_support import port as port
 
 GIB = 1024**3
 BLOCK = bytes(range(256)) * 4096  # 1 MiB
@@ -28,31 +32,6 @@ def peak_rss(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmHWM in /proc status")
-
-
-@pytest.fixture(scope="module")
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(scope="module")
-def port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="module")
-def gate(make_server: ServerFactory, port: int) -> AuthgateServer:
-    return make_server(gateway=intake_gateway(port))
-
-
-@pytest.fixture(scope="module")
-def intake(
-    gate: AuthgateServer, port: int, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[IntakeService]:
-    service = IntakeService(tmp_path_factory.mktemp("intake"), gate.public, port=port)
-    service.start()
-    yield service
-    service.stop()
 
 
 def test_a_1gib_upload_through_the_gate_keeps_both_processes_memory_flat(

@@ -13,33 +13,30 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 import pytest
 
-from tests.integration.conftest import ServerFactory
 from tests.integration.harness import AuthgateServer, free_port
 from tests.integration.intake_support import (
-    IntakeService,
+    MIB,
+    TAR,
     bearer,
     docker_save,
-    intake_gateway,
     token_for,
+    wait_until,
     wait_vetted,
 )
+from tests.integration.intake_support import backend as backend
+from tests.integration.intake_support import gate as gate
+from tests.integration.intake_support import http as http
+from tests.integration.intake_support import intake as intake
+from tests.integration.intake_support import port as port
 
-MIB = 1024 * 1024
 BUCKET = "images"
 KEY_ID, SECRET = "AKIDINTAKETEST000000", "intake-test-secret"
-TAR = {"Content-Type": "application/x-tar"}
-
-
-@pytest.fixture(scope="module")
-def backend() -> str:
-    return "sqlite"
 
 
 @pytest.fixture(scope="module")
@@ -81,45 +78,24 @@ def s3(endpoint: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def port() -> int:
-    return free_port()
+def intake_env() -> dict[str, str]:
+    return {"INTAKE_TEST_S3_KEY_ID": KEY_ID}
 
 
 @pytest.fixture(scope="module")
-def gate(make_server: ServerFactory, port: int) -> AuthgateServer:
-    return make_server(gateway=intake_gateway(port))
-
-
-@pytest.fixture(scope="module")
-def intake(
-    gate: AuthgateServer, port: int, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[IntakeService]:
-    workdir: Path = tmp_path_factory.mktemp("intake")
-    (workdir / "s3-secret").write_text(SECRET)
+def intake_overrides(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """S3 storage; the key id comes by `env:`, the secret by `file:`."""
+    secret = tmp_path_factory.mktemp("s3-secret") / "s3-secret"
+    secret.write_text(SECRET)
     storage = {
         "kind": "s3",
         "endpoint_url": s3_endpoint,
         "bucket": BUCKET,
         "access_key_id": "env:INTAKE_TEST_S3_KEY_ID",
-        "secret_access_key": f"file:{workdir / 's3-secret'}",
+        "secret_access_key": f"file:{secret}",
         "part_size": "5MiB",
     }
-    service = IntakeService(
-        workdir,
-        gate.public,
-        port=port,
-        overrides={"storage": storage},
-        env={"INTAKE_TEST_S3_KEY_ID": KEY_ID},
-    )
-    service.start()
-    yield service
-    service.stop()
-
-
-@pytest.fixture
-def http(gate: AuthgateServer, intake: IntakeService) -> Iterator[httpx.Client]:
-    with gate.public_client() as client:
-        yield client
+    return {"storage": storage}
 
 
 def keys(endpoint: str) -> list[str]:
@@ -200,11 +176,3 @@ def test_a_client_gone_mid_body_leaves_no_object_and_no_open_upload(
     assert keys(s3_endpoint) == before
     listed = http.get("/images", headers=bearer(token)).json()
     assert listed["usage"] == {"images": 0, "bytes": 0}
-
-
-def wait_until(condition: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
