@@ -71,19 +71,21 @@ def replicas(
 
 
 def arrivals(
-    name: str, probe: Callable[[AuthgateServer], object], expected: object
-) -> Callable[[list[AuthgateServer], float, float | None], list[float | None]]:
-    """A check that each server's `probe` comes to answer `expected`, logging the delays."""
-
-    def check(
-        servers: list[AuthgateServer], since: float, until: float | None = None
-    ) -> list[float | None]:
-        delays = [first_seen(lambda s=s: probe(s), expected, since, until) for s in servers]
-        for server, delay in zip(servers, delays, strict=True):
-            log.info("propagation of %s to :%d: %s s", name, server.public_port, delay)
-        return delays
-
-    return check
+    name: str,
+    servers: list[AuthgateServer],
+    probe: Callable[[AuthgateServer], object],
+    expected: object,
+    since: float,
+    until: float | None = None,
+) -> list[float | None]:
+    """Seconds from `since` until each server's `probe` answered `expected` (None: not
+    before `until`), logged as the change `name`'s propagation delays."""
+    delays = []
+    for server in servers:
+        delay = first_seen(lambda: probe(server), expected, since, until)
+        log.info("propagation of %s to :%d: %s s", name, server.public_port, delay)
+        delays.append(delay)
+    return delays
 
 
 def login(server: AuthgateServer, email: str, address: str | None = None) -> httpx.Response:
@@ -163,8 +165,9 @@ def test_a_token_revoked_on_one_replica_is_refused_by_the_others(
     assert [forward(s, "/orders/1", token) for s in replicas] == [200, 200, 200]
     assert post_form(first, "/oauth2/revoke", client, token=token).status_code == 200
     since = time.monotonic()
-    refused = arrivals("revoked", lambda s: forward(s, "/orders/1", token), 401)
-    assert None not in refused([second, third], since, None)
+    assert None not in arrivals(
+        "revoked", [second, third], lambda s: forward(s, "/orders/1", token), 401, since
+    )
 
 
 def decide(server: AuthgateServer, token: str, subject: str, resource: str) -> bool:
@@ -193,8 +196,9 @@ def test_a_policy_added_on_one_replica_decides_on_another(replicas: list[Authgat
     with admin_on(third, token) as admin:
         assert admin.post("/admin/policies", json=policy).status_code == 201
     since = time.monotonic()
-    allows = arrivals("policy", lambda s: decide(s, token, subject, resource), True)
-    assert None not in allows([first], since, None)
+    assert None not in arrivals(
+        "policy", [first], lambda s: decide(s, token, subject, resource), True, since
+    )
 
 
 def test_a_key_rotated_on_one_replica_signs_on_another_and_old_tokens_still_verify(
@@ -213,8 +217,7 @@ def test_a_key_rotated_on_one_replica_signs_on_another_and_old_tokens_still_veri
         token = str(client_token(server, client, scope="orders:read")["access_token"])
         return str(jose_parts(token)[0]["kid"])
 
-    signs = arrivals("keys", signing_kid, kid)
-    assert None not in signs([first], since, None)
+    assert None not in arrivals("keys", [first], signing_kid, kid, since)
     new = str(client_token(first, client, scope="orders:read")["access_token"])
     assert [forward(s, "/orders/1", old) for s in replicas] == [200, 200, 200]
     assert [forward(s, "/orders/1", new) for s in replicas] == [200, 200, 200]
@@ -236,8 +239,9 @@ def test_a_client_secret_rotated_on_one_replica_is_refused_by_the_others(
     def grant(server: AuthgateServer) -> int:
         return token_request(server, client, grant_type="client_credentials").status_code
 
-    refused = arrivals("client_secret", grant, 401)
-    assert None not in refused([second, third], since, warmed + CLIENT_CACHE_TTL)
+    assert None not in arrivals(
+        "client_secret", [second, third], grant, 401, since, warmed + CLIENT_CACHE_TTL
+    )
     rotated = {**client, "client_secret": answer.json()["client_secret"]}
     assert [client_token(s, rotated)["token_type"] for s in (second, third)] == ["Bearer"] * 2
 
@@ -253,8 +257,14 @@ def test_a_client_deleted_on_one_replica_is_refused_by_the_others(
     with admin_on(first, first.admin_token) as admin:
         assert admin.delete(f"/admin/clients/{client['client_id']}").status_code == 204
     since = time.monotonic()
-    refused = arrivals("client_deleted", lambda s: forward(s, "/orders/1", token), 401)
-    assert None not in refused([second, third], since, warmed + CLIENT_CACHE_TTL)
+    assert None not in arrivals(
+        "client_deleted",
+        [second, third],
+        lambda s: forward(s, "/orders/1", token),
+        401,
+        since,
+        warmed + CLIENT_CACHE_TTL,
+    )
 
 
 def user_ended_elsewhere(
@@ -271,8 +281,14 @@ def user_ended_elsewhere(
     assert [forward(s, "/orders/1", tokens["access_token"]) for s in (second, third)] == [200] * 2
     end(first, sub, tokens)
     since = time.monotonic()
-    refused = arrivals(name, lambda s: forward(s, "/orders/1", tokens["access_token"]), 401)
-    assert None not in refused([second, third], since, warmed + USER_CHECK_TTL)
+    assert None not in arrivals(
+        name,
+        [second, third],
+        lambda s: forward(s, "/orders/1", tokens["access_token"]),
+        401,
+        since,
+        warmed + USER_CHECK_TTL,
+    )
     return tokens
 
 
@@ -326,6 +342,7 @@ def test_a_gateway_reload_on_one_replica_reloads_the_others(replicas: list[Authg
     with admin_on(first, first.admin_token) as admin:
         assert admin.post("/admin/gateway/reload").status_code == 200
     since = time.monotonic()
-    serves = arrivals("gateway", lambda s: forward(s, "/added/1"), 200)
-    assert None not in serves([second, third], since, None)
+    assert None not in arrivals(
+        "gateway", [second, third], lambda s: forward(s, "/added/1"), 200, since
+    )
     assert forward(first, "/added/1") == 200
