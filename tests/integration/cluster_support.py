@@ -1,8 +1,8 @@
 """Replicas of one authgate on one database and one Redis, for the cluster tests.
 
 Database polling is set to an hour, so a change can only reach another replica within a
-test through Redis's notices; the tests wait for it with a generous deadline and never
-measure how long it took.
+test through Redis's notices; the tests wait for it with a generous deadline and assert no
+delay (they may record the one they saw).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+import yaml
 
 from tests.integration.conftest import ServerFactory
-from tests.integration.harness import AuthgateServer
+from tests.integration.harness import AuthgateServer, deep_merge
 from tests.integration.oauth_support import RESOURCE_SCOPES
 
 PROXY = "127.0.0.2"
@@ -36,7 +37,7 @@ ROUTES: dict[str, Any] = {
             "upstream": "orders",
             "authenticate": ["anonymous"],
             "authorize": "allow",
-            "rate_limit": {"key": "ip", "rate": "10/hour"},
+            "rate_limit": {"key": "ip", "rate": "10/minute"},
         },
         {
             "name": "orders",
@@ -113,6 +114,26 @@ def eventually(probe: Callable[[], T], done: Callable[[T], bool], deadline: floa
         time.sleep(0.05)
         answer = probe()
     return answer
+
+
+def first_seen(
+    probe: Callable[[], T], expected: T, since: float, until: float | None = None
+) -> float | None:
+    """Seconds from `since` (a `time.monotonic()`) until `probe` first answered `expected`,
+    asking until `until` (default: DEADLINE from now); None if it never did."""
+    until = time.monotonic() + DEADLINE if until is None else until
+    while True:
+        if probe() == expected:
+            return time.monotonic() - since
+        if time.monotonic() >= until:
+            return None
+        time.sleep(0.01)
+
+
+def rewrite_config(server: AuthgateServer, **sections: Any) -> None:
+    """Change the file `server` started from (and would reload), section by section."""
+    server.overrides = deep_merge(server.overrides, sections)
+    (server.workdir / "authgate.yaml").write_text(yaml.safe_dump(server.config))
 
 
 def admin_on(server: AuthgateServer, token: str) -> httpx.Client:

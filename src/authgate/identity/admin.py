@@ -311,6 +311,7 @@ class UserAdmin:
         async with self._store.transaction() as tx:
             await self._user(tx, sub)
             await tx.users.delete(sub)
+            self._tokens.user_gone_after(tx, sub)
             await record(tx, "admin_user_deleted", caller, sub=sub)
 
     async def sign_out(self, sub: str, caller: Caller) -> None:

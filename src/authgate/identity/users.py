@@ -378,6 +378,7 @@ class UserPool:
         await self._check_password(user, password, caller)
         async with self._store.transaction() as tx:
             await tx.users.delete(user.sub)
+            self._tokens.user_gone_after(tx, user.sub)
             await record(tx, "user_deleted", caller, sub=user.sub)
 
     async def delete_signed_in(self, user: UserRecord, caller: Caller) -> None:
@@ -385,6 +386,7 @@ class UserPool:
         DeleteUser: the token is the proof). Its tokens die with it (`user_for`)."""
         async with self._store.transaction() as tx:
             await tx.users.delete(user.sub)
+            self._tokens.user_gone_after(tx, user.sub)
             await record(tx, "user_deleted", caller, sub=user.sub)
 
     async def sign_out_everywhere(self, user: UserRecord, caller: Caller) -> None:

@@ -123,6 +123,12 @@ class TokenService:
         self.announce: Announce = silent
         """Tells other replicas a user's sign-ins ended (Redis pub/sub; set by bootstrap)."""
 
+    def user_gone_after(self, tx: Transaction, sub: str) -> None:
+        """Once `tx` commits, tell the other replicas to look the user up again: its
+        sign-ins ended (signed out, disabled) or it no longer exists, and their gate's user
+        check may hold it for a few seconds more."""
+        tx.after_commit(lambda: self.announce("user", sub))
+
     def _ttl(self, client: Client, kind: str) -> float:
         value = getattr(client.metadata, f"{kind}_token_ttl")
         return float(value) if value else float(getattr(self._settings, f"{kind}_ttl"))
@@ -393,8 +399,7 @@ class TokenService:
         user.tokens_valid_after = max(now, math.floor(user.tokens_valid_after) + 1)
         user.updated_at = now
         await tx.users.update(user)
-        sub = user.sub
-        tx.after_commit(lambda: self.announce("user", sub))
+        self.user_gone_after(tx, user.sub)
 
     async def sign_out_elsewhere(
         self, tx: Transaction, user: UserRecord, keep_jti: str | None
