@@ -111,9 +111,7 @@ def headers_seen(body: bytes, name: str) -> list[str]:
     return [value for key, value in json.loads(body)["headers"] if key == name]
 
 
-def wait_until_serving(
-    process: subprocess.Popen[bytes], port: int, probe: str, log: Path
-) -> None:
+def wait_until_serving(process: subprocess.Popen[bytes], port: int, probe: str, log: Path) -> None:
     """Block until the proxy answers `probe` on `port`; its exit is a test error."""
     deadline = time.monotonic() + 30
     while True:
