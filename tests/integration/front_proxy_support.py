@@ -36,12 +36,15 @@ def binary_or_skip(name: str, install: str) -> str:
 
 
 class Echo(BaseHTTPRequestHandler):
-    """Answers every request with its method, path and headers, as JSON."""
+    """Answers every request with its method, body, path and headers, as JSON."""
 
     def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        received = self.rfile.read(length) if length else b""
         body = json.dumps(
             {
                 "method": self.command,
+                "body": received.decode("latin-1"),
                 "path": self.path,
                 "headers": [[k.lower(), v] for k, v in self.headers.items()],
             }
@@ -82,7 +85,11 @@ def render(template: str, values: dict[str, str]) -> str:
 
 
 def call(
-    port: int, path: str, headers: list[tuple[str, str]] | None = None, method: str = "GET"
+    port: int,
+    path: str,
+    headers: list[tuple[str, str]] | None = None,
+    method: str = "GET",
+    body: bytes = b"",
 ) -> tuple[int, http.client.HTTPResponse, bytes]:
     """One request sent as written (http.client does no dot-segment cleanup)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -90,7 +97,9 @@ def call(
         conn.putrequest(method, path, skip_accept_encoding=True)
         for name, value in headers or []:
             conn.putheader(name, value)
-        conn.endheaders()
+        if body:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body or None)
         response = conn.getresponse()
         return response.status, response, response.read()
     finally:

@@ -154,6 +154,13 @@ def test_a_token_with_the_scope_reaches_the_upstream_with_its_identity(
     assert "x-authgate-username" not in received  # a machine has none: the header is absent
 
 
+def test_the_method_and_body_reach_the_upstream_as_sent(caddy: Caddy) -> None:
+    status, _, body = call(caddy.port, "/public/form", method="POST", body=b"a=1&b=2")
+    assert status == 200, body
+    assert json.loads(body)["method"] == "POST"
+    assert json.loads(body)["body"] == "a=1&b=2"
+
+
 def test_the_bearer_token_stays_at_the_gate(caddy: Caddy, gate: AuthgateServer) -> None:
     token = bearer(gate, "orders:read")
     status, _, body = call(caddy.port, "/orders/1", [("Authorization", f"Bearer {token}")])
