@@ -7,7 +7,7 @@ it (the client's method, prefix + path and query, Host, Content-Length 0, Author
 and the allowed headers), and authgate's answer is applied as Envoy applies it (on 200 set
 the allowed upstream headers, then remove `x-envoy-auth-headers-to-remove`; otherwise the
 status, body and allowed headers go to the client). The request comes from 127.0.0.2, the
-trusted proxy.
+trusted proxy. (That envoy.yaml is valid Envoy configuration is tests/unit/test_deploy_envoy.py.)
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def _filter(config: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 ENVOY_CONFIG = yaml.safe_load(ENVOY_YAML.read_text())
-HTTP_SERVICE = _filter(ENVOY_CONFIG, "envoy.filters.http.ext_authz")["http_service"]
+EXT_AUTHZ = _filter(ENVOY_CONFIG, "envoy.filters.http.ext_authz")
+HTTP_SERVICE = EXT_AUTHZ["http_service"]
 PATH_PREFIX: str = HTTP_SERVICE["path_prefix"]
 
 
@@ -94,7 +95,7 @@ def envoy(
     """One client request through the Envoy of envoy.yaml, with authgate deciding."""
     sent = [(k.lower(), v) for k, v in [("host", "orders.example"), *(headers or [])]]
     sent += [("x-forwarded-proto", "http"), ("x-forwarded-for", "203.0.113.7")]  # Envoy's own
-    allowed = _patterns("authorization_request", "allowed_headers")
+    allowed = list(EXT_AUTHZ["allowed_headers"]["patterns"])
     joined: dict[str, str] = {}
     for name, value in sent:  # the CheckRequest holds one value per name, repeats joined
         if name in ALWAYS_SENT or _matches(allowed, name):

@@ -2,7 +2,7 @@
 
 Envoy asks with the client's own request line, its path appended to the filter's
 `path_prefix` (this PATH), the client's method, its `:authority` as Host, and the headers
-`authorization_request.allowed_headers` lets through (deploy/envoy/envoy.yaml: Cookie,
+the filter's `allowed_headers` lets through (deploy/envoy/envoy.yaml: Cookie,
 X-Forwarded-Proto, X-Forwarded-For; Authorization always). So the described request is
 read from the request line itself, not from headers; only a peer in
 `gateway.trusted_proxies` may ask, as for `/_authgate/forward`.
