@@ -32,7 +32,7 @@ from authgate.bootstrap import Services, build_services
 from authgate.cognito import endpoint as cognito
 from authgate.config import UI_PREFIX, Settings
 from authgate.errors import DomainError
-from authgate.gateway import forward_auth
+from authgate.gateway import envoy_authz, forward_auth
 from authgate.gateway.dispatch import with_gate
 from authgate.listeners import Role, open_listeners, server_for
 from authgate.oauth.cors import ScopedCORS
@@ -74,6 +74,7 @@ def public_routes(ui_prefix: str = UI_PREFIX) -> list[BaseRoute]:
     the hosted pages under `ui_prefix` (`ui.prefix`)."""
     return [
         *forward_auth.routes,
+        *envoy_authz.routes,
         *public.routes,
         *passkeys.routes,
         *mfa_api.routes,

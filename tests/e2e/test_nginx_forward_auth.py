@@ -8,24 +8,27 @@ template itself, with only its placeholders filled in.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import re
-import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import ServerFactory
+from tests.integration.front_proxy_support import (
+    binary_or_skip,
+    call,
+    echo_upstream,
+    headers_seen,
+    identity_seen,
+    render,
+    stop,
+    wait_until_serving,
+)
 from tests.integration.harness import AuthgateServer, free_port
 from tests.integration.oauth_support import RESOURCE_SCOPES, client_token, jose_parts, machine
 
@@ -40,46 +43,10 @@ IDENTITY_HEADERS = (
 )
 
 
-def nginx_binary() -> str:
-    """The nginx to run; absent is a skip locally and a failure in CI."""
-    found = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None
-    )
-    if found is None:
-        message = "nginx is not installed (apt-get install nginx-light); .ci/run installs it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
-class Echo(BaseHTTPRequestHandler):
-    """Answers every request with its path and headers, as JSON."""
-
-    def _answer(self) -> None:
-        body = json.dumps(
-            {"path": self.path, "headers": [[k.lower(), v] for k, v in self.headers.items()]}
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_HEAD = _answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test reads answers, not logs."""
-
-
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with echo_upstream() as address:
+        yield address
 
 
 def route(name: str, path: str, authenticate: list[str], authorize: Any) -> dict[str, Any]:
@@ -106,15 +73,6 @@ def gate(make_server: ServerFactory, upstream: str) -> AuthgateServer:
     return make_server(oauth={"scopes": RESOURCE_SCOPES}, gateway=gateway)
 
 
-def render(template: str, values: dict[str, str]) -> str:
-    text = template
-    for name, value in values.items():
-        text = text.replace(f"@{name}@", value)
-    leftover = re.findall(r"@[A-Z_]+@", text)
-    assert not leftover, f"unfilled placeholders: {leftover}"
-    return text
-
-
 @dataclass(frozen=True)
 class Nginx:
     port: int
@@ -130,7 +88,7 @@ def nginx(
 ) -> Iterator[Nginx]:
     """nginx run from the shipped template; also with `underscores_in_headers on`, which
     lets `X-Authgate_Sub` in, for the template's clearing of that spelling to be seen."""
-    binary = nginx_binary()
+    binary = binary_or_skip("nginx", "apt-get install nginx-light")
     prefix = tmp_path_factory.mktemp("nginx")
     port = free_port()
     site = render(
@@ -162,58 +120,14 @@ def nginx(
     command = [binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
     checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen([*command, "-g", "daemon off;"], stderr=subprocess.PIPE)
+    log = prefix / "stderr.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen([*command, "-g", "daemon off;"], stderr=output)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                with socket_client(port) as probe:
-                    probe.request("GET", "/public/ready")
-                    probe.getresponse().read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nginx did not start in time"
-                time.sleep(0.1)
+        wait_until_serving(process, port, "/public/ready", log)
         yield Nginx(port, prefix)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def socket_client(port: int) -> Iterator[http.client.HTTPConnection]:
-    """http.client sends the path as given: no dot-segment cleanup on the client's side."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def call(
-    port: int, path: str, headers: list[tuple[str, str]] | None = None
-) -> tuple[int, http.client.HTTPResponse, bytes]:
-    with socket_client(port) as conn:
-        conn.putrequest("GET", path, skip_accept_encoding=True)
-        for name, value in headers or []:
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        return response.status, response, response.read()
-
-
-def seen(body: bytes) -> dict[str, list[str]]:
-    """The X-Authgate-* headers (any spelling) the upstream received."""
-    received: dict[str, list[str]] = {}
-    for name, value in json.loads(body)["headers"]:
-        if name.replace("_", "-").startswith("x-authgate-"):
-            received.setdefault(name, []).append(value)
-    return received
+        stop(process)
 
 
 def bearer(gate: AuthgateServer, scope: str) -> str:
@@ -235,7 +149,7 @@ def test_token_with_the_scope_reaches_the_upstream_with_its_identity(
     token = client_token(gate, client)["access_token"]
     status, _, body = call(nginx.port, "/orders/1", [("Authorization", f"Bearer {token}")])
     assert status == 200, body
-    received = seen(body)
+    received = identity_seen(body)
     assert received["x-authgate-sub"] == [client["client_id"]]
     assert received["x-authgate-client"] == [client["client_id"]]
     [identity] = received["x-authgate-identity"]
@@ -269,10 +183,10 @@ def test_client_sent_identity_headers_never_reach_the_upstream(
     spoof = [(name, "admin")]
     status, _, body = call(nginx.port, "/orders/1", [("Authorization", f"Bearer {token}"), *spoof])
     assert status == 200, body
-    assert all("admin" not in values for values in seen(body).values())
+    assert all("admin" not in values for values in identity_seen(body).values())
     status, _, body = call(nginx.port, "/public/x", spoof)
     assert status == 200, body
-    assert seen(body) == {}
+    assert identity_seen(body) == {}
 
 
 @pytest.mark.parametrize(
@@ -289,7 +203,7 @@ def test_the_anonymous_route_passes_without_identity(nginx: Nginx) -> None:
     status, _, body = call(nginx.port, "/public/hello?x=1")
     assert status == 200, body
     assert json.loads(body)["path"] == "/public/hello?x=1"
-    assert seen(body) == {}
+    assert identity_seen(body) == {}
 
 
 @pytest.mark.parametrize(
@@ -303,7 +217,7 @@ def test_headers_that_rename_the_request_never_reach_the_upstream(nginx: Nginx, 
 
 
 def cookies_seen(body: bytes) -> list[str]:
-    return [value for name, value in json.loads(body)["headers"] if name == "cookie"]
+    return headers_seen(body, "cookie")
 
 
 def test_authgate_cookies_never_reach_the_upstream(nginx: Nginx, gate: AuthgateServer) -> None:

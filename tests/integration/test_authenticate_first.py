@@ -77,6 +77,7 @@ OPEN_PUBLIC = {
     "/auth/account/mfa/totp/disable": "hosted page: without a session, a redirect to sign in",
     "/auth/account/mfa/recovery-codes": "hosted page: without a session, a redirect to sign in",
     "/_authgate/forward": "the gate's decision point: each gate route names its authenticators",
+    "/_authgate/envoy/x": "the gate's decision point for Envoy: as /_authgate/forward",
     "/.well-known/openid-configuration": "discovery",
     "/.well-known/oauth-authorization-server": "discovery",
     "/.well-known/jwks.json": "public keys",
