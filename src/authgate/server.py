@@ -128,7 +128,7 @@ def create_admin_app(services: Services) -> Starlette:
     async def metrics(request: Request) -> Response:
         # Counts and timings per route only, nothing about accounts: scrapers need no token
         # (the admin token can do everything), and the admin listener is not public.
-        body, content_type = services.gateway.observer.exposition()
+        body, content_type = services.metrics.exposition()
         return Response(body, media_type=content_type)
 
     api.add_route("/metrics", metrics, include_in_schema=False)

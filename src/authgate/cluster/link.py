@@ -25,6 +25,10 @@ TIMEOUT = 0.5
 """Seconds a command may take before it counts as an outage (a request waits at most this)."""
 
 
+def _ignore(seconds: float) -> None:
+    return None
+
+
 class RedisLink:
     """The shared client, with the outage bookkeeping every user of it goes through."""
 
@@ -47,6 +51,8 @@ class RedisLink:
         self._pause = FIRST_PAUSE
         self.failures = 0
         """Calls that failed or were skipped because Redis was down (a counter for metrics)."""
+        self.on_latency: Callable[[float], None] = _ignore
+        """Told each successful call's round trip in seconds (a histogram for metrics)."""
 
     @property
     def up(self) -> bool:
@@ -75,8 +81,11 @@ class RedisLink:
             self._pause = min(self._pause * 2, MAX_PAUSE)
         self._retry_at = now + self._pause
 
-    def succeeded(self) -> None:
-        """Record a successful call; the first one after an outage logs its end."""
+    def succeeded(self, seconds: float | None = None) -> None:
+        """Record a successful call (that took `seconds`, when the caller timed it); the
+        first one after an outage logs its end."""
+        if seconds is not None:
+            self.on_latency(seconds)
         if self._down_since is not None:
             log.warning("Redis is back after %.1f s", self._clock() - self._down_since)
             self._down_since = None

@@ -86,9 +86,10 @@ class Exchange:
 class Observer:
     """Writes the access log and keeps the per-route series."""
 
-    def __init__(self, access_log: bool = True) -> None:
+    def __init__(self, access_log: bool = True, registry: CollectorRegistry | None = None) -> None:
+        """`registry`: the process's (`authgate.metrics`), else one of its own."""
         self.access_log = access_log
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = registry or CollectorRegistry(auto_describe=True)
         self._requests = Counter(
             "authgate_gate_requests",
             "Requests handled by the gate, by route, method and status.",
