@@ -116,7 +116,7 @@ class Metrics:
     to the same registry)."""
 
     def __init__(self, version: str = __version__) -> None:
-        disable_created_metrics()  # process-wide: this registry is the process's exposition
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # process-wide, as wanted
         self.registry = CollectorRegistry(auto_describe=True)
         Gauge(
             "authgate_build_info",

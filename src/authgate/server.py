@@ -37,6 +37,7 @@ from authgate.gateway.dispatch import with_gate
 from authgate.listeners import Role, open_listeners, server_for
 from authgate.oauth.cors import ScopedCORS
 from authgate.reload import GatewayReloader
+from authgate.request_ids import RequestIds
 from authgate.ui.pages import Pages
 
 log = logging.getLogger("authgate")
@@ -166,6 +167,8 @@ async def serve(
         "admin": admin,
         "gate": gated,
     }
+    trusted = settings.gateway.trusted_proxies
+    apps = {role: RequestIds(app, trusted) for role, app in apps.items()}
     servers = [server_for(apps[listener.spec.role], listener) for listener in listeners]
 
     stop = asyncio.Event()

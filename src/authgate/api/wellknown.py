@@ -6,6 +6,8 @@ The discovery documents are served by `authgate.oauth.discovery`.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,13 +26,39 @@ async def jwks(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """The process answers: nothing else is checked (a liveness probe must not restart a
+    replica because the database is away)."""
     return JSONResponse({"status": "ok"})
 
 
+async def _check(probe: Awaitable[bool]) -> tuple[bool, float]:
+    started = time.perf_counter()
+    ok = await probe
+    return ok, round((time.perf_counter() - started) * 1000, 3)
+
+
 async def readyz(request: Request) -> Response:
-    if await services_of(request).store.ping():
-        return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    """Ready when the database answers, and Redis too if `redis.required_for_readiness`.
+
+    `{"status": "ready"}`, or 503 `{"status": "unavailable", "database": "unreachable"}`;
+    an unreachable Redis that readiness does not require is named on a 200 answer. With
+    `?verbose`, every check: `{"status", "checks": {"database": {"ok", "ms"}, "redis": ...}}`.
+    """
+    services = services_of(request)
+    checks = {"database": await _check(services.store.ping())}
+    required = {"database"}
+    if services.redis is not None:
+        checks["redis"] = await _check(services.redis.ping())
+        assert services.settings.redis is not None
+        if services.settings.redis.required_for_readiness:
+            required.add("redis")
+    ready = all(checks[name][0] for name in required)
+    body: dict[str, Any] = {"status": "ready" if ready else "unavailable"}
+    if "verbose" in request.query_params:
+        body["checks"] = {name: {"ok": ok, "ms": ms} for name, (ok, ms) in checks.items()}
+    else:
+        body.update({name: "unreachable" for name, (ok, _) in checks.items() if not ok})
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 health_routes = [

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 log = logging.getLogger("authgate.redis")
 
@@ -90,6 +91,17 @@ class RedisLink:
             log.warning("Redis is back after %.1f s", self._clock() - self._down_since)
             self._down_since = None
             self._pause = FIRST_PAUSE
+
+    async def ping(self) -> bool:
+        """Whether Redis answers now (within TIMEOUT), for readiness; an answer also ends
+        an outage. A failed probe is not counted as a failed call: nothing was admitted."""
+        started = self._clock()
+        try:
+            await self.client.ping()
+        except (RedisError, OSError, TimeoutError):
+            return False
+        self.succeeded(self._clock() - started)
+        return True
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -3,7 +3,8 @@
 The access log is a record a request on the `authgate.access` logger whose message is a
 mapping: with `logging.format: json` its items are fields of the line's JSON object, in text
 the message is the same object as compact JSON. It names route, status, subject, client,
-upstream target and the time spent authenticating and waiting for the upstream. The query
+upstream target, the time spent authenticating and waiting for the upstream, and the
+request's `request_id` (the one the upstream received as X-Request-Id). The query
 string is never logged: it may carry credentials (`?access_token=`, signed URLs).
 
 Metrics live in a registry of this process's own (not the library's global one), so two
@@ -21,6 +22,8 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from authgate.request_ids import current_request_id
 
 log = logging.getLogger("authgate.access")
 
@@ -218,5 +221,6 @@ def access_fields(exchange: Observed) -> AccessFields:
             "total_ms": _ms(exchange.total_seconds),
             "bytes_in": exchange.bytes_in,
             "bytes_out": exchange.bytes_out,
+            "request_id": current_request_id.get(),
         }
     )
