@@ -26,8 +26,9 @@ async def jwks(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """The process answers: nothing else is checked (a liveness probe must not restart a
-    replica because the database is away)."""
+    """The process answers, and nothing else is checked, so a liveness probe never
+    restarts a replica because the database is away. (Prose, not YAML, so the probes stay
+    out of the OpenAPI document.)"""
     return JSONResponse({"status": "ok"})
 
 
@@ -38,11 +39,12 @@ async def _check(probe: Awaitable[bool]) -> tuple[bool, float]:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when the database answers, and Redis too if `redis.required_for_readiness`.
+    """Ready when the database answers, and Redis too if redis.required_for_readiness.
 
-    `{"status": "ready"}`, or 503 `{"status": "unavailable", "database": "unreachable"}`;
-    an unreachable Redis that readiness does not require is named on a 200 answer. With
-    `?verbose`, every check: `{"status", "checks": {"database": {"ok", "ms"}, "redis": ...}}`.
+    The plain answer keeps its shape, status ready, or 503 with status unavailable and
+    database (or redis) unreachable, and names an unreachable Redis that readiness does
+    not require on a 200. With the verbose parameter it lists every check with its
+    outcome and time in milliseconds (checks.database.ok and .ms, checks.redis...).
     """
     services = services_of(request)
     checks = {"database": await _check(services.store.ping())}
