@@ -241,7 +241,8 @@ def convention_problems(text: str) -> list[str]:
             problems.append(f"{name}: no authgate_ prefix")
         if not family.documentation:
             problems.append(f"{name}: no help text")
-        if family.type == "counter" and not any(s.name.endswith("_total") for s in family.samples):
+        if family.type == "counter" and f"# TYPE {name}_total counter" not in text.splitlines():
+            # The parser adds _total to a counter's samples itself: read the declaration.
             problems.append(f"{name}: a counter without _total")
         if family.type == "histogram" and not name.endswith(("_seconds", "_bytes")):
             problems.append(f"{name}: a histogram not in a base unit")
@@ -251,3 +252,20 @@ def convention_problems(text: str) -> list[str]:
             if unit in name:
                 problems.append(f"{name}: not a base unit")
     return problems
+
+
+def test_the_fallback_check_finds_misnamed_series() -> None:
+    """The parser check stands in for promtool where it is missing: it must catch what
+    promtool would."""
+    bad = (
+        "# HELP requests Requests.\n# TYPE requests counter\nrequests 1\n"
+        "# HELP authgate_latency_ms Latency.\n# TYPE authgate_latency_ms histogram\n"
+        'authgate_latency_ms_bucket{le="+Inf"} 1\nauthgate_latency_ms_count 1\n'
+        "authgate_latency_ms_sum 1\n"
+    )
+    assert convention_problems(bad) == [
+        "requests: no authgate_ prefix",
+        "requests: a counter without _total",
+        "authgate_latency_ms: a histogram not in a base unit",
+        "authgate_latency_ms: not a base unit",
+    ]
