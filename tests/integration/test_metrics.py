@@ -126,7 +126,9 @@ def test_a_refused_sign_up_counts_the_domains_error_code(
 
 def test_logins_count_by_outcome(server: AuthgateServer, public: httpx.Client) -> None:
     email = signed_up_and_confirmed(server, public)
-    assert moved(server, lambda: login(public, email), "authgate_logins_total", outcome="success")
+    assert (
+        moved(server, lambda: login(public, email), "authgate_logins_total", outcome="success") == 1
+    )
     wrong = moved(
         server,
         lambda: login(public, email, "not the password"),
