@@ -10,7 +10,7 @@ E2E_NODE_STAMP := tests/e2e/node_modules/.installed
 # The AWS SDK for JavaScript v3 and amazon-cognito-identity-js's SRP helper (tests/cognito_js).
 COGNITO_JS_STAMP := tests/cognito_js/node_modules/.installed
 
-.PHONY: run test lint bench clean browser
+.PHONY: run test lint bench clean browser promtool
 
 # The browser tests drive Debian's Chromium; installed when missing and we may (root).
 browser:
@@ -19,6 +19,16 @@ browser:
 	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
 	   (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null)); \
 	else echo "chromium/chromedriver missing and not root: the browser tests will skip"; fi
+
+# tests/integration/test_metrics.py runs Prometheus' own linter on the real /metrics output:
+# Debian ships promtool in the prometheus package (only the tool is wanted, not a server).
+promtool:
+	@if command -v promtool >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null)); \
+	  service prometheus stop >/dev/null 2>&1 || true; \
+	else echo "promtool missing and not root: test_metrics checks the names with a parser only"; fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +65,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy src examples
 
-test: lint $(NODE_STAMP) $(E2E_NODE_STAMP) $(COGNITO_JS_STAMP) browser
+test: lint $(NODE_STAMP) $(E2E_NODE_STAMP) $(COGNITO_JS_STAMP) browser promtool
 	$(BIN)/pytest -q --durations=25
 
 bench: $(STAMP)

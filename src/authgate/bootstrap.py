@@ -45,6 +45,7 @@ from authgate.identity.srp_signin import SrpSignIn
 from authgate.identity.srp_verifiers import SrpVerifiers
 from authgate.identity.throttle import LockoutRule, LoginThrottle, RateLimiter
 from authgate.identity.users import Limits, UserPool
+from authgate.metrics import Metrics
 from authgate.policy.service import PolicyCache, PolicyService
 from authgate.store import Store
 from authgate.store.migrate import is_current, upgrade
@@ -157,6 +158,8 @@ class Services:
     mfa: Mfa
     mfa_login: MfaLogin
     srp: SrpSignIn
+    metrics: Metrics
+    """The process's Prometheus registry and the flows' recorder (`GET /metrics`)."""
     redis: RedisLink | None = None
     """The shared Redis connection, when `redis` is configured (issue 12)."""
     notices: Notices | None = None
@@ -277,21 +280,22 @@ async def build_services(settings: Settings) -> Services:
     policy_cache = PolicyCache(store, settings.oauth.policy_sync_interval)
     await policy_cache.refresh_if_changed()
     backends = Backends(tokens, deny, admin, clients, sessions, oauth.inspector)
+    metrics = Metrics()
     gateway = GateRuntime(
         settings.gateway,
         backends,
         IdentitySigner(codec, settings.issuer),
-        Observer(settings.gateway.access_log),
+        Observer(settings.gateway.access_log, metrics.registry),
         policies=policy_cache,
         rate_limits=RateLimits(shared=shared) if shared is not None else None,
     )
-    if redis is not None:
-        register_metrics(redis, gateway.observer.registry)
+    _measure(metrics, store, hasher, redis, users, tokens, oauth)
     notices = Notices(redis) if redis is not None else None
     policy_service = PolicyService(store, policy_cache)
     if notices is not None:
         _listen(notices, deny, tokens, clients, keys, policy_service, policy_cache, backends)
     return Services(
+        metrics=metrics,
         redis=redis,
         notices=notices,
         settings=settings,
@@ -335,6 +339,40 @@ async def build_services(settings: Settings) -> Services:
             decoy_key=hashlib.sha256(b"authgate srp decoys\x00" + kek).digest(),
         ),
     )
+
+
+def _measure(
+    metrics: Metrics,
+    store: Store,
+    hasher: PasswordHasher,
+    redis: RedisLink | None,
+    users: UserPool,
+    tokens: TokenService,
+    oauth: OAuthTokens,
+) -> None:
+    """Hand every measured part its hook into the one registry."""
+    users.flows = users.login_flow.flows = users.postman.flows = metrics
+    tokens.flows = oauth.flows = metrics
+    hasher.on_wait = metrics.password_hash_wait.observe
+    metrics.watch(
+        "authgate_password_hash_queue_depth",
+        lambda: hasher.waiting,
+        "Password hashes and verifies waiting for a free argon2 worker.",
+    )
+    metrics.watch(
+        "authgate_password_hash_workers",
+        lambda: hasher.workers,
+        "argon2 worker threads (passwords.max_concurrency).",
+    )
+    store.on_pool_wait = metrics.database_pool_wait.observe
+    metrics.watch(
+        "authgate_database_connections_in_use",
+        store.connections_in_use,
+        "Database connections checked out of the pool.",
+    )
+    if redis is not None:
+        redis.on_latency = metrics.redis_latency.observe
+        register_metrics(redis, metrics.registry)
 
 
 def _listen(

@@ -528,6 +528,13 @@ class RedisSettings(_Section):
         description="redis:// or rediss:// URL, or a reference to one (it may hold a password)."
     )
     key_prefix: str = Field(default="authgate:", description="Prefix of every key and channel.")
+    required_for_readiness: bool = Field(
+        default=False,
+        description="Whether /readyz answers 503 while Redis is unreachable. Off by default: "
+        "authgate works without Redis (rate limits admit, revocations are polled), and every "
+        "replica shares the one Redis, so failing readiness would take all of them out of "
+        "the load balancer at once. /readyz reports Redis either way.",
+    )
 
     def resolved_url(self) -> str:
         """The URL, its reference resolved and its scheme checked (ConfigError if not)."""

@@ -5,6 +5,9 @@ In JSON every logger (authgate's, uvicorn's, the access log) writes one object a
 those given with `extra=`, or, when the message itself is a mapping (the access log's), its
 items. An exception is the field `exception`, its traceback one string, so nothing ever spans
 lines. Log shippers read it as it is. Text is for people at a terminal, and the default there.
+A line written while a request is handled carries its `request_id` (`authgate.request_ids`),
+in text as a trailing `request_id=...`. Python warnings (a library's deprecation, SQLAlchemy's)
+are logged too (logger `py.warnings`), so they are lines of the same format.
 
 Only what the code chose to log is written: no call arguments, no request headers, so a
 secret reaches the log only if a caller passed it, which none does.
@@ -18,6 +21,8 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
+
+from authgate.request_ids import RequestIdFilter
 
 LogFormat = Literal["json", "text"]
 
@@ -49,6 +54,9 @@ class JsonFormatter(logging.Formatter):
             fields = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         for name, value in fields.items():
             entry.setdefault(name, value)
+        request_id = getattr(record, "request_id", None)
+        if request_id is not None:
+            entry.setdefault("request_id", request_id)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -63,6 +71,14 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        if request_id is None:
+            return line
+        first, newline, rest = line.partition("\n")
+        return f"{first} request_id={request_id}{newline}{rest}"
 
 
 def chosen_format(configured: LogFormat | None, stream: TextIO) -> LogFormat:
@@ -86,6 +102,8 @@ def configure_logging(
     chosen = chosen_format(configured, stream)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
+    handler.addFilter(RequestIdFilter())
+    logging.captureWarnings(True)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

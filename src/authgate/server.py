@@ -37,6 +37,7 @@ from authgate.gateway.dispatch import with_gate
 from authgate.listeners import Role, open_listeners, server_for
 from authgate.oauth.cors import ScopedCORS
 from authgate.reload import GatewayReloader
+from authgate.request_ids import RequestIds
 from authgate.ui.pages import Pages
 
 log = logging.getLogger("authgate")
@@ -129,7 +130,7 @@ def create_admin_app(services: Services) -> Starlette:
     async def metrics(request: Request) -> Response:
         # Counts and timings per route only, nothing about accounts: scrapers need no token
         # (the admin token can do everything), and the admin listener is not public.
-        body, content_type = services.gateway.observer.exposition()
+        body, content_type = services.metrics.exposition()
         return Response(body, media_type=content_type)
 
     api.add_route("/metrics", metrics, include_in_schema=False)
@@ -167,6 +168,8 @@ async def serve(
         "admin": admin,
         "gate": gated,
     }
+    trusted = settings.gateway.trusted_proxies
+    apps = {role: RequestIds(app, trusted) for role, app in apps.items()}
     servers = [server_for(apps[listener.spec.role], listener) for listener in listeners]
 
     stop = asyncio.Event()

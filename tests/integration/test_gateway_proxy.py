@@ -203,7 +203,7 @@ def test_the_upstream_gets_no_header_the_client_did_not_send(gate: AuthgateServe
     names = [name for name, _ in json.loads(body)["headers"]]
     assert sorted(names) == sorted(
         ["host", "accept-encoding", "x-mine"]
-        + ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
+        + ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"]
     )
 
 

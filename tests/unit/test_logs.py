@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -13,7 +14,8 @@ import pytest
 
 from authgate.config import load_settings
 from authgate.gateway.observe import Exchange, Observer
-from authgate.logs import JsonFormatter, chosen_format, configure_logging
+from authgate.logs import JsonFormatter, TextFormatter, chosen_format, configure_logging
+from authgate.request_ids import current_request_id
 
 
 class Terminal(io.StringIO):
@@ -29,6 +31,7 @@ def restore_logging() -> Iterator[None]:
     root.handlers[:] = handlers
     root.setLevel(level)
     ours.setLevel(our_level)
+    logging.captureWarnings(False)
 
 
 def record(message: object, *args: object, **fields: object) -> logging.LogRecord:
@@ -154,3 +157,53 @@ def test_debug_is_for_authgates_loggers_only() -> None:
     logging.getLogger("authgate.gate").debug("matched route orders")
 
     assert [json.loads(line)["logger"] for line in out.getvalue().splitlines()] == ["authgate.gate"]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_python_warnings_are_lines_of_the_same_format() -> None:
+    out = io.StringIO()
+    configure_logging("json", stream=out)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("this API is deprecated", DeprecationWarning, stacklevel=1)
+
+    line = json.loads(out.getvalue())
+    assert line["logger"] == "py.warnings"
+    assert "this API is deprecated" in line["message"]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_line_written_during_a_request_carries_its_id() -> None:
+    out = io.StringIO()
+    configure_logging("json", stream=out)
+    token = current_request_id.set("req-1")
+    try:
+        logging.getLogger("authgate.test").warning("inside")
+        logging.getLogger("sqlalchemy.pool").warning("a library, inside")
+    finally:
+        current_request_id.reset(token)
+    logging.getLogger("authgate.test").warning("outside")
+
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line.get("request_id") for line in lines] == ["req-1", "req-1", None]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_access_line_carries_the_request_id_as_a_field() -> None:
+    out = io.StringIO()
+    configure_logging("json", stream=out)
+    token = current_request_id.set("req-2")
+    try:
+        Observer().record(exchange())
+    finally:
+        current_request_id.reset(token)
+
+    assert json.loads(out.getvalue())["request_id"] == "req-2"
+
+
+def test_in_text_the_request_id_ends_the_first_line() -> None:
+    made = record("something happened", request_id="req-3")
+
+    expected = "WARNING authgate.test: something happened request_id=req-3"
+    assert TextFormatter().format(made) == expected

@@ -22,6 +22,7 @@ gate pays to verify one.
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -141,17 +142,28 @@ async def allowed(request: Request) -> Response:
     services: Services = request.app.state.services
     await authenticate_caller(services, bearer_token(request))
     subject, token, action, resource, context = _question(await read_body(request))
+    started = time.perf_counter()
     if subject is not None:
         decision, _ = await services.policies.check(subject, action, resource, context)
-        return _answer(decision.allowed, subject, decision.reason)
+        return _counted(services, started, decision.allowed, subject, decision.reason)
     assert token is not None
     claims = await services.oauth.inspector.live_access_claims(token)
     if claims is None:
-        return _answer(False, None, INVALID_TOKEN)
+        return _counted(services, started, False, None, INVALID_TOKEN)
     sub = str(claims["sub"])
     question = AccessRequest(sub, subjects_of_token(claims), action, resource, context)
     decision = services.policy_cache.decider.decide(question)
-    return _answer(decision.allowed, sub, decision.reason)
+    return _counted(services, started, decision.allowed, sub, decision.reason)
+
+
+def _counted(
+    services: Services, started: float, allowed: bool, subject: str | None, reason: str
+) -> Response:
+    """The answer, once counted by its decision (questions refused as malformed or
+    unauthenticated are no decision and are not counted)."""
+    seconds = time.perf_counter() - started
+    services.metrics.record("policy_decision", "allow" if allowed else "deny", seconds)
+    return _answer(allowed, subject, reason)
 
 
 routes: list[BaseRoute] = [Route(PATH, allowed, methods=["POST"])]

@@ -11,6 +11,7 @@ the script is not cached yet (redis-py's `Script`). A failure admits (fail open)
 from __future__ import annotations
 
 import math
+import time
 
 from redis.exceptions import RedisError
 
@@ -68,12 +69,13 @@ class SharedLimiter:
         period_ms = period * 1000.0
         args: list[float | str] = [period_ms / count, period_ms, "" if now_ms is None else now_ms]
         args.append(SLACK_MS)
+        started = time.perf_counter()
         try:
             admitted, wait = await self._script(keys=[self._link.key_prefix + key], args=args)
         except (RedisError, OSError, TimeoutError) as error:
             self._link.failed(error)
             return 0.0
-        self._link.succeeded()
+        self._link.succeeded(time.perf_counter() - started)
         return 0.0 if int(admitted) == 1 else float(wait) / 1000.0
 
     async def retry_after(self, key: str, count: int, period: float) -> int | None:

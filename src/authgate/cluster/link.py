@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 log = logging.getLogger("authgate.redis")
 
@@ -23,6 +24,10 @@ FIRST_PAUSE = 0.1
 MAX_PAUSE = 5.0
 TIMEOUT = 0.5
 """Seconds a command may take before it counts as an outage (a request waits at most this)."""
+
+
+def _ignore(seconds: float) -> None:
+    return None
 
 
 class RedisLink:
@@ -47,6 +52,8 @@ class RedisLink:
         self._pause = FIRST_PAUSE
         self.failures = 0
         """Calls that failed or were skipped because Redis was down (a counter for metrics)."""
+        self.on_latency: Callable[[float], None] = _ignore
+        """Told each successful call's round trip in seconds (a histogram for metrics)."""
 
     @property
     def up(self) -> bool:
@@ -75,12 +82,26 @@ class RedisLink:
             self._pause = min(self._pause * 2, MAX_PAUSE)
         self._retry_at = now + self._pause
 
-    def succeeded(self) -> None:
-        """Record a successful call; the first one after an outage logs its end."""
+    def succeeded(self, seconds: float | None = None) -> None:
+        """Record a successful call (that took `seconds`, when the caller timed it); the
+        first one after an outage logs its end."""
+        if seconds is not None:
+            self.on_latency(seconds)
         if self._down_since is not None:
             log.warning("Redis is back after %.1f s", self._clock() - self._down_since)
             self._down_since = None
             self._pause = FIRST_PAUSE
+
+    async def ping(self) -> bool:
+        """Whether Redis answers now (within TIMEOUT), for readiness; an answer also ends
+        an outage. A failed probe is not counted as a failed call: nothing was admitted."""
+        started = self._clock()
+        try:
+            await self.client.ping()
+        except (RedisError, OSError, TimeoutError):
+            return False
+        self.succeeded(self._clock() - started)
+        return True
 
     async def aclose(self) -> None:
         await self.client.aclose()

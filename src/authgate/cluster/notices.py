@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
@@ -68,12 +69,13 @@ class Notices:
 
     async def _publish(self, kind: str, ident: str) -> None:
         message = json.dumps({"kind": kind, "id": ident, "origin": self.origin})
+        started = time.perf_counter()
         try:
             await self._link.client.publish(self.channel, message)
         except (RedisError, OSError, TimeoutError) as error:
             self._link.failed(error)
         else:
-            self._link.succeeded()
+            self._link.succeeded(time.perf_counter() - started)
 
     async def _apply(self, data: bytes) -> None:
         try:

@@ -3,7 +3,8 @@
 The access log is a record a request on the `authgate.access` logger whose message is a
 mapping: with `logging.format: json` its items are fields of the line's JSON object, in text
 the message is the same object as compact JSON. It names route, status, subject, client,
-upstream target and the time spent authenticating and waiting for the upstream. The query
+upstream target, the time spent authenticating and waiting for the upstream, and the
+request's `request_id` (the one the upstream received as X-Request-Id). The query
 string is never logged: it may carry credentials (`?access_token=`, signed URLs).
 
 Metrics live in a registry of this process's own (not the library's global one), so two
@@ -21,6 +22,8 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from authgate.request_ids import current_request_id
 
 log = logging.getLogger("authgate.access")
 
@@ -86,9 +89,10 @@ class Exchange:
 class Observer:
     """Writes the access log and keeps the per-route series."""
 
-    def __init__(self, access_log: bool = True) -> None:
+    def __init__(self, access_log: bool = True, registry: CollectorRegistry | None = None) -> None:
+        """`registry`: the process's (`authgate.metrics`), else one of its own."""
         self.access_log = access_log
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = registry or CollectorRegistry(auto_describe=True)
         self._requests = Counter(
             "authgate_gate_requests",
             "Requests handled by the gate, by route, method and status.",
@@ -217,5 +221,6 @@ def access_fields(exchange: Observed) -> AccessFields:
             "total_ms": _ms(exchange.total_seconds),
             "bytes_in": exchange.bytes_in,
             "bytes_out": exchange.bytes_out,
+            "request_id": current_request_id.get(),
         }
     )

@@ -13,12 +13,17 @@ from collections.abc import Callable
 
 from authgate.audit import Caller
 from authgate.clients.registry import DEFAULT_CLIENT_ID, ClientRegistry
-from authgate.errors import InvalidClient, InvalidCredentials, InvalidRequest
+from authgate.errors import InvalidClient, InvalidCredentials, InvalidRequest, TooManyRequests
+from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.identity.challenges import Challenge, Completed, MfaLogin
 from authgate.identity.signin import CheckedPassword, PasswordSignIn
 from authgate.store import Store
 from authgate.tokens.amr import PASSWORD
 from authgate.tokens.service import TokenService, TokenSet
+
+MFA_REQUIRED = "mfa_required"
+LOGIN_OUTCOMES = {TooManyRequests.code: "locked"}
+"""A login refused by the throttle is a lockout (of the username or the address)."""
 
 
 class LoginFlow:
@@ -37,6 +42,8 @@ class LoginFlow:
         self._tokens = tokens
         self._clients = clients
         self._clock = clock
+        self.flows: FlowRecorder = NO_FLOWS
+        """Told each login's outcome and duration (metrics)."""
 
     async def login(
         self,
@@ -46,6 +53,25 @@ class LoginFlow:
         secret_hash: object,
         caller: Caller,
         new_password: object = None,
+    ) -> TokenSet | Challenge:
+        """A password login through to tokens, or the challenge still due (counted as
+        `mfa_required`; a lockout as `locked`)."""
+        with timed(self.flows, "login", renamed=LOGIN_OUTCOMES) as run:
+            answer = await self._login(
+                username, password, client_id, secret_hash, caller, new_password
+            )
+            if isinstance(answer, Challenge):
+                run.outcome = MFA_REQUIRED
+            return answer
+
+    async def _login(
+        self,
+        username: object,
+        password: object,
+        client_id: object,
+        secret_hash: object,
+        caller: Caller,
+        new_password: object,
     ) -> TokenSet | Challenge:
         if not isinstance(password, str) or not isinstance(username, str):
             raise InvalidRequest("username and password are required strings.")
@@ -60,8 +86,8 @@ class LoginFlow:
         )
         if not client.allows("password"):
             raise InvalidClient("This client may not sign users in with a password.")
-        outcome = await self.password_signin(
-            username, password, caller, client_id=client.client_id, new_password=new_password
+        outcome = await self._password_signin(
+            username, password, caller, client.client_id, new_password
         )
         if isinstance(outcome, Challenge):
             return outcome
@@ -79,6 +105,22 @@ class LoginFlow:
         """Check a password: a completed sign-in (amr ["pwd"]), or, when the user has a
         second factor or must enrol one, a challenge to answer (`MfaLogin`). The API and
         the hosted sign-in page both sign in through here."""
+        with timed(self.flows, "login", renamed=LOGIN_OUTCOMES) as run:
+            outcome = await self._password_signin(
+                username, password, caller, client_id, new_password
+            )
+            if isinstance(outcome, Challenge):
+                run.outcome = MFA_REQUIRED
+            return outcome
+
+    async def _password_signin(
+        self,
+        username: str,
+        password: str,
+        caller: Caller,
+        client_id: str | None,
+        new_password: str | None,
+    ) -> Completed | Challenge:
         checked = await self.signin.check(
             username, password, caller, client_id=client_id, new_password=new_password
         )

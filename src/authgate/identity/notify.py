@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
+from authgate.flows import NO_FLOWS, FlowRecorder
 from authgate.identity.mail import MailSender, Templates
 
 log = logging.getLogger("authgate.mail")
@@ -21,6 +23,8 @@ class Postman:
         self._templates = templates
         self._pool_name = pool_name
         self._pending: set[asyncio.Task[None]] = set()
+        self.flows: FlowRecorder = NO_FLOWS
+        """Told each delivery's outcome (sent, failed) and time (metrics)."""
 
     def send(self, template: str, to: str, username: str, **context: str) -> None:
         message = self._templates.render(
@@ -31,10 +35,14 @@ class Postman:
         task.add_done_callback(self._pending.discard)
 
     async def _deliver(self, template: str, message: object) -> None:
+        started = time.perf_counter()
         try:
             await self._sender.send(message)  # type: ignore[arg-type]
         except Exception as exc:
+            self.flows.record("mail", "failed", time.perf_counter() - started)
             log.error("mail %s could not be delivered: %s", template, exc)
+        else:
+            self.flows.record("mail", "sent", time.perf_counter() - started)
 
     async def drain(self) -> None:
         """Wait for mail in flight (at shutdown)."""

@@ -16,6 +16,7 @@ import hmac
 import os
 import re
 import secrets
+import time
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -80,6 +81,11 @@ class PasswordHasher:
         )
         self._executor = ThreadPoolExecutor(slots, thread_name_prefix="authgate-passwords")
         self._slots = asyncio.Semaphore(slots)
+        self.workers = slots
+        self.waiting = 0
+        """Callers queued for a worker now (a gauge for metrics)."""
+        self.on_wait: Callable[[float], None] = _ignore
+        """Told how long each caller waited for a worker (a histogram for metrics)."""
         # Unknown users and unusable hashes verify against this, so they cost a real verify.
         self._dummy = self._argon2.hash(secrets.token_bytes(32))
         self._current = argon2.extract_parameters(self._dummy)
@@ -108,9 +114,18 @@ class PasswordHasher:
         await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     async def _run(self, work: Callable[[bytes], _T], secret: bytes) -> _T:
-        async with self._slots:
+        queued = time.perf_counter()
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            self.on_wait(time.perf_counter() - queued)
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, work, secret)
+        finally:
+            self._slots.release()
 
     def _verify_blocking(self, stored: str | None, secret: bytes) -> bool:
         if stored is not None and len(secret) <= MAX_PASSWORD_BYTES:
@@ -120,6 +135,10 @@ class PasswordHasher:
         with contextlib.suppress(VerificationError):
             self._argon2.verify(self._dummy, secret[:MAX_PASSWORD_BYTES])
         return False
+
+
+def _ignore(seconds: float) -> None:
+    return None
 
 
 def pbkdf2_sha256_hash(salt: bytes, digest: bytes, iterations: int = 100_000) -> str:

@@ -25,6 +25,7 @@ from authgate.errors import (
     InvalidToken,
     TooManyRequests,
 )
+from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.identity.attributes import AttributeSchema
 from authgate.identity.challenges import MfaLogin
 from authgate.identity.codes import CodeBook, CodeRefused
@@ -84,6 +85,8 @@ class UserPool:
         self.mfa_login = MfaLogin(store, mfa, self.signin, clock)
         self.login_flow = LoginFlow(store, self.signin, self.mfa_login, tokens, clients, clock)
         self._clock = clock
+        self.flows: FlowRecorder = NO_FLOWS
+        """Told each sign-up's outcome and duration (metrics)."""
 
     def _password(self, value: object, field: str = "password") -> str:
         if not isinstance(value, str):
@@ -106,6 +109,21 @@ class UserPool:
         """Register an account; return its sub (a fresh, unused one when the name is taken).
         With `reveal_taken` (Cognito's SignUp, which tells), a taken name is AlreadyExists
         instead, and its owner gets no notice."""
+        with timed(self.flows, "signup"):
+            return await self._signup(
+                email, password, username, attributes, caller, reveal_taken=reveal_taken
+            )
+
+    async def _signup(
+        self,
+        email: object,
+        password: object,
+        username: object,
+        attributes: dict[str, Any] | None,
+        caller: Caller,
+        *,
+        reveal_taken: bool,
+    ) -> str:
         await self._limits.signup.spend(f"ip:{caller.ip}")
         address = normalize_email(email)
         if username is None:

@@ -9,6 +9,7 @@ another writer got in between, and the busy timeout makes writers queue instead.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -95,6 +96,10 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, pool_pre_ping=True)
 
 
+def _ignore(seconds: float) -> None:
+    return None
+
+
 class Store:
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = url
@@ -102,24 +107,39 @@ class Store:
         # SQLite has one writer at a time. Queueing writers here wakes the next one the
         # moment the last commits; SQLite's own busy handler would sleep in coarse steps.
         self._writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        self.on_pool_wait: Callable[[float], None] = _ignore
+        """Told how long each unit of work waited for a connection (metrics)."""
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A read-write transaction: all of it commits, or none of it."""
         if self._writer is None:
-            async with self.engine.begin() as conn:
+            async with self._connection() as conn, conn.begin():
                 tx = Transaction(conn)
                 yield tx
         else:
-            async with self._writer, self.engine.begin() as conn:
+            async with self._writer, self._connection() as conn, conn.begin():
                 tx = Transaction(conn)
                 yield tx
         tx._committed()
 
     @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection; how long it took to get one goes to `on_pool_wait`."""
+        asked = time.perf_counter()
+        async with self.engine.connect() as conn:
+            self.on_pool_wait(time.perf_counter() - asked)
+            yield conn
+
+    def connections_in_use(self) -> int:
+        """Connections checked out of the pool now (0 for a pool that does not count)."""
+        checkedout = getattr(self.engine.pool, "checkedout", None)
+        return int(checkedout()) if callable(checkedout) else 0
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[Transaction]:
         """A consistent read that takes no write lock (writes in it are a mistake)."""
-        async with self.engine.connect() as conn:
+        async with self._connection() as conn:
             conn = await conn.execution_options(**{READ_ONLY: True})
             async with conn.begin():
                 yield Transaction(conn)

@@ -18,6 +18,7 @@ from authgate.audit import Caller, record
 from authgate.clients.registry import Client, ClientRegistry
 from authgate.config import Settings
 from authgate.errors import InvalidRequest, InvalidToken
+from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.store import Store, Transaction
 from authgate.tokens import pkce
 from authgate.tokens.amr import loaded
@@ -98,6 +99,8 @@ class OAuthTokens:
         self._clock = clock
         self._known_scopes = settings.oauth.known_scopes()
         self.inspector = TokenInspector(store, tokens, clients, settings.issuer, clock)
+        self.flows: FlowRecorder = NO_FLOWS
+        """Told each grant's, introspection's and revocation's outcome and time (metrics)."""
 
     # -- scopes ------------------------------------------------------------------------
 
@@ -115,6 +118,10 @@ class OAuthTokens:
         self, client: Client, scope: object, caller: Caller
     ) -> TokenResponse:
         """A token for the client itself: sub is the client, no refresh or id token."""
+        with timed(self.flows, "token_grant", "client_credentials"):
+            return await self._client_credentials(client, scope)
+
+    async def _client_credentials(self, client: Client, scope: object) -> TokenResponse:
         if not client.allows("client_credentials") or not client.metadata.confidential:
             raise UnauthorizedClient("The client may not use the client_credentials grant.")
         asked = parse_scope(scope)
@@ -139,6 +146,17 @@ class OAuthTokens:
         self,
         client: Client,
         *,
+        code: object,
+        redirect_uri: object,
+        code_verifier: object,
+        caller: Caller,
+    ) -> TokenResponse:
+        with timed(self.flows, "token_grant", "authorization_code"):
+            return await self._authorization_code(client, code, redirect_uri, code_verifier, caller)
+
+    async def _authorization_code(
+        self,
+        client: Client,
         code: object,
         redirect_uri: object,
         code_verifier: object,
@@ -213,6 +231,12 @@ class OAuthTokens:
     ) -> TokenResponse:
         """Rotate the client's refresh token (a client without rotation keeps it and gets
         none back, RFC 6749 6); scope may narrow the new access token only."""
+        with timed(self.flows, "token_grant", "refresh_token"):
+            return await self._refresh(client, refresh_token, scope, caller)
+
+    async def _refresh(
+        self, client: Client, refresh_token: object, scope: object, caller: Caller
+    ) -> TokenResponse:
         if not client.allows("refresh_token"):
             raise UnauthorizedClient("The client may not use the refresh_token grant.")
         if not isinstance(refresh_token, str) or not refresh_token:
@@ -280,7 +304,10 @@ class OAuthTokens:
     async def introspect(self, token: object, hint: object) -> dict[str, Any]:
         """Any authenticated client may introspect any token (as Ory Hydra allows): a
         resource server is a client, and the tokens it receives were issued to others."""
-        return await self.inspector.introspect(token, hint)
+        with timed(self.flows, "introspection") as run:
+            answer = await self.inspector.introspect(token, hint)
+            run.outcome = "active" if answer.get("active") else "inactive"
+            return answer
 
     # -- revocation (RFC 7009) ---------------------------------------------------------
 
@@ -288,6 +315,10 @@ class OAuthTokens:
         """Revoke a token the client holds. Unknown, invalid and already dead tokens are
         ignored (2.2); a live token issued to another client is refused (2.1). A refresh
         token ends its family and denies the access tokens issued from it (2.1)."""
+        with timed(self.flows, "revocation"):
+            await self._revoke(client, token, caller)
+
+    async def _revoke(self, client: Client, token: object, caller: Caller) -> None:
         if not isinstance(token, str) or not token:
             raise InvalidRequest("token is required.", field="token")
         if looks_like_jwt(token):

@@ -24,6 +24,7 @@ from authgate.clients.registry import Client
 from authgate.cluster.notices import Announce, silent
 from authgate.config import TokenSettings
 from authgate.errors import InvalidToken
+from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.store import Store, Transaction
 from authgate.store.records import IssuedAccessRecord, OpaqueTokenRecord, UserRecord
 from authgate.tokens.amr import PASSWORD, claims_for, loaded
@@ -122,6 +123,8 @@ class TokenService:
         self._deny = deny
         self.announce: Announce = silent
         """Tells other replicas a user's sign-ins ended (Redis pub/sub; set by bootstrap)."""
+        self.flows: FlowRecorder = NO_FLOWS
+        """Told each refresh's and sign-out's outcome and time (metrics)."""
 
     def user_gone_after(self, tx: Transaction, sub: str) -> None:
         """Once `tx` commits, tell the other replicas to look the user up again: its
@@ -345,6 +348,10 @@ class TokenService:
         """Spend a refresh token for a new set; a replayed token revokes its family. A
         client without rotation gets no new refresh token (the presented one stays).
         `client_id`: the client the caller proved to be (the token must be its own)."""
+        with timed(self.flows, "refresh"):
+            return await self._refresh(refresh_token, caller, client_id)
+
+    async def _refresh(self, refresh_token: str, caller: Caller, client_id: str | None) -> TokenSet:
         async with self._store.transaction() as tx:
             outcome = await self.rotate(tx, refresh_token, caller, client_id=client_id)
             if isinstance(outcome, Rotation):
@@ -382,13 +389,14 @@ class TokenService:
 
     async def revoke_family_of(self, refresh_token: str, caller: Caller) -> None:
         """Sign out one sign-in, with its access tokens. Unknown tokens are ignored."""
-        async with self._store.transaction() as tx:
-            found = await tx.refresh.get(hash_refresh_token(refresh_token))
-            if found is None:
-                return
-            _, family = found
-            await self.families.revoke(tx, [family.family_id])
-            await record(tx, "logout", caller, sub=family.sub, client_id=family.client_id)
+        with timed(self.flows, "revocation"):
+            async with self._store.transaction() as tx:
+                found = await tx.refresh.get(hash_refresh_token(refresh_token))
+                if found is None:
+                    return
+                _, family = found
+                await self.families.revoke(tx, [family.family_id])
+                await record(tx, "logout", caller, sub=family.sub, client_id=family.client_id)
 
     async def sign_out_everywhere(self, tx: Transaction, user: UserRecord) -> None:
         """Revoke every refresh family; access tokens issued until now stop working."""
