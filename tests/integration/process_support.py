@@ -94,8 +94,9 @@ class WorkerClient:
         self.workers = workers
         self.source = source
 
-    def _connect(self, attempts: int = 400) -> http.client.HTTPConnection:
-        for _ in range(attempts):
+    def _connect(self, deadline: float = 60.0) -> http.client.HTTPConnection:
+        until = time.monotonic() + deadline
+        while time.monotonic() < until:
             connection = http.client.HTTPConnection(
                 "127.0.0.1", self.port, timeout=30, source_address=(self.source, 0)
             )
@@ -105,7 +106,7 @@ class WorkerClient:
             if owner(self.port, client_port, self.workers) == self.pid:
                 return connection
             connection.close()
-        raise AssertionError(f"worker {self.pid} accepted none of {attempts} connections")
+        raise AssertionError(f"worker {self.pid} accepted no connection within {deadline} s")
 
     def request(
         self,
