@@ -60,6 +60,11 @@ WAIT = 1.0
 """Longest wait for a signal: children are also reaped this often, whatever happens."""
 
 
+def supported() -> bool:
+    """Whether this platform can run workers (Linux: macOS has no `sigtimedwait`)."""
+    return hasattr(os, "fork") and hasattr(signal, "sigtimedwait")
+
+
 def _describe(status: int) -> str:
     code = os.waitstatus_to_exitcode(status)
     if code < 0:

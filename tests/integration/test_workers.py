@@ -8,6 +8,7 @@ that travel between workers are waited for with a generous deadline.
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -22,8 +23,10 @@ import httpx
 import pytest
 import yaml
 
+from tests.integration.cluster_support import PROXY, cluster_settings
 from tests.integration.conftest import ServerFactory, unique_email
 from tests.integration.harness import AuthgateServer
+from tests.integration.oauth_support import client_token, machine
 from tests.integration.process_support import (
     WorkerClient,
     alive,
@@ -33,6 +36,7 @@ from tests.integration.process_support import (
     wait_until,
 )
 from tests.integration.upstream_app import Upstream
+from tests.redis_support import REDIS_URL, redis_or_skip, unique_prefix
 
 WORKERS = 2
 PASSWORD = "Correct-Horse-7-battery"
@@ -181,6 +185,43 @@ def test_a_sign_out_everywhere_on_one_worker_is_refused_by_the_other(
     assert wait_until(
         lambda: second.request("GET", "/v1/me", headers=bearer)[0] == 401, DEADLINE
     ), "the other worker still takes the token"
+
+
+def test_with_redis_a_token_revoked_on_one_worker_is_refused_by_the_other(
+    make_server: ServerFactory,
+) -> None:
+    """Database polling set to an hour: only Redis's notice can carry the revocation."""
+    redis_or_skip()
+    server = make_server(
+        server={"workers": WORKERS}, **cluster_settings(REDIS_URL, unique_prefix("workers"))
+    )
+    workers = workers_of(server)
+    first, second = (
+        WorkerClient(server.public_port, pid, workers, source=PROXY) for pid in sorted(workers)
+    )
+    client = machine(server)
+    token = str(client_token(server, client, scope="orders:read")["access_token"])
+    asking = {
+        "X-Forwarded-Method": "GET",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "api.example.com",
+        "X-Forwarded-Uri": "/orders/1",
+        "Authorization": f"Bearer {token}",
+    }
+    assert [w.request("GET", "/_authgate/forward", headers=asking)[0] for w in (first, second)] == [
+        200,
+        200,
+    ]
+    basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+
+    revoked = first.request(
+        "POST", "/oauth2/revoke", form={"token": token}, headers={"Authorization": f"Basic {basic}"}
+    )
+
+    assert revoked[0] == 200
+    assert wait_until(
+        lambda: second.request("GET", "/_authgate/forward", headers=asking)[0] == 401, DEADLINE
+    )
 
 
 # --- reloads --------------------------------------------------------------------------------

@@ -104,8 +104,11 @@ def serve(config: ConfigOption = None) -> None:
         if workers == 1:
             uvloop.run(run())
             return
-        from authgate.workers import Supervisor, worker_entry
+        from authgate.workers import Supervisor, supported, worker_entry
 
+        if not supported():
+            needs = "server.workers: above 1 needs Linux (fork, sigtimedwait)"
+            raise ConfigError("server", [needs])
         listeners = open_listeners(settings)  # bound here, served by every worker
         try:
             uvloop.run(prepare_workers())
