@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import signal
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -88,17 +89,30 @@ class WorkerClient:
     """HTTP/1.1 to one chosen worker of a server: it connects until that worker accepted
     the connection (the kernel hands each to whichever worker is waiting), then asks."""
 
-    def __init__(self, port: int, pid: int, workers: set[int], source: str = "127.0.0.1"):
+    def __init__(
+        self,
+        port: int,
+        pid: int,
+        workers: set[int],
+        source: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+    ):
         self.port = port
         self.pid = pid
         self.workers = workers
         self.source = source
+        self.tls = tls
 
     def _connect(self, deadline: float = 60.0) -> http.client.HTTPConnection:
         until = time.monotonic() + deadline
         while time.monotonic() < until:
-            connection = http.client.HTTPConnection(
-                "127.0.0.1", self.port, timeout=30, source_address=(self.source, 0)
+            where = ("127.0.0.1", self.port)
+            connection = (
+                http.client.HTTPConnection(*where, timeout=30, source_address=(self.source, 0))
+                if self.tls is None
+                else http.client.HTTPSConnection(
+                    *where, timeout=30, source_address=(self.source, 0), context=self.tls
+                )
             )
             connection.request("GET", "/healthz")  # answered: so accepted by a worker
             connection.getresponse().read()

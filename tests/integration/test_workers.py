@@ -12,6 +12,7 @@ import base64
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -23,9 +24,10 @@ import httpx
 import pytest
 import yaml
 
+from authgate.cli.devcert import write_dev_cert
 from tests.integration.cluster_support import PROXY, cluster_settings
 from tests.integration.conftest import ServerFactory, unique_email
-from tests.integration.harness import AuthgateServer
+from tests.integration.harness import AuthgateServer, deep_merge, free_port
 from tests.integration.oauth_support import client_token, machine
 from tests.integration.process_support import (
     WorkerClient,
@@ -146,6 +148,33 @@ def test_many_requests_on_fresh_connections_all_succeed_and_reach_both_workers(
             answered_by.add(owner(pool.public_port, sock.getsockname()[1], workers))
     assert statuses == [b"200"] * 200
     assert answered_by - {None} == workers
+
+
+def test_every_worker_serves_a_tls_listener_bound_once_by_the_parent(
+    make_server: ServerFactory, upstream: Upstream, tmp_path: Path
+) -> None:
+    pair = write_dev_cert(tmp_path, [], 2, force=False)
+    port = free_port()
+    tls = {"cert": str(pair.cert), "key": str(pair.key)}
+    server = make_server(
+        server={"workers": WORKERS},
+        gateway={**gateway(upstream), "listen": [{"listen": f"127.0.0.1:{port}", "tls": tls}]},
+    )
+    workers = workers_of(server)
+    trusting = ssl.create_default_context(cafile=str(pair.cert))
+    for pid in workers:
+        answer = WorkerClient(port, pid, workers, tls=trusting).request("GET", "/echo/1")
+        assert answer[0] == 200
+        assert answer[1]["path"] == "/echo/1"
+
+
+def test_a_taken_port_stops_the_start_before_any_worker_or_migration(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        ran = serve(tmp_path, {"public": {"listen": f"127.0.0.1:{port}"}})
+    assert ran.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in ran.stderr
+    assert not (tmp_path / "data").exists()
 
 
 # --- one database, one user pool ------------------------------------------------------------
@@ -405,13 +434,13 @@ def test_workers_auto_runs_one_per_cpu(make_server: ServerFactory) -> None:
     assert any(r.get("workers") == cpus for r in server.log_records())
 
 
-def test_a_bad_worker_count_is_refused_at_start_naming_the_key(tmp_path: Path) -> None:
+def serve(tmp_path: Path, overrides: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """`authgate serve` with two workers and `overrides`, expected to stop at once."""
     config = tmp_path / "authgate.yaml"
-    config.write_text(
-        yaml.safe_dump({"data_dir": str(tmp_path / "data"), "server": {"workers": "many"}})
-    )
+    base = {"data_dir": str(tmp_path / "data"), "server": {"workers": WORKERS}}
+    config.write_text(yaml.safe_dump(deep_merge(base, overrides)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHGATE_")}
-    ran = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "authgate", "serve", "--config", str(config)],
         capture_output=True,
         text=True,
@@ -419,6 +448,10 @@ def test_a_bad_worker_count_is_refused_at_start_naming_the_key(tmp_path: Path) -
         env=env,
         cwd=tmp_path,
     )
+
+
+def test_a_bad_worker_count_is_refused_at_start_naming_the_key(tmp_path: Path) -> None:
+    ran = serve(tmp_path, {"server": {"workers": "many"}})
     assert ran.returncode == 1
-    assert "server.workers" in ran.stdout + ran.stderr
+    assert "server.workers" in ran.stderr
     assert not (tmp_path / "data").exists()
