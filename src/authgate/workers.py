@@ -48,7 +48,7 @@ import uvloop
 from authgate.bootstrap import build_services
 from authgate.config import Settings
 from authgate.listeners import Listener, close_all
-from authgate.server import SUPERVISED, Parent, serve
+from authgate.server import SUPERVISED, Parent, freeze_startup, serve
 
 log = logging.getLogger("authgate")
 
@@ -222,6 +222,7 @@ async def _serve(
 ) -> None:
     # The parent migrated already; a worker only checks the schema is current.
     services = await build_services(settings, migrate=False)
+    freeze_startup()
     await serve(
         settings,
         services,

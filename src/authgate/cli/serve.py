@@ -1,8 +1,8 @@
-"""`authgate serve`: run every listener of the configuration in this process."""
+"""`authgate serve`: run every listener of the configuration, in this process or, with
+`server.workers` above 1, in that many worker processes it supervises."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 from collections.abc import Iterable
@@ -57,15 +57,6 @@ def _log_listening(settings: Settings, workers: int) -> None:
         log.info("authgate %s; %d workers", where, workers, extra=extra)
 
 
-def _freeze() -> None:
-    # What start-up built (modules, settings, services) lives as long as the process:
-    # kept out of the collector's walks, a full collection under load takes about 1 ms
-    # instead of 80-190 ms that every request in flight would wait for. (Before a fork,
-    # it also keeps the workers' shared pages from being written by the collector.)
-    gc.collect()
-    gc.freeze()
-
-
 def serve(config: ConfigOption = None) -> None:
     """Run the public and admin listeners (and the gate's own); SIGHUP reloads the gate.
 
@@ -73,8 +64,8 @@ def serve(config: ConfigOption = None) -> None:
     supervises that many worker processes serving the same listeners (authgate.workers).
     """
     from authgate.listeners import ListenError, check_listeners, close_all, open_listeners
+    from authgate.server import freeze_startup, warn_if_per_process
     from authgate.server import serve as run_server
-    from authgate.server import warn_if_per_process
 
     try:
         settings = load_settings(config)
@@ -88,7 +79,7 @@ def serve(config: ConfigOption = None) -> None:
         services = await build_services(settings)
         _show_admin_token(settings, services)
         _log_listening(settings, 1)
-        _freeze()
+        freeze_startup()
         await run_server(settings, services, config)
 
     async def prepare_workers() -> None:
@@ -116,7 +107,7 @@ def serve(config: ConfigOption = None) -> None:
             close_all(listeners)
             raise
         _log_listening(settings, workers)
-        _freeze()
+        freeze_startup()
         start = worker_entry(settings, config, listeners)
         raise typer.Exit(Supervisor(workers, listeners, start).run())
     except ConfigError as exc:
