@@ -50,8 +50,15 @@ def workers_of(server: AuthgateServer, count: int = WORKERS) -> set[int]:
     """The server's worker pids, once it has `count` of them."""
     assert server.process is not None
     parent = server.process.pid
-    assert wait_until(lambda: len(children(parent)) == count), children(parent)
-    return children(parent)
+    now: set[int] = set()
+
+    def done() -> bool:
+        nonlocal now
+        now = children(parent)
+        return len(now) == count
+
+    assert wait_until(done), now
+    return now
 
 
 def on(server: AuthgateServer, pid: int, workers: set[int], admin: bool = False) -> WorkerClient:
