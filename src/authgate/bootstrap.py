@@ -185,12 +185,16 @@ async def open_store(settings: Settings, migrate: bool) -> Store:
     return store
 
 
-async def build_services(settings: Settings) -> Services:
+async def build_services(settings: Settings, *, migrate: bool | None = None) -> Services:
+    """`migrate`: run the migrations (default `database.migrate_on_start`); False only
+    checks that the schema is current (a worker, whose parent migrated)."""
     ensure_data_dir(settings)
     kek = load_kek(settings)
     encryptor = KeyEncryptor(kek)
     admin_token, admin_created = load_admin_token(settings)
-    store = await open_store(settings, settings.database.migrate_on_start)
+    store = await open_store(
+        settings, settings.database.migrate_on_start if migrate is None else migrate
+    )
     tok = settings.tokens
     keys = KeyManager(
         store,

@@ -544,6 +544,47 @@ class RedisSettings(_Section):
         return url
 
 
+# -- serving processes (issue 12, "All the cores of one machine") --------------------------
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity, as a container's cpuset sets it)."""
+    counter = getattr(os, "process_cpu_count", None)  # Python 3.13+
+    if counter is not None:
+        return int(counter() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class ServerSettings(_Section):
+    """How many processes serve the listeners."""
+
+    workers: int | Literal["auto"] = Field(
+        default=1,
+        description="Serving processes sharing the listeners: a number (1: this process "
+        "alone serves) or auto (one per CPU this process may use). Above 1, a parent "
+        "process migrates, bootstraps and binds once, then runs and supervises that many "
+        "workers; they share state as replicas do (Redis when configured, database polling "
+        "otherwise). See docs/operations.md.",
+    )
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> int | str:
+        if value == "auto":
+            return "auto"
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        raise ValueError("must be a whole number of processes, at least 1, or auto")
+
+    def resolved_workers(self) -> int:
+        """The number of serving processes: `auto` is the CPU count."""
+        return cpu_count() if self.workers == "auto" else int(self.workers)
+
+
 class Settings(BaseSettings):
     """The whole configuration of one authgate process."""
 
@@ -576,6 +617,7 @@ class Settings(BaseSettings):
     ui: UiSettings = UiSettings()
     cognito: CognitoSettings = CognitoSettings()
     redis: RedisSettings | None = None
+    server: ServerSettings = ServerSettings()
 
     @field_validator("issuer")
     @classmethod
