@@ -11,7 +11,6 @@ JWT would carry, so every check (introspection, userinfo, /v1/me) reads them the
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 import time
@@ -28,15 +27,14 @@ from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.store import Store, Transaction
 from authgate.store.records import IssuedAccessRecord, OpaqueTokenRecord, UserRecord
 from authgate.tokens.amr import PASSWORD, claims_for, loaded
-from authgate.tokens.claims import PROFILE_CLAIMS
 from authgate.tokens.cognito_claims import (
     group_claims,
-    id_token_claims,
     sign_in_claims,
     with_pool_scope,
 )
+from authgate.tokens.id_tokens import oidc_id_claims, pool_id_claims
 from authgate.tokens.jwt import TokenCodec, UnknownSigningKey
-from authgate.tokens.keys import KeyEncryptor, b64url_encode
+from authgate.tokens.keys import KeyEncryptor
 from authgate.tokens.keystore import KeyManager
 from authgate.tokens.refresh import (
     RefreshFamilies,
@@ -47,8 +45,6 @@ from authgate.tokens.refresh import (
 from authgate.tokens.revocation import DenyList
 
 ACCESS_TYP = "at+jwt"
-# The user pool's own ID token (/v1/login) carries every standard attribute the user has.
-ID_CLAIMS = (*PROFILE_CLAIMS, "phone_number", "address")
 
 
 @dataclass(frozen=True)
@@ -83,13 +79,6 @@ hash_token = hash_refresh_token
 def looks_like_jwt(token: str) -> bool:
     """A compact JWS has three segments; our opaque tokens are base64url without dots."""
     return token.count(".") == 2
-
-
-def half_hash(value: str, alg: str) -> str:
-    """OIDC Core 3.1.3.6 at_hash: the left half of the hash the signing alg uses
-    (SHA-512 for Ed25519, as the OpenID Foundation's EdDSA note and oidc-provider do)."""
-    digest = (hashlib.sha512 if alg == "EdDSA" else hashlib.sha256)(value.encode()).digest()
-    return b64url_encode(digest[: len(digest) // 2])
 
 
 @dataclass(frozen=True)
@@ -242,30 +231,21 @@ class TokenService:
         )
         return token
 
+    def _id_base(self, user: UserRecord, client: Client, auth_time: float) -> dict[str, Any]:
+        iat = self._issued_at(user)
+        exp = iat + int(self._ttl(client, "id"))
+        return {
+            "iss": self._issuer,
+            "aud": client.client_id,
+            "iat": iat,
+            "exp": exp,
+            "auth_time": int(auth_time),
+        }
+
     def _id_token(
         self, user: UserRecord, client: Client, auth_time: float, amr: Sequence[str]
     ) -> str:
-        iat = self._issued_at(user)
-        claims: dict[str, Any] = {
-            "iss": self._issuer,
-            "sub": user.sub,
-            "aud": client.client_id,
-            "iat": iat,
-            "exp": iat + int(self._ttl(client, "id")),
-            "auth_time": int(auth_time),
-            "token_use": "id",
-            "username": user.username,
-            **claims_for(amr),
-        }
-        if user.email:
-            claims["email"] = user.email
-            claims["email_verified"] = user.email_verified
-        claims.update({k: v for k, v in user.attributes.items() if k in ID_CLAIMS})
-        claims.update(id_token_claims(user))
-        if user.groups:
-            claims["groups"] = list(user.groups)
-        if amr:
-            claims["amr"] = list(amr)
+        claims = pool_id_claims(user, self._id_base(user, client, auth_time), amr)
         return self._codec.sign(claims, typ="JWT")
 
     def oidc_id_token(
@@ -279,25 +259,17 @@ class TokenService:
         access_token: str,
         amr: Sequence[str] = (PASSWORD,),
     ) -> str:
-        """An ID token per OIDC Core 2 and 3.1.3.6: only the claims the granted scopes
-        release, the client as aud and azp, the nonce of the request, and at_hash."""
-        iat = self._issued_at(user)
-        alg = self.signing_alg
-        claims: dict[str, Any] = {
-            **user_claims,
-            "iss": self._issuer,
-            "sub": user.sub,
-            "aud": client.client_id,
-            "azp": client.client_id,
-            "iat": iat,
-            "exp": iat + int(self._ttl(client, "id")),
-            "auth_time": int(auth_time),
-            "at_hash": half_hash(access_token, alg),
-            "token_use": "id",
-            **claims_for(amr),
-        }
-        if nonce is not None:
-            claims["nonce"] = nonce
+        """An OIDC ID token for the user at the client (`tokens.id_tokens`)."""
+        base = self._id_base(user, client, auth_time)
+        claims = oidc_id_claims(
+            user_claims,
+            base,
+            sub=user.sub,
+            access_token=access_token,
+            alg=self.signing_alg,
+            nonce=nonce,
+            amr=amr,
+        )
         return self._codec.sign(claims, typ="JWT")
 
     async def new_family(
