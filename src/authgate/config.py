@@ -83,6 +83,12 @@ class DatabaseSettings(_Section):
     )
     migrate_on_start: bool = True
     pool_size: int = Field(default=10, gt=0)
+    timeout: Duration = Field(
+        default=2.0,
+        description="The longest a request waits for the database: to connect, for a pooled "
+        "connection, for each statement, and (SQLite) for the write lock. Past it the "
+        "request answers 503 storage_unavailable instead of hanging.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -31,13 +31,13 @@ from authgate.api.openapi import PublicSchemas
 from authgate.bootstrap import Services, build_services
 from authgate.cognito import endpoint as cognito
 from authgate.config import UI_PREFIX, Settings
-from authgate.errors import DomainError
+from authgate.errors import DomainError, StorageUnavailable
 from authgate.gateway import forward_auth
 from authgate.gateway.dispatch import with_gate
 from authgate.listeners import Role, open_listeners, server_for
 from authgate.oauth.cors import ScopedCORS
 from authgate.reload import GatewayReloader
-from authgate.ui.pages import Pages
+from authgate.ui.pages import Pages, storage_unavailable_page
 
 log = logging.getLogger("authgate")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -45,7 +45,16 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if isinstance(exc, StorageUnavailable) and _is_page(request):
+        return storage_unavailable_page(request, exc.retry_after)
     return error_response(exc)
+
+
+def _is_page(request: Request) -> bool:
+    """Whether a hosted page (under `ui.prefix`) was asked for: people get a page, not JSON."""
+    prefix = request.app.state.services.settings.ui.prefix.rstrip("/")
+    path = request.url.path
+    return path == prefix or path.startswith(f"{prefix}/")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
