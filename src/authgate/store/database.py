@@ -118,12 +118,18 @@ def create_engine(url: str, pool_size: int = 10, timeout: float = 2.0) -> AsyncE
     )
 
 
-_UNREACHABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
-"""What SQLAlchemy raises when the database is away, refuses, or is too slow."""
+_UNREACHABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    TimeoutError,
+    OSError,
+)
+"""What is raised when the database is away, refuses, or is too slow."""
 
 
 def _unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, _UNREACHABLE | TimeoutError | OSError):
+    if isinstance(exc, _UNREACHABLE):
         return True
     return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
 
