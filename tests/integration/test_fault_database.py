@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import _drop_database, create_database_or_skip, postgres_base_url
+from tests.integration.browser import Browser
 from tests.integration.cluster_support import PROXY, eventually
 from tests.integration.conftest import unique_email
 from tests.integration.harness import AuthgateServer, free_port
@@ -58,6 +59,10 @@ class Deployment:
     refresh_token: str
     machine_token: str
     machine: dict[str, Any]
+    browser: Browser
+    """Signed in to the hosted pages before any outage."""
+    unseen_token: str = ""
+    """A user's access token the gate has not seen before the outage."""
 
     def public(self) -> httpx.Client:
         return httpx.Client(base_url=self.server.public, timeout=HANG)
@@ -88,9 +93,9 @@ class Deployment:
             return http.get("/readyz").status_code
 
 
-def _signed_in(server: AuthgateServer) -> tuple[str, str]:
+def _signed_in(server: AuthgateServer, address: str | None = None) -> tuple[str, str]:
     """(access, refresh) token of a new confirmed user, signed in through the REST API."""
-    address = unique_email("fault")
+    address = address or unique_email("fault")
     with server.admin_client() as admin:
         body = {"email": address, "password": PASSWORD, "email_verified": True}
         assert admin.post("/admin/users", json=body).status_code == 201
@@ -126,10 +131,16 @@ def deployment(
     server = AuthgateServer(tmp_path_factory.mktemp("authgate"), relayed, settings)
     server.start()
     try:
-        access, refresh = _signed_in(server)
+        address = unique_email("fault")
+        access, refresh = _signed_in(server, address)
         robot = machine(server)
         machine_token = str(client_token(server, robot)["access_token"])
-        yield Deployment(server, relay, access, refresh, machine_token, robot)
+        browser = Browser(server)
+        browser.http.timeout = httpx.Timeout(HANG)
+        page = browser.http.get("/auth/login", params={"return_to": "/auth/account"})
+        assert browser.sign_in(page, address).status_code == 303
+        yield Deployment(server, relay, access, refresh, machine_token, robot, browser)
+        browser.http.close()
     finally:
         server.stop()
         relay.close()
@@ -142,6 +153,7 @@ def database_away(request: pytest.FixtureRequest, deployment: Deployment) -> Ite
     # Warm the gate's view of both tokens while the database is there, as traffic would.
     assert deployment.through_gate(deployment.user_token) == 200
     assert deployment.through_gate(deployment.machine_token) == 200
+    deployment.unseen_token = _signed_in(deployment.server)[0]
     if request.param == "closed":
         deployment.relay.close()
     else:
@@ -192,6 +204,12 @@ def test_the_gate_keeps_admitting_a_user_token(database_away: Deployment) -> Non
     assert database_away.through_gate(database_away.user_token) == 200
 
 
+def test_the_gate_admits_a_valid_token_of_a_user_it_has_not_seen_yet(
+    database_away: Deployment,
+) -> None:
+    assert database_away.through_gate(database_away.unseen_token) == 200
+
+
 def test_the_gate_keeps_admitting_a_machine_token(database_away: Deployment) -> None:
     assert database_away.through_gate(database_away.machine_token) == 200
 
@@ -204,6 +222,14 @@ def test_readiness_says_503(database_away: Deployment) -> None:
     assert database_away.ready() == 503
     with httpx.Client(base_url=database_away.server.admin, timeout=HANG) as admin:
         assert admin.get("/readyz").status_code == 503
+
+
+def test_a_hosted_page_says_to_try_again_shortly(database_away: Deployment) -> None:
+    page = database_away.browser.http.get("/auth/account")
+    assert page.status_code == 503, page.text[:300]
+    assert page.headers["content-type"].startswith("text/html")
+    assert "try again" in page.text
+    assert "retry-after" in page.headers
 
 
 def test_the_jwks_is_still_served(database_away: Deployment) -> None:
