@@ -99,9 +99,12 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout: float) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, pool_size: int = 10, timeout: float = 2.0) -> AsyncEngine:
-    """An engine whose every wait on the database is bounded by `timeout` seconds; pooled
-    connections are checked before use, so a database that came back is used again."""
+def create_engine(
+    url: str, pool_size: int = 10, timeout: float = 2.0, *, bound_statements: bool = True
+) -> AsyncEngine:
+    """An engine whose every wait on the database is bounded by `timeout` seconds (each
+    statement too, unless not `bound_statements`); pooled connections are checked before
+    use, so a database that came back is used again."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -109,12 +112,15 @@ def create_engine(url: str, pool_size: int = 10, timeout: float = 2.0) -> AsyncE
         engine = create_async_engine(url)
         _configure_sqlite(engine, timeout)
         return engine
+    connect_args: dict[str, float] = {"timeout": timeout}
+    if bound_statements:
+        connect_args["command_timeout"] = timeout
     return create_async_engine(
         url,
         pool_size=pool_size,
         pool_pre_ping=True,
         pool_timeout=timeout,
-        connect_args={"timeout": timeout, "command_timeout": timeout},
+        connect_args=connect_args,
     )
 
 
@@ -188,6 +194,21 @@ class Store:
             conn = await conn.execution_options(**{READ_ONLY: True})
             async with conn.begin():
                 yield Transaction(conn)
+
+    @asynccontextmanager
+    async def unbounded(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction whose statements may take as long as they need (migrations: a
+        new index on a large table must not be cut off at `database.timeout`)."""
+        if self._writer is not None:  # SQLite: its statements have no timeout anyway
+            async with self._writer, self.engine.begin() as conn:
+                yield conn
+            return
+        engine = create_engine(self.url, 1, self.timeout, bound_statements=False)
+        try:
+            async with engine.begin() as conn:
+                yield conn
+        finally:
+            await engine.dispose()
 
     async def ping(self) -> bool:
         """Whether the database answers within `database.timeout` (the readiness probe)."""
