@@ -202,6 +202,8 @@ async def serve(
             await asyncio.sleep(interval)
             try:
                 await services.keys.reload_if_older_than(interval)
+            except StorageUnavailable:
+                log.warning("the database is unavailable; keeping the current signing keys")
             except Exception:
                 log.exception("reloading signing keys failed; keeping the current ones")
 
