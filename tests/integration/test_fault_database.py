@@ -194,6 +194,20 @@ def test_an_oauth_revocation_answers_503_in_oauth_shape(database_away: Deploymen
     assert "retry-after" in answer.headers
 
 
+def test_a_client_credentials_grant_is_still_served_from_the_client_cache(
+    database_away: Deployment,
+) -> None:
+    robot = database_away.machine
+    with database_away.public() as http:
+        answer = http.post(
+            "/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(robot["client_id"], robot["client_secret"]),
+        )
+    assert answer.status_code == 200, answer.text
+    assert database_away.through_gate(answer.json()["access_token"]) == 200
+
+
 def test_an_admin_write_answers_503_storage_unavailable(database_away: Deployment) -> None:
     with database_away.admin() as admin:
         answer = admin.post("/admin/users", json={"email": unique_email(), "password": PASSWORD})

@@ -60,7 +60,7 @@ class Storm:
         address = unique_email("storm")
         signup = http.post("/v1/signup", json={"email": address, "password": PASSWORD})
         assert signup.status_code == 201, signup.text
-        code = self.server.wait_for_mail(address).code
+        code = self.server.wait_for_mail(address, timeout=30).code
         confirm = http.post("/v1/signup/confirm", json={"username": address, "code": code})
         assert confirm.status_code == 200, confirm.text
         login = http.post("/v1/login", json={"username": address, "password": PASSWORD})
