@@ -85,9 +85,10 @@ class DatabaseSettings(_Section):
     pool_size: int = Field(default=10, gt=0)
     timeout: Duration = Field(
         default=2.0,
-        description="The longest a request waits for the database: to connect, for a pooled "
-        "connection, for each statement, and (SQLite) for the write lock. Past it the "
-        "request answers 503 storage_unavailable instead of hanging.",
+        description="The longest a request waits for PostgreSQL: to connect, for a pooled "
+        "connection, for each statement (migrations excepted). Past it the request answers "
+        "503 storage_unavailable instead of hanging. SQLite writers wait for the write lock "
+        "this long, but at least 10 s.",
     )
 
     @field_validator("url")
