@@ -11,6 +11,9 @@ that outlives it is a hang, which is the failure looked for; it is no performanc
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -127,6 +130,7 @@ def deployment(
         "database": {"timeout": TIMEOUT},
         "oauth": {"scopes": RESOURCE_SCOPES, "revocation_sync_interval": "1s"},
         "gateway": gateway(upstream),
+        "cognito": {"enabled": True},
     }
     server = AuthgateServer(tmp_path_factory.mktemp("authgate"), relayed, settings)
     server.start()
@@ -206,6 +210,27 @@ def test_a_client_credentials_grant_is_still_served_from_the_client_cache(
         )
     assert answer.status_code == 200, answer.text
     assert database_away.through_gate(answer.json()["access_token"]) == 200
+
+
+def test_a_cognito_sign_up_answers_a_retryable_internal_error(database_away: Deployment) -> None:
+    robot, name = database_away.machine, unique_email()
+    digest = hmac.new(
+        robot["client_secret"].encode(), (name + robot["client_id"]).encode(), hashlib.sha256
+    ).digest()
+    call = {
+        "ClientId": robot["client_id"],
+        "Username": name,
+        "SecretHash": base64.b64encode(digest).decode(),
+    }
+    headers = {
+        "X-Amz-Target": "AWSCognitoIdentityProviderService.SignUp",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    with database_away.public() as http:
+        answer = http.post("/cognito", json={**call, "Password": PASSWORD}, headers=headers)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["__type"] == "InternalErrorException"
+    assert "retry-after" in answer.headers
 
 
 def test_an_admin_write_answers_503_storage_unavailable(database_away: Deployment) -> None:
