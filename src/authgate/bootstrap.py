@@ -174,7 +174,9 @@ class Services:
 
 
 async def open_store(settings: Settings, migrate: bool) -> Store:
-    store = Store(settings.database.resolved_url(), settings.database.pool_size)
+    store = Store(
+        settings.database.resolved_url(), settings.database.pool_size, settings.database.timeout
+    )
     if migrate:
         await upgrade(store)
     elif not await is_current(store):

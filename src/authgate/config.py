@@ -83,6 +83,13 @@ class DatabaseSettings(_Section):
     )
     migrate_on_start: bool = True
     pool_size: int = Field(default=10, gt=0)
+    timeout: Duration = Field(
+        default=2.0,
+        description="The longest a request waits for PostgreSQL: to connect, for a pooled "
+        "connection, for each statement (migrations excepted). Past it the request answers "
+        "503 storage_unavailable instead of hanging. SQLite writers wait for the write lock "
+        "this long, but at least 10 s.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -230,3 +230,22 @@ class InvalidSession(InvalidCredentials):
 
 
 ALL_DOMAIN_ERRORS += (SrpVerifierMissing, InvalidSession)
+
+
+# -- the database is away ----------------------------------------------------------------
+
+
+class StorageUnavailable(DomainError):
+    """The database could not be reached, or did not answer within `database.timeout`:
+    nothing was written, and the same request may succeed once it is back. `retry_after`
+    is whole seconds a client should wait before trying again."""
+
+    code = "storage_unavailable"
+    message = "The database is unavailable; try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+ALL_DOMAIN_ERRORS += (StorageUnavailable,)

@@ -35,14 +35,14 @@ from authgate.bootstrap import Services, build_services
 from authgate.cluster.notices import Announce
 from authgate.cognito import endpoint as cognito
 from authgate.config import UI_PREFIX, Settings
-from authgate.errors import DomainError
+from authgate.errors import DomainError, StorageUnavailable
 from authgate.gateway import envoy_authz, forward_auth
 from authgate.gateway.dispatch import with_gate
 from authgate.listeners import Listener, Role, open_listeners, server_for
 from authgate.oauth.cors import ScopedCORS
 from authgate.reload import GatewayReloader
 from authgate.request_ids import RequestIds
-from authgate.ui.pages import Pages
+from authgate.ui.pages import Pages, storage_unavailable_page
 
 log = logging.getLogger("authgate")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -64,7 +64,16 @@ handlers are in place (authgate.workers)."""
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if isinstance(exc, StorageUnavailable) and _is_page(request):
+        return storage_unavailable_page(request, exc.retry_after)
     return error_response(exc)
+
+
+def _is_page(request: Request) -> bool:
+    """Whether a hosted page (under `ui.prefix`) was asked for: people get a page, not JSON."""
+    prefix = request.app.state.services.settings.ui.prefix.rstrip("/")
+    path = request.url.path
+    return path == prefix or path.startswith(f"{prefix}/")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -229,6 +238,8 @@ async def serve(
             await asyncio.sleep(interval)
             try:
                 await services.keys.reload_if_older_than(interval)
+            except StorageUnavailable:
+                log.warning("the database is unavailable; keeping the current signing keys")
             except Exception:
                 log.exception("reloading signing keys failed; keeping the current ones")
 

@@ -45,3 +45,9 @@ def test_an_expired_code_is_told_when_existence_errors_are_not_prevented() -> No
     answer = from_domain(errors.InvalidCode(reason="expired"), "ConfirmSignUp", reveal=True)
 
     assert answer.name == "ExpiredCodeException"
+
+
+def test_an_unreachable_database_is_a_retryable_internal_error() -> None:
+    answer = from_domain(errors.StorageUnavailable(retry_after=3), "SignUp")
+
+    assert (answer.name, answer.status, answer.retry_after) == ("InternalErrorException", 503, 3)

@@ -22,7 +22,7 @@ from joserfc.jwk import KeySet
 
 from authgate.clients.metadata import ClientMetadata
 from authgate.clients.registry import Client
-from authgate.errors import InvalidClient, InvalidToken, NotFound
+from authgate.errors import InvalidClient, InvalidToken, NotFound, StorageUnavailable
 from authgate.gateway.authenticate import (
     NOT_MINE,
     AuthContext,
@@ -675,6 +675,7 @@ FAILURES = [
     (BadGateway(), 502, None),
     (NoHealthyUpstream("orders"), 503, None),
     (UpstreamTimeout(), 504, None),
+    (StorageUnavailable(retry_after=2), 503, None),
 ]
 
 
@@ -698,6 +699,8 @@ def test_a_failure_answers_json_with_its_reason(
         assert response.headers["allow"] == "GET, HEAD"
     if status == 429:
         assert response.headers["retry-after"] == "7"
+    if isinstance(exc, StorageUnavailable):
+        assert response.headers["retry-after"] == "2"
 
 
 @pytest.mark.parametrize(

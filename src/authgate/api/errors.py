@@ -50,6 +50,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidMfaSession: 401,
     errors.SrpVerifierMissing: 401,
     errors.InvalidSession: 401,
+    errors.StorageUnavailable: 503,
 }
 _EXPOSED_DETAILS = ("rules", "attribute", "field", "problems")
 
@@ -60,6 +61,8 @@ def error_response(exc: errors.DomainError) -> JSONResponse:
     headers = {"Cache-Control": "no-store"}
     if isinstance(exc, errors.TooManyRequests):
         headers["Retry-After"] = str(exc.details.get("retry_after", 60))
+    elif isinstance(exc, errors.StorageUnavailable):
+        headers["Retry-After"] = retry_after_of(exc)
     if isinstance(exc, errors.InvalidToken):
         headers["WWW-Authenticate"] = 'Bearer realm="authgate", error="invalid_token"'
     elif isinstance(exc, errors.Unauthorized):
@@ -75,6 +78,11 @@ def status_of(exc: errors.DomainError) -> int:
         if cls in STATUS:
             return STATUS[cls]
     return 400
+
+
+def retry_after_of(exc: errors.StorageUnavailable) -> str:
+    """The Retry-After of a refusal while the database is away (seconds, default 1)."""
+    return str(exc.retry_after)
 
 
 def plain_error(status: int, code: str, message: str) -> JSONResponse:

@@ -6,6 +6,7 @@ The discovery documents are served by `authgate.oauth.discovery`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -15,13 +16,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from authgate.api.requests import services_of
+from authgate.errors import StorageUnavailable
 
 JWKS_CACHE = "public, max-age=300"
 
 
 async def jwks(request: Request) -> Response:
     services = services_of(request)
-    await services.keys.reload_if_older_than(services.settings.tokens.keys_reload_interval)
+    # The database away: the keys loaded last still verify every token we signed.
+    with contextlib.suppress(StorageUnavailable):
+        await services.keys.reload_if_older_than(services.settings.tokens.keys_reload_interval)
     body = services.keys.ring.jwks(time.time())
     return JSONResponse(body, headers={"Cache-Control": JWKS_CACHE})
 

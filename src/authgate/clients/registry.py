@@ -20,7 +20,7 @@ from authgate.audit import SYSTEM, Caller
 from authgate.audit import record as audit
 from authgate.clients.metadata import ClientMetadata, parse_metadata, stored_metadata
 from authgate.cluster.notices import Announce, silent
-from authgate.errors import InvalidClient, InvalidRequest, NotFound
+from authgate.errors import InvalidClient, InvalidRequest, NotFound, StorageUnavailable
 from authgate.store import Store
 from authgate.store.records import ClientRecord, Page
 
@@ -202,8 +202,16 @@ class ClientRegistry:
         cached = self._cache.get(client_id)
         if cached is not None and now - cached[0] < CACHE_TTL:
             return cached[1], cached[2]
-        async with self._store.read() as tx:
-            record = await tx.clients.get(client_id)
+        try:
+            async with self._store.read() as tx:
+                record = await tx.clients.get(client_id)
+        except StorageUnavailable:
+            if cached is None:
+                raise
+            # The database is away: the last view stands for another CACHE_TTL, so the
+            # gate keeps admitting this client's tokens without waiting on every request.
+            self._cache[client_id] = (now, cached[1], cached[2])
+            return cached[1], cached[2]
         if record is None:
             return None, _DUMMY_SECRET  # misses are not cached: made-up ids cannot fill it
         secret = ""

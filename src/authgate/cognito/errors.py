@@ -22,11 +22,14 @@ class CognitoError(Exception):
     """An answer in Cognito's error shape: `name` without the `Exception` suffix is never
     used, so `name` is the full `__type` (e.g. "NotAuthorizedException")."""
 
-    def __init__(self, name: str, message: str, status: int = 400) -> None:
+    def __init__(
+        self, name: str, message: str, status: int = 400, retry_after: int | None = None
+    ) -> None:
         super().__init__(f"{name}: {message}")
         self.name = name
         self.message = message
         self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Entry:
     name: str
     message: str | None = None
     """Cognito's message; None keeps the domain error's own sentence."""
+    status: int = 400
 
 
 NOT_AUTHORIZED = "NotAuthorizedException"
@@ -79,6 +83,8 @@ TABLE: dict[type[errors.DomainError], Entry] = {
     errors.PasswordResetRequired: Entry(
         "PasswordResetRequiredException", "Password reset required for the user"
     ),
+    # Cognito's own server-side failure; a 5xx is what botocore's retry modes retry.
+    errors.StorageUnavailable: Entry("InternalErrorException", status=503),
 }
 """Every domain error's Cognito name (checked by tests/unit/test_architecture.py)."""
 
@@ -162,7 +168,8 @@ def from_domain(exc: errors.DomainError, operation: str, *, reveal: bool = False
     message = entry.message or exc.message
     if entry.name == "InvalidPasswordException" and "rules" in exc.details:
         message = f"Password does not conform to policy: {exc.message}"
-    return CognitoError(entry.name, message)
+    retry_after = exc.retry_after if isinstance(exc, errors.StorageUnavailable) else None
+    return CognitoError(entry.name, message, entry.status, retry_after)
 
 
 def not_authorized(message: str) -> CognitoError:

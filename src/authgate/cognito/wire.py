@@ -34,4 +34,6 @@ def error_answer(error: CognitoError, request_id: str) -> Response:
     reads the first, its REST-JSON parser the second; both name the exception."""
     body = json.dumps({"__type": error.name, "message": error.message}).encode()
     headers = {**_headers(request_id), "x-amzn-ErrorType": f"{error.name}:"}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
     return Response(body, error.status, headers=headers, media_type=MEDIA_TYPE)

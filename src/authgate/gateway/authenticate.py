@@ -22,7 +22,7 @@ from typing import Any, Final, Protocol
 
 from authgate.clients.registry import Client
 from authgate.cookie_names import SESSION_COOKIE
-from authgate.errors import InvalidClient, InvalidToken, NotFound
+from authgate.errors import InvalidClient, InvalidToken, NotFound, StorageUnavailable
 from authgate.gateway.principal import ANONYMOUS, Principal
 from authgate.gateway.request import GateRequest
 from authgate.gateway.singleflight import SharedLookup
@@ -196,7 +196,15 @@ def principal_from_claims(claims: Mapping[str, Any], method: str) -> Principal:
 
 class _UserCheck:
     """Whether a user token may still speak for its user, looked up at most every
-    USER_CHECK_TTL seconds per user so the hot path rarely reaches the database."""
+    USER_CHECK_TTL seconds per user so the hot path rarely reaches the database.
+
+    While the database is away the gate keeps admitting valid tokens (ARCHITECTURE.md:
+    verification needs no database round trip): the last view of the user stands, or, for
+    a user not seen yet, the token alone, unless a change to the user was noticed after
+    the token was issued (a disabled user, announced over Redis): that fails closed. After
+    one failed look-up the database is left alone for USER_CHECK_TTL, so an outage costs
+    one `database.timeout`, not one per request.
+    """
 
     def __init__(
         self, users: Users, clock: Callable[[], float], changes: UserChanges | None = None
@@ -206,6 +214,7 @@ class _UserCheck:
         self._clock = clock
         self._seen: dict[str, tuple[float, UserRecord | None]] = {}
         self._fetching = SharedLookup(self._fetch)
+        self._away_until = -math.inf
 
     async def _fetch(self, sub: str) -> UserRecord | None:
         try:
@@ -213,20 +222,38 @@ class _UserCheck:
         except NotFound:
             return None
 
+    def _remember(self, sub: str, at: float, user: UserRecord | None) -> None:
+        if len(self._seen) >= CACHE_MAX:
+            self._seen.pop(next(iter(self._seen)))
+        self._seen[sub] = (at, user)
+
     async def _user(self, sub: str) -> UserRecord | None:
         now = self._clock()
         cached = self._seen.get(sub)
         fresh = cached is not None and cached[0] > self._changes.since(sub)
         if cached is not None and fresh and now - cached[0] < USER_CHECK_TTL:
             return cached[1]
-        user = await self._fetching.get(sub)
-        if len(self._seen) >= CACHE_MAX:
-            self._seen.pop(next(iter(self._seen)))
-        self._seen[sub] = (now, user)
+        try:
+            if now < self._away_until:
+                raise StorageUnavailable()
+            user = await self._fetching.get(sub)
+        except StorageUnavailable:
+            self._away_until = max(self._away_until, now + USER_CHECK_TTL)
+            if cached is None or not fresh:
+                raise
+            return cached[1]
+        self._remember(sub, now, user)
         return user
 
     async def allows(self, claims: Mapping[str, Any]) -> bool:
-        user = await self._user(str(claims.get("sub")))
+        sub = str(claims.get("sub"))
+        try:
+            user = await self._user(sub)
+        except StorageUnavailable:
+            iat = claims.get("iat")
+            if not isinstance(iat, int | float) or self._changes.since(sub) >= iat:
+                raise
+            return True
         return user is not None and user.enabled and not TokenService.is_cut_off(dict(claims), user)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
+from authgate.errors import StorageUnavailable
 from authgate.gateway.authenticate import AuthenticationFailed
 from authgate.gateway.authorize import Denied
 from authgate.gateway.cors import CorsOriginDenied, CorsPreflightDenied
@@ -36,6 +37,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     BadGateway: (502, "bad_gateway"),
     NoHealthyUpstream: (503, "no_healthy_upstream"),
     UpstreamTimeout: (504, "upstream_timeout"),
+    StorageUnavailable: (503, "storage_unavailable"),
 }
 _FORWARDING_MESSAGES: dict[type[Exception], str] = {
     BodyTooLarge: "The request body is larger than this route accepts.",
@@ -57,6 +59,8 @@ def _details(exc: Exception) -> tuple[str | None, str]:
         return exc.error, exc.description
     if type(exc) in _FORWARDING_MESSAGES:
         return None, _FORWARDING_MESSAGES[type(exc)]
+    if isinstance(exc, StorageUnavailable):
+        return None, exc.message
     if isinstance(exc, AmbiguousPath):
         return None, f"The path is ambiguous: {exc.reason}."
     if isinstance(exc, MethodNotAllowed):
@@ -84,5 +88,7 @@ def failure_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, MethodNotAllowed):
         response.headers["Allow"] = ", ".join(exc.allowed)
     if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, StorageUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response

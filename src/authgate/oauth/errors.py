@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from authgate import errors
-from authgate.api.errors import BodyTooLarge
+from authgate.api.errors import BodyTooLarge, retry_after_of
 from authgate.tokens.errors import (
     InsufficientScope,
     InvalidGrant,
@@ -71,6 +71,8 @@ TABLE: dict[type[errors.DomainError], OAuthError] = {
     errors.InvalidMfaSession: OAuthError(400, "invalid_grant"),
     errors.SrpVerifierMissing: OAuthError(400, "invalid_grant"),
     errors.InvalidSession: OAuthError(400, "invalid_grant"),
+    # RFC 6749 4.1.2.1's code for "cannot handle the request now"; OAuth clients know it.
+    errors.StorageUnavailable: OAuthError(503, "temporarily_unavailable"),
 }
 
 
@@ -95,12 +97,16 @@ def token_error(exc: errors.DomainError) -> JSONResponse:
         headers["WWW-Authenticate"] = BASIC_CHALLENGE
     if isinstance(exc, errors.TooManyRequests):
         headers["Retry-After"] = str(exc.details.get("retry_after", 60))
+    elif isinstance(exc, errors.StorageUnavailable):
+        headers["Retry-After"] = retry_after_of(exc)
     body = {"error": entry.error, "error_description": _quoted(exc.message)}
     return JSONResponse(body, status_code=entry.status, headers=headers)
 
 
 def bearer_error(exc: errors.DomainError) -> Response:
     """An RFC 6750 §3 answer for a protected resource."""
+    if isinstance(exc, errors.StorageUnavailable):
+        return token_error(exc)  # not the token's fault: no challenge
     headers = dict(NO_STORE)
     if type(exc) is errors.Unauthorized:
         # No credentials at all: a bare challenge, no error code (RFC 6750 3.1).

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from authgate.audit import Caller, record
 from authgate.cluster.notices import Announce, silent
-from authgate.errors import NotFound
+from authgate.errors import NotFound, StorageUnavailable
 from authgate.policy.decider import (
     AccessDecision,
     AccessRequest,
@@ -159,6 +159,8 @@ class PolicyCache:
         while True:
             try:
                 await self.refresh_if_changed()
+            except StorageUnavailable:
+                log.warning("the database is unavailable; keeping the current policies")
             except Exception:
                 log.exception("refreshing the policies failed; keeping the current ones")
             await asyncio.sleep(self._interval)

@@ -23,12 +23,12 @@ def _config(connection: Any) -> Config:
 
 
 async def upgrade(store: Store, revision: str = "head") -> None:
-    async with store.engine.begin() as conn:
+    async with store.unbounded() as conn:
         await conn.run_sync(lambda sync: command.upgrade(_config(sync), revision))
 
 
 async def downgrade(store: Store, revision: str) -> None:
-    async with store.engine.begin() as conn:
+    async with store.unbounded() as conn:
         await conn.run_sync(lambda sync: command.downgrade(_config(sync), revision))
 
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 
 from authgate.cluster.notices import Announce, silent
+from authgate.errors import StorageUnavailable
 from authgate.store import Store, Transaction
 
 log = logging.getLogger("authgate.revocation")
@@ -142,6 +143,8 @@ class DenyList:
                 await self.sync()
                 self._running = True
                 await self._purge()
+            except StorageUnavailable:
+                log.warning("the database is unavailable; keeping the last deny list")
             except Exception:
                 log.exception("syncing the token deny list failed; keeping the last copy")
             await asyncio.sleep(self._sync_interval)

@@ -189,3 +189,12 @@ def message_page(
         alert=alert,
         links=[(href, t(key)) for href, key in links or []],
     )
+
+
+def storage_unavailable_page(request: Request, retry_after: int) -> HTMLResponse:
+    """The hosted pages' answer while the database is away: say so, change nothing."""
+    response = message_page(
+        request, "flow.unavailable_title", "flow.unavailable", status=503, alert=True
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
