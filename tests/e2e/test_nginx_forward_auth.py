@@ -243,3 +243,15 @@ def test_other_cookies_reach_the_upstream_as_sent(nginx: Nginx) -> None:
     status, _, body = call(nginx.port, "/public/x", [("Cookie", "theme=dark; lang=en-GB")])
     assert status == 200, body
     assert cookies_seen(body) == ["theme=dark; lang=en-GB"]
+
+
+def test_the_upstream_gets_nginx_request_id_not_the_clients(
+    nginx: Nginx, gate: AuthgateServer
+) -> None:
+    token = bearer(gate, "orders:read")
+    sent = [("Authorization", f"Bearer {token}"), ("X-Request-Id", "chosen-by-the-client")]
+    status, _, body = call(nginx.port, "/orders/1", sent)
+    assert status == 200, body
+    [request_id] = headers_seen(body, "x-request-id")
+    assert request_id != "chosen-by-the-client"
+    assert len(request_id) == 32 and int(request_id, 16) >= 0  # nginx's $request_id
