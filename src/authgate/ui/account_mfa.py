@@ -29,6 +29,7 @@ from authgate.errors import (
     MfaNotEnabled,
     MfaRequired,
     NoPendingEnrolment,
+    StorageUnavailable,
     TooManyRequests,
 )
 from authgate.identity.mfa import Enrolment, PasswordCheck
@@ -131,6 +132,8 @@ async def enrol(request: Request, signed_in: SignedIn, form: Form) -> Response:
             password=text(form, "password"),
             code=text(form, "code") or None,
         )
+    except StorageUnavailable:
+        raise  # the outage page (server._domain_error), not a form error
     except DomainError as exc:
         field = "code" if isinstance(exc, InvalidCode) else "password"
         return await _page(request, signed_in, errors=_failure(request, exc, field))
@@ -144,6 +147,8 @@ async def verify(request: Request, signed_in: SignedIn, form: Form) -> Response:
         codes = await services.mfa.finish_enrolment(
             signed_in.user, text(form, "code").strip(), caller_of(request)
         )
+    except StorageUnavailable:
+        raise  # the outage page (server._domain_error), not a form error
     except DomainError as exc:
         async with services.store.read() as tx:
             pending = await services.mfa.pending(tx, signed_in.user)
@@ -180,6 +185,8 @@ async def _with_password_and_code(
             check_password=services.users.check_password,
             password=text(form, "password"),
         )
+    except StorageUnavailable:
+        raise  # the outage page (server._domain_error), not a form error
     except DomainError as exc:
         field = "password" if isinstance(exc, InvalidCredentials) else "code"
         return await _page(request, signed_in, errors=_failure(request, exc, field))

@@ -23,6 +23,7 @@ from authgate.errors import (
     PasskeyCloned,
     PasswordChangeRequired,
     PasswordResetRequired,
+    StorageUnavailable,
     TooManyRequests,
     UserDisabled,
     UserNotConfirmed,
@@ -99,6 +100,8 @@ async def login(request: Request) -> Response:
         signed: PasskeySignIn = await services.passkeys.sign_in(
             credential, text(form, "session"), caller_of(request)
         )
+    except StorageUnavailable:
+        raise  # the outage page (server._domain_error), not a form error
     except DomainError as exc:
         key = next((k for c, k in _LOGIN_ERRORS.items() if isinstance(exc, c)), None)
         return message_page(
@@ -185,6 +188,8 @@ async def add(request: Request) -> Response:
             text(form, "name") or None,
             caller_of(request),
         )
+    except StorageUnavailable:
+        raise  # the outage page (server._domain_error), not a form error
     except DomainError as exc:
         key = (
             "passkeys.name_invalid" if exc.details.get("field") == "name" else "passkeys.add_failed"
