@@ -83,6 +83,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/policy_write.py
 	$(BIN)/python bench/cognito.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/interop/node_modules tests/e2e/node_modules tests/cognito_js/node_modules \
