@@ -17,7 +17,8 @@ from authgate.errors import InvalidClient, InvalidCredentials, InvalidRequest, T
 from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.identity.challenges import Challenge, Completed, MfaLogin
 from authgate.identity.signin import CheckedPassword, PasswordSignIn
-from authgate.store import Store
+from authgate.store import Store, Transaction
+from authgate.store.records import UserRecord
 from authgate.tokens.amr import PASSWORD
 from authgate.tokens.service import TokenService, TokenSet
 
@@ -86,12 +87,31 @@ class LoginFlow:
         )
         if not client.allows("password"):
             raise InvalidClient("This client may not sign users in with a password.")
-        outcome = await self._password_signin(
-            username, password, caller, client.client_id, new_password
+        checked = await self.signin.check(
+            username, password, caller, client_id=client.client_id, new_password=new_password
         )
-        if isinstance(outcome, Challenge):
-            return outcome
-        return await self.issue_tokens(outcome, caller)
+        # One write transaction from the proven password to the tokens: the second factor
+        # due or the success recorded (audit row included), and the tokens issued.
+        async with self._store.transaction() as tx:
+            need = await self.mfa_login.mfa.need(tx, checked.user)
+            if need is not None:
+                return await self.mfa_login.start(tx, checked, client.client_id, need, caller)
+            user = await self._still_live(tx, checked.user)
+            await self.signin.record_success(tx, checked, caller, client.client_id)
+            return await self._tokens.issue(
+                tx, user, client, client.metadata.scope, self._clock(), (PASSWORD,)
+            )
+
+    @staticmethod
+    async def _still_live(tx: Transaction, user: UserRecord) -> UserRecord:
+        """`user`, read before the hash in another transaction, brought up to date on what
+        an administrator may have changed meanwhile: disabled (no tokens), or signed out
+        everywhere (the new tokens must postdate it)."""
+        live = await tx.users.liveness(user.sub)
+        if live is None or not live[0]:
+            raise InvalidCredentials()
+        user.enabled, user.tokens_valid_after = live
+        return user
 
     async def password_signin(
         self,

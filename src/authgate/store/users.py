@@ -96,6 +96,13 @@ class UserRepository:
         row = (await self._conn.execute(select(users).where(users.c.sub == sub))).first()
         return await self._with_groups(_user(row)) if row else None
 
+    async def liveness(self, sub: str) -> tuple[bool, float] | None:
+        """(enabled, tokens_valid_after) of the user, None if gone: one small read, for a
+        sign-in that read the whole user moments ago in another transaction."""
+        query = select(users.c.enabled, users.c.tokens_valid_after).where(users.c.sub == sub)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else (bool(row.enabled), float(row.tokens_valid_after))
+
     async def get_by_username(self, username: str) -> UserRecord | None:
         query = select(users).where(users.c.username == username)
         row = (await self._conn.execute(query)).first()
