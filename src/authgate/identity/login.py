@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from authgate.audit import Caller
-from authgate.clients.registry import DEFAULT_CLIENT_ID, ClientRegistry
+from authgate.clients.registry import DEFAULT_CLIENT_ID, Client, ClientRegistry
 from authgate.errors import InvalidClient, InvalidCredentials, InvalidRequest, TooManyRequests
 from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.identity.challenges import Challenge, Completed, MfaLogin
@@ -90,8 +90,17 @@ class LoginFlow:
         checked = await self.signin.check(
             username, password, caller, client_id=client.client_id, new_password=new_password
         )
-        # One write transaction from the proven password to the tokens: the second factor
-        # due or the success recorded (audit row included), and the tokens issued.
+        return await self.complete_password(checked, client, caller)
+
+    async def complete_password(
+        self, checked: CheckedPassword, client: Client, caller: Caller
+    ) -> TokenSet | Challenge:
+        """A proven password through to `client`'s tokens in one write transaction: the
+        second factor still due, or the success recorded (audit row included) and the
+        tokens issued. The user and the client are not read again, only the user's
+        liveness (`_still_live`)."""
+        if not client.allows("password"):
+            raise InvalidClient("This client may not sign users in with a password.")
         async with self._store.transaction() as tx:
             need = await self.mfa_login.mfa.need(tx, checked.user)
             if need is not None:
