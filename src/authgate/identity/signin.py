@@ -97,7 +97,7 @@ class PasswordSignIn:
             raise InvalidCredentials() from None
         async with self._store.read() as tx:
             failures_on_record = await self._throttle.check_in(tx, name, caller.ip)
-            user = await tx.users.get_by_username(name)
+            user = await tx.users.sign_in_lookup(name)
             srp_missing = (
                 user is not None and self._srp is not None and await self._srp.missing(tx, user)
             )

@@ -108,6 +108,22 @@ class UserRepository:
         row = (await self._conn.execute(query)).first()
         return await self._with_groups(_user(row)) if row else None
 
+    async def sign_in_lookup(self, username: str) -> UserRecord | None:
+        """`get_by_username` in one statement (the user joined to its groups), for the
+        sign-in path, which reads a user on every attempt."""
+        query = (
+            select(users, group_members.c.group_name)
+            .outerjoin(group_members, group_members.c.sub == users.c.sub)
+            .where(users.c.username == username)
+            .order_by(group_members.c.group_name)
+        )
+        rows = (await self._conn.execute(query)).all()
+        if not rows:
+            return None
+        user = _user(rows[0])
+        user.groups = [row.group_name for row in rows if row.group_name is not None]
+        return user
+
     async def get_by_skeleton(self, skeleton: str) -> UserRecord | None:
         """The user whose username looks like one with this skeleton (one indexed lookup)."""
         query = select(users).where(users.c.username_skeleton == skeleton)
