@@ -148,7 +148,9 @@ class PasswordSettings(_Section):
     require_symbol: bool = False
     block_common: bool = True
     argon2: Argon2Settings = Argon2Settings()
-    max_concurrency: int | None = Field(default=None, ge=1, description="Default: CPU count.")
+    max_concurrency: int | None = Field(
+        default=None, ge=1, description="Default: the CPUs this process may run on."
+    )
 
 
 class TokenSettings(_Section):

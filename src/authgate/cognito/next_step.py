@@ -98,7 +98,7 @@ async def after_password(call: Call, client: Client, checked: CheckedPassword) -
     user = checked.user
     if user.status == "force_change_password" and checked.replacement is None:
         return await new_password_challenge(call, client, user)
-    outcome = await call.services.login_flow.after_password(checked, client.client_id, call.caller)
+    outcome = await call.services.login_flow.complete_password(checked, client, call.caller)
     if isinstance(outcome, Challenge):
         return mfa_challenge(user, outcome)
-    return await completed(call, outcome)
+    return tokens_answer(authentication_result(outcome))

@@ -12,12 +12,13 @@ import time
 from collections.abc import Callable
 
 from authgate.audit import Caller
-from authgate.clients.registry import DEFAULT_CLIENT_ID, ClientRegistry
+from authgate.clients.registry import DEFAULT_CLIENT_ID, Client, ClientRegistry
 from authgate.errors import InvalidClient, InvalidCredentials, InvalidRequest, TooManyRequests
 from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.identity.challenges import Challenge, Completed, MfaLogin
 from authgate.identity.signin import CheckedPassword, PasswordSignIn
-from authgate.store import Store
+from authgate.store import Store, Transaction
+from authgate.store.records import UserRecord
 from authgate.tokens.amr import PASSWORD
 from authgate.tokens.service import TokenService, TokenSet
 
@@ -86,12 +87,40 @@ class LoginFlow:
         )
         if not client.allows("password"):
             raise InvalidClient("This client may not sign users in with a password.")
-        outcome = await self._password_signin(
-            username, password, caller, client.client_id, new_password
+        checked = await self.signin.check(
+            username, password, caller, client_id=client.client_id, new_password=new_password
         )
-        if isinstance(outcome, Challenge):
-            return outcome
-        return await self.issue_tokens(outcome, caller)
+        return await self.complete_password(checked, client, caller)
+
+    async def complete_password(
+        self, checked: CheckedPassword, client: Client, caller: Caller
+    ) -> TokenSet | Challenge:
+        """A proven password through to `client`'s tokens in one write transaction: the
+        second factor still due, or the success recorded (audit row included) and the
+        tokens issued. The user and the client are not read again, only the user's
+        liveness (`_still_live`)."""
+        if not client.allows("password"):
+            raise InvalidClient("This client may not sign users in with a password.")
+        async with self._store.transaction() as tx:
+            need = await self.mfa_login.mfa.need(tx, checked.user)
+            if need is not None:
+                return await self.mfa_login.start(tx, checked, client.client_id, need, caller)
+            user = await self._still_live(tx, checked.user)
+            await self.signin.record_success(tx, checked, caller, client.client_id)
+            return await self._tokens.issue(
+                tx, user, client, client.metadata.scope, self._clock(), (PASSWORD,)
+            )
+
+    @staticmethod
+    async def _still_live(tx: Transaction, user: UserRecord) -> UserRecord:
+        """`user`, read before the hash in another transaction, brought up to date on what
+        an administrator may have changed meanwhile: disabled (no tokens), or signed out
+        everywhere (the new tokens must postdate it)."""
+        live = await tx.users.liveness(user.sub)
+        if live is None or not live[0]:
+            raise InvalidCredentials()
+        user.enabled, user.tokens_valid_after = live
+        return user
 
     async def password_signin(
         self,

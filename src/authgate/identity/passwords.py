@@ -70,7 +70,7 @@ class PasswordHasher:
     def __init__(
         self, params: Argon2Params = Argon2Params(), max_concurrency: int | None = None
     ) -> None:
-        slots = max_concurrency if max_concurrency is not None else os.cpu_count() or 1
+        slots = max_concurrency if max_concurrency is not None else usable_cpus()
         if slots < 1:
             raise ValueError("max_concurrency must be at least 1")
         self._argon2 = argon2.PasswordHasher(
@@ -135,6 +135,15 @@ class PasswordHasher:
         with contextlib.suppress(VerificationError):
             self._argon2.verify(self._dummy, secret[:MAX_PASSWORD_BYTES])
         return False
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (taskset, cpusets), not all the machine has: more
+    hashing threads than that only make the hashes and the event loop take turns."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _ignore(seconds: float) -> None:

@@ -33,12 +33,15 @@ from authgate.store.records import UserRecord
 
 @dataclass(frozen=True)
 class CheckedPassword:
-    """A correct password: its user, the hash to store instead of the old one, if any, and
-    the SRP verifier to store (the user had none that fits, or the password changes)."""
+    """A correct password: its user, the hash to store instead of the old one, if any, the
+    SRP verifier to store (the user had none that fits, or the password changes), and
+    whether the username had failed sign-ins on record when it was checked (a success
+    forgets them; without any, it writes nothing to the throttle)."""
 
     user: UserRecord
     replacement: str | None
     verifier: DerivedVerifier | None = None
+    failures_on_record: bool = True
 
 
 class PasswordSignIn:
@@ -92,9 +95,9 @@ class PasswordSignIn:
             name = normalize_username(username)
         except InvalidRequest:
             raise InvalidCredentials() from None
-        await self._throttle.check(name, caller.ip)
         async with self._store.read() as tx:
-            user = await tx.users.get_by_username(name)
+            failures_on_record = await self._throttle.check_in(tx, name, caller.ip)
+            user = await tx.users.sign_in_lookup(name)
             srp_missing = (
                 user is not None and self._srp is not None and await self._srp.missing(tx, user)
             )
@@ -121,7 +124,7 @@ class PasswordSignIn:
         verifier = None
         if self._srp is not None and (srp_missing or replacement is not None):
             verifier = self._srp.derive(user.username, kept)
-        return CheckedPassword(user, replacement, verifier)
+        return CheckedPassword(user, replacement, verifier, failures_on_record)
 
     async def record_success(
         self, tx: Transaction, checked: CheckedPassword, caller: Caller, client_id: str | None
@@ -130,7 +133,14 @@ class PasswordSignIn:
         transaction (the login path issues its tokens in the same one). The owner proved
         the password, so earlier failures and a locked password reset are forgotten."""
         await self.record_first_factor(tx, checked, caller, client_id)
-        await self.record_complete(tx, checked.user, caller, client_id, ("pwd",))
+        await self.record_complete(
+            tx,
+            checked.user,
+            caller,
+            client_id,
+            ("pwd",),
+            forget_failures=checked.failures_on_record,
+        )
 
     async def record_first_factor(
         self, tx: Transaction, checked: CheckedPassword, caller: Caller, client_id: str | None
@@ -152,10 +162,14 @@ class PasswordSignIn:
         caller: Caller,
         client_id: str | None,
         amr: tuple[str, ...],
+        *,
+        forget_failures: bool = True,
     ) -> None:
-        """The sign-in is complete (`amr` says how): forget the username's failures, lift
-        a locked password reset, audit the success."""
-        await self._throttle.success(tx, user.username)
+        """The sign-in is complete (`amr` says how): forget the username's failures (if
+        `forget_failures`: the caller may know there are none), lift a locked password
+        reset, audit the success."""
+        if forget_failures:
+            await self._throttle.success(tx, user.username)
         await self._codes.unlock(tx, user.sub, OWNER_UNLOCKS, caller)
         await record(tx, "login_success", caller, sub=user.sub, client_id=client_id, amr=list(amr))
 

@@ -108,7 +108,19 @@ class LoginThrottle:
     async def check(self, username: str, ip: str | None) -> None:
         """Raise `TooManyRequests` while the username or the IP is locked; call before verifying."""
         async with self._store.read() as tx:
-            records = await tx.limits.login_failures(_keys(username, ip))
+            await self.check_in(tx, username, ip)
+
+    async def check_in(self, tx: Transaction, username: str, ip: str | None) -> bool:
+        """`check` in the caller's transaction (a sign-in reads its user in the same one).
+
+        Returns whether the username has failures on record, i.e. whether a success must
+        forget some (`success`): most sign-ins have none, and skip that write.
+        """
+        records = await tx.limits.login_failures(_keys(username, ip))
+        self._refuse_while_locked(records)
+        return any(record.key == f"user:{username}" and record.failures for record in records)
+
+    def _refuse_while_locked(self, records: list[LoginFailureRecord]) -> None:
         now = self._clock()
         wait = max((self.rule.wait(record, now) for record in records), default=0.0)
         if wait > 0:
@@ -159,10 +171,7 @@ class LoginThrottle:
     async def _check_keys(self, keys: list[str]) -> None:
         async with self._store.read() as tx:
             records = await tx.limits.login_failures(keys)
-        now = self._clock()
-        wait = max((self.rule.wait(record, now) for record in records), default=0.0)
-        if wait > 0:
-            raise TooManyRequests(retry_after=_whole_seconds(wait))
+        self._refuse_while_locked(records)
 
 
 class RateLimiter:

@@ -96,10 +96,33 @@ class UserRepository:
         row = (await self._conn.execute(select(users).where(users.c.sub == sub))).first()
         return await self._with_groups(_user(row)) if row else None
 
+    async def liveness(self, sub: str) -> tuple[bool, float] | None:
+        """(enabled, tokens_valid_after) of the user, None if gone: one small read, for a
+        sign-in that read the whole user moments ago in another transaction."""
+        query = select(users.c.enabled, users.c.tokens_valid_after).where(users.c.sub == sub)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else (bool(row.enabled), float(row.tokens_valid_after))
+
     async def get_by_username(self, username: str) -> UserRecord | None:
         query = select(users).where(users.c.username == username)
         row = (await self._conn.execute(query)).first()
         return await self._with_groups(_user(row)) if row else None
+
+    async def sign_in_lookup(self, username: str) -> UserRecord | None:
+        """`get_by_username` in one statement (the user joined to its groups), for the
+        sign-in path, which reads a user on every attempt."""
+        query = (
+            select(users, group_members.c.group_name)
+            .outerjoin(group_members, group_members.c.sub == users.c.sub)
+            .where(users.c.username == username)
+            .order_by(group_members.c.group_name)
+        )
+        rows = (await self._conn.execute(query)).all()
+        if not rows:
+            return None
+        user = _user(rows[0])
+        user.groups = [row.group_name for row in rows if row.group_name is not None]
+        return user
 
     async def get_by_skeleton(self, skeleton: str) -> UserRecord | None:
         """The user whose username looks like one with this skeleton (one indexed lookup)."""
