@@ -14,7 +14,6 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,6 +25,7 @@ from tests.integration.front_proxy_support import (
     headers_seen,
     identity_seen,
     render,
+    route,
     stop,
     wait_until_serving,
 )
@@ -47,16 +47,6 @@ IDENTITY_HEADERS = (
 def upstream() -> Iterator[str]:
     with echo_upstream() as address:
         yield address
-
-
-def route(name: str, path: str, authenticate: list[str], authorize: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "path": path,
-        "upstream": "app",
-        "authenticate": authenticate,
-        "authorize": authorize,
-    }
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,18 @@ from typing import Any
 import pytest
 
 
+def route(name: str, path: str, authenticate: list[str], authorize: Any, **extra: Any) -> Any:
+    """A gate route to the upstream `app`, as the proxies' tests configure it."""
+    return {
+        "name": name,
+        "path": path,
+        "upstream": "app",
+        "authenticate": authenticate,
+        "authorize": authorize,
+        **extra,
+    }
+
+
 def binary_or_skip(name: str, install: str) -> str:
     """The path of `name`; missing, a skip that says how to install it (a failure in CI,
     where .ci/run installs it)."""

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import ServerFactory
+from tests.integration.front_proxy_support import route
 from tests.integration.harness import AuthgateServer
 from tests.integration.oauth_support import RESOURCE_SCOPES, client_token, jose_parts, machine
 
@@ -140,17 +141,6 @@ def envoy(
 def backend() -> str:
     """Envoy's protocol is what is tested here: one authgate backend is enough."""
     return "sqlite"
-
-
-def route(name: str, path: str, authenticate: list[str], authorize: Any, **extra: Any) -> Any:
-    return {
-        "name": name,
-        "path": path,
-        "upstream": "app",
-        "authenticate": authenticate,
-        "authorize": authorize,
-        **extra,
-    }
 
 
 @pytest.fixture(scope="module")

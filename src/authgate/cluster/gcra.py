@@ -12,8 +12,8 @@ event loop ~80-120 us of redis-py's CPU whatever it carries, so under load (when
 arrive together, and when CPU is what limits) a check costs a third to a half of what it
 cost sent alone (measured: 8 at once 0.44, 64 at once 0.35), while a lone check costs
 about a tenth more (the task that sends it). A lone check goes alone, with EVAL when the
-script is not cached yet (redis-py's `Script`). Checks of a batch whose script Redis forgot (a restart) are sent
-again once, after loading it.
+script is not cached yet (redis-py's `Script`); the checks of a batch whose script Redis
+forgot (a restart) are sent again once, after loading it.
 """
 
 from __future__ import annotations

@@ -21,11 +21,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
 
 from authgate.gateway.authorize import Denied
-from authgate.gateway.failure_answers import GATE_FAILURES, failure_response
-from authgate.gateway.forward_auth import MAX_URI
+from authgate.gateway.forward_auth import MAX_URI, DecisionEndpoint
 from authgate.gateway.mutate import (
     CLIENT,
     COOKIE,
@@ -85,19 +83,10 @@ def allowed_answer(patch: HeaderPatch) -> Response:
     return Response(status_code=200, headers=headers)
 
 
-class EnvoyAuthz:
-    """An ASGI endpoint, so every method reaches it: the method is the client's."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        gate: Pipeline = request.app.state.services.gateway.pipeline
-        try:
-            decision = await gate.decide(describe(request, gate))
-        except GATE_FAILURES as exc:
-            response: Response = failure_response(exc)
-        else:
-            response = allowed_answer(decision.patch)
-        await response(scope, receive, send)
-
-
-routes: list[BaseRoute] = [Route(PATH + "/{described:path}", EnvoyAuthz(), include_in_schema=False)]
+routes: list[BaseRoute] = [
+    Route(
+        PATH + "/{described:path}",
+        DecisionEndpoint(describe, allowed_answer),
+        include_in_schema=False,
+    )
+]

@@ -18,6 +18,8 @@ read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from authgate.gateway.authorize import Denied
 from authgate.gateway.failure_answers import GATE_FAILURES, failure_response
+from authgate.gateway.mutate import HeaderPatch
 from authgate.gateway.pipeline import Pipeline
 from authgate.gateway.request import BadGateRequest, GateRequest
 
@@ -77,19 +80,36 @@ def describe(request: Request, gate: Pipeline) -> GateRequest:
     )
 
 
-class ForwardAuth:
-    """An ASGI endpoint, so every method reaches it: the proxy's own method is irrelevant."""
+def identity_answer(patch: HeaderPatch) -> Response:
+    """200 with the headers the upstream is to receive."""
+    return Response(status_code=200, headers=dict(patch.set))
+
+
+class DecisionEndpoint:
+    """The pipeline's decision on a request a proxy describes, as an ASGI endpoint (so
+    every method reaches it): `describe` reads the request from the proxy's, `allowed`
+    words a yes for that proxy; a no is the gate's usual refusal."""
+
+    def __init__(
+        self,
+        describe: Callable[[Request, Pipeline], GateRequest],
+        allowed: Callable[[HeaderPatch], Response],
+    ) -> None:
+        self._describe = describe
+        self._allowed = allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         gate: Pipeline = request.app.state.services.gateway.pipeline
         try:
-            decision = await gate.decide(describe(request, gate))
+            decision = await gate.decide(self._describe(request, gate))
         except GATE_FAILURES as exc:
             response: Response = failure_response(exc)
         else:
-            response = Response(status_code=200, headers=dict(decision.patch.set))
+            response = self._allowed(decision.patch)
         await response(scope, receive, send)
 
 
-routes: list[BaseRoute] = [Route(PATH, ForwardAuth(), include_in_schema=False)]
+routes: list[BaseRoute] = [
+    Route(PATH, DecisionEndpoint(describe, identity_answer), include_in_schema=False)
+]
