@@ -22,6 +22,7 @@ from tests.integration.front_proxy_support import (
     binary_or_skip,
     call,
     echo_upstream,
+    forward_auth_gateway,
     headers_seen,
     identity_seen,
     render,
@@ -51,15 +52,8 @@ def upstream() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def gate(make_server: ServerFactory, upstream: str) -> AuthgateServer:
-    gateway = {
-        "trusted_proxies": ["127.0.0.1/32"],
-        "upstreams": {"app": {"targets": [f"http://{upstream}"]}},
-        "routes": [
-            route("orders", "/orders/**", ["jwt"], {"require": {"scopes_any": ["orders:read"]}}),
-            route("admin", "/admin/**", ["jwt"], {"require": {"groups_any": ["admin"]}}),
-            route("public", "/public/**", ["anonymous"], "allow"),
-        ],
-    }
+    admin = route("admin", "/admin/**", ["jwt"], {"require": {"groups_any": ["admin"]}})
+    gateway = forward_auth_gateway(upstream, admin)
     return make_server(oauth={"scopes": RESOURCE_SCOPES}, gateway=gateway)
 
 

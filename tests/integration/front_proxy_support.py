@@ -33,6 +33,17 @@ def route(name: str, path: str, authenticate: list[str], authorize: Any, **extra
     }
 
 
+def forward_auth_gateway(upstream: str, *extra_routes: Any) -> dict[str, Any]:
+    """The gate the proxies' forward-auth tests ask: a JWT route needing orders:read, an
+    anonymous one, and any others; the proxy on 127.0.0.1 is trusted."""
+    orders = route("orders", "/orders/**", ["jwt"], {"require": {"scopes_any": ["orders:read"]}})
+    return {
+        "trusted_proxies": ["127.0.0.1/32"],
+        "upstreams": {"app": {"targets": [f"http://{upstream}"]}},
+        "routes": [orders, *extra_routes, route("public", "/public/**", ["anonymous"], "allow")],
+    }
+
+
 def binary_or_skip(name: str, install: str) -> str:
     """The path of `name`; missing, a skip that says how to install it (a failure in CI,
     where .ci/run installs it)."""

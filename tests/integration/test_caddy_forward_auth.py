@@ -22,10 +22,10 @@ from tests.integration.front_proxy_support import (
     binary_or_skip,
     call,
     echo_upstream,
+    forward_auth_gateway,
     headers_seen,
     identity_seen,
     render,
-    route,
     stop,
     wait_until_serving,
 )
@@ -50,15 +50,7 @@ def upstream() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def gate(make_server: ServerFactory, upstream: str) -> AuthgateServer:
-    gateway = {
-        "trusted_proxies": ["127.0.0.1/32"],
-        "upstreams": {"app": {"targets": [f"http://{upstream}"]}},
-        "routes": [
-            route("orders", "/orders/**", ["jwt"], {"require": {"scopes_any": ["orders:read"]}}),
-            route("public", "/public/**", ["anonymous"], "allow"),
-        ],
-    }
-    return make_server(oauth={"scopes": RESOURCE_SCOPES}, gateway=gateway)
+    return make_server(oauth={"scopes": RESOURCE_SCOPES}, gateway=forward_auth_gateway(upstream))
 
 
 @dataclass(frozen=True)
