@@ -20,6 +20,7 @@ import yaml
 from tests.integration.conftest import ServerFactory
 from tests.integration.harness import AuthgateServer, deep_merge
 from tests.integration.oauth_support import RESOURCE_SCOPES
+from tests.integration.proxy_support import described
 
 PROXY = "127.0.0.2"
 DEADLINE = 10.0
@@ -88,17 +89,10 @@ def start_replicas(
 
 
 def forward(server: AuthgateServer, uri: str, token: str | None = None, **headers: str) -> int:
-    described = {
-        "X-Forwarded-Method": "GET",
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-Host": "api.example.com",
-        "X-Forwarded-Uri": uri,
-        **headers,
-    }
     if token is not None:
-        described["Authorization"] = f"Bearer {token}"
+        headers["Authorization"] = f"Bearer {token}"
     with server.public_client(local_address=PROXY) as http:
-        return http.get("/_authgate/forward", headers=described).status_code
+        return http.get("/_authgate/forward", headers=described("GET", uri, **headers)).status_code
 
 
 def some_address() -> str:

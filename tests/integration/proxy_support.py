@@ -92,6 +92,17 @@ def start_gate(
     return make_server(oauth={"scopes": RESOURCE_SCOPES}, gateway=config)
 
 
+def described(method: str = "GET", uri: str = "/orders/1", **headers: str) -> dict[str, str]:
+    """The headers Traefik or Caddy send to `/_authgate/forward` to describe a request."""
+    return {
+        "X-Forwarded-Method": method,
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "api.example.com",
+        "X-Forwarded-Uri": uri,
+        **headers,
+    }
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -28,6 +28,7 @@ from tests.integration.cluster_support import PROXY, eventually
 from tests.integration.conftest import unique_email
 from tests.integration.harness import AuthgateServer, free_port
 from tests.integration.oauth_support import PASSWORD, RESOURCE_SCOPES, client_token, machine
+from tests.integration.proxy_support import described
 from tests.integration.tcp_relay import TcpRelay
 from tests.integration.upstream_app import Upstream
 
@@ -80,16 +81,10 @@ class Deployment:
         return answer.status_code
 
     def forward_auth(self, token: str) -> int:
-        described = {
-            "X-Forwarded-Method": "GET",
-            "X-Forwarded-Proto": "https",
-            "X-Forwarded-Host": "api.example.com",
-            "X-Forwarded-Uri": "/orders/1",
-            "Authorization": f"Bearer {token}",
-        }
+        asking = described(Authorization=f"Bearer {token}")
         transport = httpx.HTTPTransport(local_address=PROXY)
         with httpx.Client(base_url=self.server.public, timeout=HANG, transport=transport) as http:
-            return http.get("/_authgate/forward", headers=described).status_code
+            return http.get("/_authgate/forward", headers=asking).status_code
 
     def ready(self) -> int:
         with self.public() as http:

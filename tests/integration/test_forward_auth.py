@@ -30,6 +30,7 @@ from tests.integration.oauth_support import (
     post_form,
     web_app,
 )
+from tests.integration.proxy_support import described
 
 PROXY = "127.0.0.2"
 STRANGER = "127.0.0.1"
@@ -98,17 +99,6 @@ def worker(gate: AuthgateServer) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def read_token(gate: AuthgateServer, worker: dict[str, Any]) -> str:
     return str(client_token(gate, worker, scope="orders:read")["access_token"])
-
-
-def described(method: str = "GET", uri: str = "/orders/1", **headers: str) -> dict[str, str]:
-    """The headers Traefik or Caddy send to describe a request."""
-    return {
-        "X-Forwarded-Method": method,
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-Host": "api.example.com",
-        "X-Forwarded-Uri": uri,
-        **headers,
-    }
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ import pytest
 from tests.integration.conftest import ServerFactory
 from tests.integration.harness import AuthgateServer
 from tests.integration.oauth_support import RESOURCE_SCOPES, client_token, machine
+from tests.integration.proxy_support import described
 
 PROXY = "127.0.0.2"
 BUDGET = 3
@@ -68,16 +69,9 @@ def fresh_token(gate: AuthgateServer, scope: str = "orders:read") -> str:
 
 
 def ask(http: httpx.Client, uri: str, token: str | None = None, **headers: str) -> httpx.Response:
-    described = {
-        "X-Forwarded-Method": "GET",
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-Host": "api.example.com",
-        "X-Forwarded-Uri": uri,
-        **headers,
-    }
     if token is not None:
-        described["Authorization"] = f"Bearer {token}"
-    return http.get("/_authgate/forward", headers=described)
+        headers["Authorization"] = f"Bearer {token}"
+    return http.get("/_authgate/forward", headers=described("GET", uri, **headers))
 
 
 def statuses(
