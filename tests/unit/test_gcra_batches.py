@@ -67,3 +67,22 @@ def test_a_batch_while_redis_is_unreachable_admits_every_check() -> None:
     waits, link = asyncio.run(run())
     assert waits == [0.0] * 4
     assert not link.up and link.failures == 4
+
+
+def test_checks_asked_for_together_share_one_connection_and_round_trip() -> None:
+    client = redis_or_skip()
+    prefix = unique_prefix("gcra-batch")
+    name = prefix.replace(":", "-").rstrip("-")
+
+    async def run() -> tuple[list[float], int]:
+        limiter, link = limiter_at(REDIS_URL, prefix)
+        link.client.connection_pool.connection_kwargs["client_name"] = name
+        waits = await checks_at_once(limiter, "together", 15)
+        connections = sum(1 for c in client.client_list() if c.get("name") == name)
+        await link.aclose()
+        return waits, connections
+
+    waits, connections = asyncio.run(run())
+    client.delete(prefix + "together")
+    assert waits.count(0.0) == 10
+    assert connections == 1  # sent one by one, 15 checks in flight would hold 15
