@@ -9,7 +9,8 @@ sign-in carries) are the same everywhere.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from authgate.audit import Caller
 from authgate.clients.registry import DEFAULT_CLIENT_ID, Client, ClientRegistry
@@ -21,6 +22,8 @@ from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
 from authgate.tokens.amr import PASSWORD
 from authgate.tokens.service import TokenService, TokenSet
+
+_Outcome = TypeVar("_Outcome")
 
 MFA_REQUIRED = "mfa_required"
 LOGIN_OUTCOMES = {TooManyRequests.code: "locked"}
@@ -57,13 +60,18 @@ class LoginFlow:
     ) -> TokenSet | Challenge:
         """A password login through to tokens, or the challenge still due (counted as
         `mfa_required`; a lockout as `locked`)."""
+        return await self._counted(
+            self._login(username, password, client_id, secret_hash, caller, new_password)
+        )
+
+    async def _counted(self, attempt: Awaitable[_Outcome]) -> _Outcome:
+        """The login `attempt`, timed and counted by outcome: a challenge still due as
+        `mfa_required`, a refusal by its error (a lockout as `locked`)."""
         with timed(self.flows, "login", renamed=LOGIN_OUTCOMES) as run:
-            answer = await self._login(
-                username, password, client_id, secret_hash, caller, new_password
-            )
-            if isinstance(answer, Challenge):
+            outcome = await attempt
+            if isinstance(outcome, Challenge):
                 run.outcome = MFA_REQUIRED
-            return answer
+            return outcome
 
     async def _login(
         self,
@@ -134,13 +142,9 @@ class LoginFlow:
         """Check a password: a completed sign-in (amr ["pwd"]), or, when the user has a
         second factor or must enrol one, a challenge to answer (`MfaLogin`). The API and
         the hosted sign-in page both sign in through here."""
-        with timed(self.flows, "login", renamed=LOGIN_OUTCOMES) as run:
-            outcome = await self._password_signin(
-                username, password, caller, client_id, new_password
-            )
-            if isinstance(outcome, Challenge):
-                run.outcome = MFA_REQUIRED
-            return outcome
+        return await self._counted(
+            self._password_signin(username, password, caller, client_id, new_password)
+        )
 
     async def _password_signin(
         self,
