@@ -37,7 +37,7 @@ from authgate.cognito import endpoint as cognito
 from authgate.config import UI_PREFIX, Settings
 from authgate.errors import DomainError, StorageUnavailable
 from authgate.gateway import envoy_authz, forward_auth
-from authgate.gateway.dispatch import with_gate
+from authgate.gateway.dispatch import with_decision_endpoints, with_gate
 from authgate.listeners import Listener, Role, open_listeners, server_for
 from authgate.oauth.cors import ScopedCORS
 from authgate.reload import GatewayReloader
@@ -141,7 +141,8 @@ def create_public_app(services: Services) -> Starlette:
 def create_gated_app(services: Services) -> ASGIApp:
     """The public app with the gate behind it: authgate's own paths first, the rest routed."""
     pages = frozenset({services.settings.ui.reserved_segment})
-    return with_gate(create_public_app(services), services.gateway, pages)
+    gated = with_gate(create_public_app(services), services.gateway, pages)
+    return with_decision_endpoints(gated, services.gateway)
 
 
 def create_admin_app(services: Services) -> Starlette:
@@ -203,7 +204,11 @@ async def serve(
     gateway_reloader = GatewayReloader(settings, config_path, services.gateway, listeners)
     admin.state.reloader = gateway_reloader
     apps: dict[Role, ASGIApp] = {
-        "public": create_public_app(services) if settings.gateway.listen else gated,
+        "public": (
+            with_decision_endpoints(create_public_app(services), services.gateway)
+            if settings.gateway.listen
+            else gated
+        ),
         "admin": admin,
         "gate": gated,
     }
