@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +139,13 @@ class Pipeline:
         method = check_method(method or request.method)
         path = normalize_path(request.raw_path)
         return self.table.match(method, host_name(request.host), path)
+
+    async def principal(
+        self, names: Sequence[str], request: GateRequest, audience: str | None = None
+    ) -> Principal:
+        """Stage 2 alone, with this generation's authenticators (and their caches), for
+        adapters that decide without a route (the API Gateway authorizer)."""
+        return await authenticate(self._authenticators, names, request, AuthContext(audience))
 
     async def decide(self, request: GateRequest, match: RouteMatch | None = None) -> Decision:
         """The decision, or NoRoute, MethodNotAllowed, AmbiguousPath, BadGateRequest,
