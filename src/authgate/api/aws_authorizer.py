@@ -11,7 +11,8 @@ each with `WWW-Authenticate`. Then, as JSON with `Cache-Control: no-store`:
   `WWW-Authenticate`: the event's own token is missing or bad, so the Lambda raises
   `Exception("Unauthorized")`, which API Gateway turns into 401;
 - 400 `{"error": "invalid_event", "reason_id", "message"}`: not an authorizer event
-  (reason_id `bad_type`, `bad_version`, `bad_arn`, `bad_field`), or not JSON;
+  (reason_id `bad_type`, `bad_version`, `bad_arn`, `bad_field`); not JSON at all is
+  `invalid_request`, as everywhere in the API;
 - 404 `{"error": "not_configured"}` when the configuration has no `aws_authorizer:`.
 
 Nothing of the event's token is logged; a denial logs its reason, API, subject and client.
@@ -41,6 +42,54 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
 
 
 async def authorizer(request: Request) -> Response:
+    """
+    summary: API Gateway's Lambda-authorizer event in, the answer API Gateway expects out.
+    security: [{bearer: []}]
+    description: >
+      The caller authenticates like a decision-API caller (a client's own token with
+      authgate:decide, or the admin token). The body is a REST API TOKEN or REQUEST event
+      (payload 1.0) or an HTTP API payload 2.0 event, as API Gateway sends it. See
+      docs/aws.md.
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [type]
+            additionalProperties: true
+            properties:
+              type: {type: string, enum: [TOKEN, REQUEST]}
+              version: {type: string, enum: ["1.0", "2.0"]}
+              authorizationToken: {type: string}
+              methodArn: {type: string}
+              routeArn: {type: string}
+    responses:
+      200:
+        description: >
+          An IAM policy {principalId, policyDocument, context} or, for payload 2.0, the
+          simple response {isAuthorized, context}; Allow or Deny inside.
+        content:
+          application/json:
+            schema: {type: object, additionalProperties: true}
+      400:
+        description: invalid_event (with reason_id), invalid_request (not JSON)
+        content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}
+      401:
+        description: >
+          unauthenticated (no WWW-Authenticate): the event's token is missing or bad, the
+          Lambda raises Unauthorized; unauthorized or invalid_token: the caller's token
+        content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}
+      403:
+        description: insufficient_scope (the caller's token)
+        content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}
+      404:
+        description: not_configured (no aws_authorizer section)
+        content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}
+      413:
+        description: body_too_large
+        content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}
+    """
     services: Services = request.app.state.services
     await authenticate_caller(services, bearer_token(request))
     settings = services.settings.aws_authorizer
@@ -68,5 +117,5 @@ async def authorizer(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route(PATH, authorizer, methods=["POST"], include_in_schema=False),
+    Route(PATH, authorizer, methods=["POST"]),
 ]
