@@ -433,3 +433,14 @@ def test_a_v2_event_gets_an_iam_policy_when_configured(
         "Effect": "Allow",
         "Resource": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/*/*",
     }
+
+
+@pytest.mark.parametrize(
+    "credential", ["Bearer a\x01b", "Bearer " + "x" * 20_000, "Bearer a b", "Bearer é"]
+)
+def test_a_malformed_token_is_unauthorized_never_a_bad_event(
+    public: httpx.Client, caller: str, credential: str
+) -> None:
+    assert unauthenticated(ask(public, caller, token_event(credential, SAMPLE_ARN))) == (
+        "invalid_token"
+    )

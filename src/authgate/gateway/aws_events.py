@@ -124,6 +124,16 @@ def _text(body: Mapping[str, Any], key: str, required: bool = False) -> str | No
     return value
 
 
+def _credential(value: Any) -> str | None:
+    """The client's token as sent: not judged here (any string), since a bad one is the
+    client's, answered as unauthenticated by the authenticators, never as a bad event."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadEvent("bad_field", "authorizationToken must be a string.")
+    return value
+
+
 def _object(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = body.get(key)
     if value is None:
@@ -170,7 +180,7 @@ def _token_event(body: Mapping[str, Any]) -> AuthorizerEvent:
         kind="TOKEN",
         arn_text=arn_text,
         arn=parse_arn(arn_text),
-        credential=_text(body, "authorizationToken"),
+        credential=_credential(body.get("authorizationToken")),
         repeated=False,
         method=None,
         path=None,
