@@ -259,12 +259,17 @@ def test_a_user_token_lacking_the_scope_is_denied_with_its_identity_in_the_conte
     server: AuthgateServer, public: httpx.Client, caller: str
 ) -> None:
     email, sub = person(server)
+    with server.admin_client() as admin:
+        for group in ("aws-readers", "aws-writers"):
+            admin.post("/admin/groups", json={"name": group})
+            assert admin.put(f"/admin/groups/{group}/members/{sub}").status_code == 204
     login = public.post("/v1/login", json={"username": email, "password": PASSWORD})
     assert login.status_code == 200, login.text
     answer = answered(public, caller, request_event(f"Bearer {login.json()['access_token']}"))
     assert statement(answer)["Effect"] == "Deny"
     assert answer["principalId"] == sub
     assert answer["context"]["username"] == email
+    assert sorted(answer["context"]["groups"].split(",")) == ["aws-readers", "aws-writers"]
     assert answer["context"]["reason"] == "scope_missing"
     assert all(isinstance(value, str) for value in answer["context"].values())
 
@@ -444,3 +449,11 @@ def test_a_malformed_token_is_unauthorized_never_a_bad_event(
     assert unauthenticated(ask(public, caller, token_event(credential, SAMPLE_ARN))) == (
         "invalid_token"
     )
+
+
+def test_without_the_section_the_endpoint_is_not_configured(make_server: ServerFactory) -> None:
+    bare = make_server()
+    with bare.public_client() as public:
+        answer = ask(public, bare.admin_token, token_event("Bearer x", SAMPLE_ARN))
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "not_configured"
