@@ -29,6 +29,7 @@ from tests.integration.oauth_support import (
     person,
     post_form,
 )
+from tests.integration.test_metrics import moved
 
 PATH = "/_authgate/aws/authorizer"
 SAMPLE_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/request"
@@ -457,3 +458,30 @@ def test_without_the_section_the_endpoint_is_not_configured(make_server: ServerF
         answer = ask(public, bare.admin_token, token_event("Bearer x", SAMPLE_ARN))
     assert answer.status_code == 404
     assert answer.json()["error"] == "not_configured"
+
+
+@pytest.mark.parametrize(
+    ("credential", "arn", "outcome"),
+    [
+        ("read", SAMPLE_ARN, "allow"),
+        ("read", POST_ARN, "deny"),
+        ("none", SAMPLE_ARN, "unauthenticated"),
+    ],
+)
+def test_each_answer_is_counted_by_its_outcome(
+    server: AuthgateServer,
+    public: httpx.Client,
+    caller: str,
+    read_token: str,
+    credential: str,
+    arn: str,
+    outcome: str,
+) -> None:
+    event = token_event(f"Bearer {read_token}" if credential == "read" else None, arn)
+    grew = moved(
+        server,
+        lambda: ask(public, caller, event),
+        "authgate_aws_authorizer_answers_total",
+        outcome=outcome,
+    )
+    assert grew == 1

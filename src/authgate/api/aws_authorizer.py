@@ -20,6 +20,7 @@ Nothing of the event's token is logged; a denial logs its reason, API, subject a
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -29,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 from authgate.api.decide import authenticate_caller
 from authgate.api.requests import bearer_token, read_body
 from authgate.bootstrap import Services
-from authgate.gateway.aws_authorizer import AwsAuthorizer, NotAuthenticated
+from authgate.gateway.aws_authorizer import AwsAuthorizer, NotAuthenticated, allowed
 from authgate.gateway.aws_events import BadEvent, parse_event
 
 PATH = "/_authgate/aws/authorizer"
@@ -106,14 +107,21 @@ async def authorizer(request: Request) -> Response:
             {"error": "invalid_event", "reason_id": bad.code, "message": bad.description}, 400
         )
     decider = AwsAuthorizer(settings, services.policy_cache)
+    started = time.perf_counter()
     try:
         answer = await decider.answer(event, services.gateway.pipeline)
     except NotAuthenticated as missing:
+        _count(services, started, UNAUTHENTICATED)
         return _json(
             {"error": UNAUTHENTICATED, "reason_id": missing.reason_id, "message": "Unauthorized"},
             401,
         )
+    _count(services, started, "allow" if allowed(answer) else "deny")
     return _json(answer)
+
+
+def _count(services: Services, started: float, outcome: str) -> None:
+    services.metrics.record("aws_authorizer", outcome, time.perf_counter() - started)
 
 
 routes: list[BaseRoute] = [

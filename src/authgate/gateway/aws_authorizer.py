@@ -60,6 +60,14 @@ def context_of(principal: Principal) -> dict[str, str]:
     }
 
 
+def allowed(answer: Mapping[str, Any]) -> bool:
+    """Whether an answer (either shape) lets the request through."""
+    if "isAuthorized" in answer:
+        return answer["isAuthorized"] is True
+    statements = answer["policyDocument"]["Statement"]
+    return all(statement["Effect"] == "Allow" for statement in statements)
+
+
 class AwsAuthorizer:
     """One configuration's authorizer; the pipeline is passed per call, as it changes on
     every gateway reload."""
