@@ -56,6 +56,44 @@ def test_an_api_or_stage_with_separators_never_widens_the_wildcard(junk: str) ->
     assert arn.api_id == f"api{junk}x" and "/" not in arn.api_id and "*" not in arn.api_id
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+samples = st.sampled_from([TOKEN_EVENT, REQUEST_EVENT, HTTP_API_EVENT])
+field_names = st.sampled_from(
+    [
+        "type",
+        "version",
+        "methodArn",
+        "routeArn",
+        "authorizationToken",
+        "headers",
+        "multiValueHeaders",
+        "identitySource",
+        "requestContext",
+        "httpMethod",
+        "path",
+        "rawPath",
+    ]
+)
+
+
+@given(samples, field_names, json_values)
+def test_a_sample_with_any_field_replaced_parses_or_is_a_bad_event(
+    sample: dict[str, Any], name: str, value: Any
+) -> None:
+    try:
+        event = parse_event({**sample, name: value}, "Authorization")
+    except BadEvent as bad:
+        assert bad.code in ("bad_type", "bad_version", "bad_arn", "bad_field")
+    else:
+        assert event.arn_text in (sample.get("methodArn"), sample.get("routeArn"), value)
+
+
 def test_the_default_route_arn_names_no_verb_or_path() -> None:
     arn = parse_arn("arn:aws:execute-api:us-east-1:123456789012:abc123/$default/$default")
     assert (arn.stage, arn.verb, arn.path) == ("$default", None, None)
