@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from authgate import oauth, ui
-from authgate.api import consents, decide, passkeys, public, wellknown
+from authgate.api import aws_authorizer, consents, decide, passkeys, public, wellknown
 from authgate.api import mfa as mfa_api
 from authgate.api import sessions as browser_sessions
 from authgate.api.admin_app import create_admin_router_app
@@ -103,6 +103,7 @@ def public_routes(ui_prefix: str = UI_PREFIX) -> list[BaseRoute]:
     return [
         *forward_auth.routes,
         *envoy_authz.routes,
+        *aws_authorizer.routes,
         *public.routes,
         *passkeys.routes,
         *mfa_api.routes,

@@ -9,7 +9,7 @@ the forward-auth endpoint run this same code, so they cannot read a request diff
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +134,13 @@ class Pipeline:
         method = check_method(method or request.method)
         path = normalize_path(request.raw_path)
         return self.table.match(method, host_name(request.host), path)
+
+    async def principal(
+        self, names: Sequence[str], request: GateRequest, audience: str | None = None
+    ) -> Principal:
+        """Stage 2 alone, with this generation's authenticators (and their caches), for
+        adapters that decide without a route (the API Gateway authorizer)."""
+        return await authenticate(self._authenticators, names, request, AuthContext(audience))
 
     async def decide(self, request: GateRequest, match: RouteMatch | None = None) -> Decision:
         """The decision, or NoRoute, MethodNotAllowed, AmbiguousPath, BadGateRequest,
