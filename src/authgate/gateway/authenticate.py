@@ -28,9 +28,10 @@ from authgate.gateway.request import GateRequest
 from authgate.gateway.singleflight import SharedLookup
 from authgate.identity.sessions import SignedIn
 from authgate.store.records import UserRecord
+from authgate.tokens.access_checks import looks_like_jwt
 from authgate.tokens.amr import claims_for
 from authgate.tokens.jwt import MAX_TOKEN_BYTES
-from authgate.tokens.service import TokenService, looks_like_jwt
+from authgate.tokens.service import TokenService
 
 REALM = "authgate"
 USER_CHECK_TTL = 5.0

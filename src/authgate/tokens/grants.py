@@ -21,6 +21,7 @@ from authgate.errors import InvalidRequest, InvalidToken
 from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.store import Store, Transaction
 from authgate.tokens import pkce
+from authgate.tokens.access_checks import looks_like_jwt
 from authgate.tokens.amr import loaded
 from authgate.tokens.authorization import (
     AuthorizationCodes,
@@ -34,7 +35,7 @@ from authgate.tokens.introspection import FoundRefresh, TokenInspector
 from authgate.tokens.jwt import TokenCodec
 from authgate.tokens.refresh import Rotation, Successor
 from authgate.tokens.revocation import DenyList
-from authgate.tokens.service import TokenService, looks_like_jwt
+from authgate.tokens.service import TokenService
 
 USER_ONLY_SCOPES = frozenset({"openid", "offline_access"})
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]{1,128}")

@@ -18,8 +18,9 @@ from authgate.clients.registry import ClientRegistry
 from authgate.errors import InvalidToken
 from authgate.store import Store, Transaction
 from authgate.store.records import OpaqueTokenRecord, RefreshFamilyRecord, RefreshTokenRecord
+from authgate.tokens.access_checks import looks_like_jwt
 from authgate.tokens.jwt import MAX_TOKEN_BYTES
-from authgate.tokens.service import TokenService, hash_token, looks_like_jwt
+from authgate.tokens.service import TokenService, hash_token
 
 ACCESS_CLAIMS = (
     "scope",

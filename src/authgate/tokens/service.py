@@ -26,6 +26,7 @@ from authgate.errors import InvalidToken
 from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.store import Store, Transaction
 from authgate.store.records import IssuedAccessRecord, OpaqueTokenRecord, UserRecord
+from authgate.tokens.access_checks import ACCESS_TYP, MAX_OPAQUE_LENGTH, AccessTokenChecks
 from authgate.tokens.amr import PASSWORD, claims_for, loaded
 from authgate.tokens.cognito_claims import (
     group_claims,
@@ -33,7 +34,7 @@ from authgate.tokens.cognito_claims import (
     with_pool_scope,
 )
 from authgate.tokens.id_tokens import oidc_id_claims, pool_id_claims
-from authgate.tokens.jwt import TokenCodec, UnknownSigningKey
+from authgate.tokens.jwt import TokenCodec
 from authgate.tokens.keys import KeyEncryptor
 from authgate.tokens.keystore import KeyManager
 from authgate.tokens.refresh import (
@@ -43,8 +44,6 @@ from authgate.tokens.refresh import (
     hash_refresh_token,
 )
 from authgate.tokens.revocation import DenyList
-
-ACCESS_TYP = "at+jwt"
 
 
 @dataclass(frozen=True)
@@ -70,15 +69,8 @@ class TokenSet:
         return body
 
 
-MAX_OPAQUE_LENGTH = 512
-
 hash_token = hash_refresh_token
 """Refresh and opaque access tokens are both stored as the SHA-256 of the token."""
-
-
-def looks_like_jwt(token: str) -> bool:
-    """A compact JWS has three segments; our opaque tokens are base64url without dots."""
-    return token.count(".") == 2
 
 
 @dataclass(frozen=True)
@@ -110,6 +102,7 @@ class TokenService:
         self._settings = settings
         self._clock = clock
         self._deny = deny
+        self.access = AccessTokenChecks(store, codec, keys, deny, clock)
         self.announce: Announce = silent
         """Tells other replicas a user's sign-ins ended (Redis pub/sub; set by bootstrap)."""
         self.flows: FlowRecorder = NO_FLOWS
@@ -392,37 +385,12 @@ class TokenService:
 
     def verify_access_token(self, token: str) -> dict[str, Any]:
         """Signature, issuer, expiry, type: everything that needs no database."""
-        return self._codec.verify(token, token_use="access", audience=None, typ=ACCESS_TYP)
+        return self.access.verify(token)
 
     async def check_access_token(self, token: str) -> dict[str, Any]:
-        """The claims of a live access token, JWT or opaque, that nobody revoked.
-
-        A JWT needs no database round trip: its key may be reloaded once when another
-        replica rotated, and its jti is looked up in the in-memory deny list.
-        """
-        if not looks_like_jwt(token):
-            return await self._opaque_claims(token)
-        try:
-            claims = self.verify_access_token(token)
-        except UnknownSigningKey:
-            if self._keys is None or not await self._keys.reload_for_unknown_kid():
-                raise
-            claims = self.verify_access_token(token)
-        jti = claims.get("jti")
-        if self._deny is not None and (not isinstance(jti, str) or await self._deny.check(jti)):
-            raise InvalidToken("The access token is revoked.")
-        return claims
-
-    async def _opaque_claims(self, token: str) -> dict[str, Any]:
-        if not token or len(token) > MAX_OPAQUE_LENGTH:
-            raise InvalidToken("The access token is invalid.")
-        async with self._store.read() as tx:
-            found = await tx.oauth.get_opaque(hash_token(token))
-        if found is None or found.revoked_at is not None or found.expires_at <= self._clock():
-            raise InvalidToken("The access token is invalid, expired or revoked.")
-        if self._deny is not None and await self._deny.check(found.jti):
-            raise InvalidToken("The access token is revoked.")
-        return dict(found.claims)
+        """The claims of a live access token, JWT or opaque, that nobody revoked
+        (`authgate.tokens.access_checks`)."""
+        return await self.access.check(token)
 
     @staticmethod
     def is_cut_off(claims: dict[str, Any], user: UserRecord) -> bool:
