@@ -8,6 +8,7 @@ does not differ either. Password hashing never happens inside a database transac
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from authgate.clients.registry import ClientRegistry
 from authgate.config import Settings
 from authgate.errors import (
     AlreadyExists,
+    DomainError,
     InvalidCode,
     InvalidCredentials,
     InvalidRequest,
@@ -29,6 +31,7 @@ from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.identity.attributes import AttributeSchema
 from authgate.identity.challenges import MfaLogin
 from authgate.identity.codes import CodeBook, CodeRefused
+from authgate.identity.lifecycle import NO_HOOKS, LifecycleHooks, Migrated, NewUser, context_of
 from authgate.identity.login import LoginFlow
 from authgate.identity.mfa import Mfa
 from authgate.identity.names import check_new_username, normalize_email, normalize_username
@@ -41,6 +44,17 @@ from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
 from authgate.tokens.service import TokenService
+
+log = logging.getLogger("authgate.hooks")
+
+_MIGRATION_OWN = frozenset({"email", "email_verified", "sub", "username"})
+"""Attributes a user_migration answer names that the account sets itself."""
+
+
+@dataclass(frozen=True)
+class SignupOutcome:
+    sub: str
+    confirmed: bool
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,14 @@ class UserPool:
         self._clock = clock
         self.flows: FlowRecorder = NO_FLOWS
         """Told each sign-up's outcome and duration (metrics)."""
+        self.hooks: LifecycleHooks = NO_HOOKS
+        """The lifecycle hooks (`use_hooks`)."""
+        self.signin.migrate = self._migrate_for_login
+
+    def use_hooks(self, hooks: LifecycleHooks) -> None:
+        """Call `hooks` at the pool's fixed points: sign-up, confirmation, sign-in, an
+        unknown user, mail."""
+        self.hooks = self.signin.hooks = self.postman.hooks = hooks
 
     def _password(self, value: object, field: str = "password") -> str:
         if not isinstance(value, str):
@@ -109,6 +131,23 @@ class UserPool:
         """Register an account; return its sub (a fresh, unused one when the name is taken).
         With `reveal_taken` (Cognito's SignUp, which tells), a taken name is AlreadyExists
         instead, and its owner gets no notice."""
+        outcome = await self.signup_outcome(
+            email, password, username, attributes, caller, reveal_taken=reveal_taken
+        )
+        return outcome.sub
+
+    async def signup_outcome(
+        self,
+        email: object,
+        password: object,
+        username: object,
+        attributes: dict[str, Any] | None,
+        caller: Caller,
+        *,
+        reveal_taken: bool = False,
+    ) -> SignupOutcome:
+        """`signup`, and whether the pre_signup hook confirmed the account at once (said
+        the same for a taken name: the answer must not tell)."""
         with timed(self.flows, "signup"):
             return await self._signup(
                 email, password, username, attributes, caller, reveal_taken=reveal_taken
@@ -123,7 +162,7 @@ class UserPool:
         caller: Caller,
         *,
         reveal_taken: bool,
-    ) -> str:
+    ) -> SignupOutcome:
         await self._limits.signup.spend(f"ip:{caller.ip}")
         address = normalize_email(email)
         if username is None:
@@ -134,6 +173,10 @@ class UserPool:
         skeleton = check_new_username(name, address)
         attrs = self.attributes.validate(attributes or {}, creating=True)
         chosen = self._password(password)
+        # Before anything is written: a refusal or a hook timing out leaves no account.
+        decision = await self.hooks.pre_signup(
+            NewUser(name, address, attrs), "signup", context_of(caller)
+        )
         password_hash = await self.hasher.hash(chosen)
         verifier = derive_verifier(self.srp, name, chosen)
         now = self._clock()
@@ -153,6 +196,9 @@ class UserPool:
                     updated_at=now,
                     username_skeleton=skeleton,
                 )
+                if decision.auto_confirm:
+                    user.status = "confirmed"
+                user.email_verified = decision.auto_verify_email
                 try:
                     await tx.users.add(user)
                 except AlreadyExists:  # the name or a look-alike was created just now
@@ -161,8 +207,9 @@ class UserPool:
                         raise
             if existing is None:
                 await save_verifier(self.srp, tx, user, verifier)
-                await record(tx, "signup", caller, sub=sub)
-                code = await self._issue(tx, sub, "signup", address, caller)
+                await record(tx, "signup", caller, sub=sub, auto_confirmed=decision.auto_confirm)
+                if not decision.auto_confirm:
+                    code = await self._issue(tx, sub, "signup", address, caller)
             else:
                 lookalike = existing.username != name
                 await record(
@@ -179,7 +226,7 @@ class UserPool:
             self.postman.send("signup_code", address, address, code=code)
         elif existing is not None and existing.email and notify:
             self.postman.send("account_exists", existing.email, _greeting(existing))
-        return sub
+        return SignupOutcome(sub, decision.auto_confirm)
 
     async def _holder(self, tx: Transaction, name: str, skeleton: str) -> UserRecord | None:
         """The account that holds this username or one that looks like it."""
@@ -210,8 +257,9 @@ class UserPool:
                 user.updated_at = self._clock()
                 await tx.users.update(user)
                 await record(tx, "signup_confirmed", caller, sub=user.sub)
-        if not ok:
+        if not ok or user is None:
             raise InvalidCode(reason=refusal)
+        self.hooks.post_confirmation(user, "confirm_signup", context_of(caller))
 
     async def resend_code(self, username: object, caller: Caller) -> None:
         await self._limits.resend.spend(f"ip:{caller.ip}")
@@ -224,13 +272,17 @@ class UserPool:
             if code is not None:
                 await record(tx, "signup_code_resent", caller, sub=user.sub)
         if code is not None:
-            self.postman.send("signup_code", user.email, _greeting(user), code=code)
+            self.postman.send(
+                "signup_code", user.email, _greeting(user), code=code, event="resend_code"
+            )
 
     # -- password reset ----------------------------------------------------------------
 
     async def forgot_password(self, username: object, caller: Caller) -> None:
         await self._limits.forgot.spend(f"ip:{caller.ip}")
         name = normalize_username(username)
+        if self.hooks.migrates:
+            await self._migrate_for_reset(name, caller)
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
             if user is None or not user.enabled or not user.email:
@@ -265,8 +317,76 @@ class UserPool:
                 await record(tx, "password_reset", caller, sub=user.sub)
         if user is None or not ok:
             raise InvalidCode(reason=refusal)
+        self.hooks.post_confirmation(user, "confirm_forgot_password", context_of(caller))
         if user.email:
             self.postman.send("password_changed", user.email, _greeting(user))
+
+    async def _migrate_for_reset(self, name: str, caller: Caller) -> None:
+        """A forgot-password for a user the pool does not have: if the legacy store has
+        them, they are created (a reset due, no password yet) so the code can be sent."""
+        async with self._store.read() as tx:
+            if await tx.users.get_by_username(name) is not None:
+                return
+        migrated = await self.hooks.user_migration(
+            name, None, "forgot_password", context_of(caller)
+        )
+        if migrated is not None:
+            await self._create_migrated(name, migrated, None, caller)
+
+    async def _migrate_for_login(
+        self, name: str, password: str, caller: Caller, client_id: str | None
+    ) -> UserRecord | None:
+        """A sign-in names a user the pool does not have: the legacy store's account, made
+        here with an argon2id hash of the password just given, or None."""
+        migrated = await self.hooks.user_migration(
+            name, password, "authentication", context_of(caller, client_id)
+        )
+        if migrated is None:
+            return None
+        return await self._create_migrated(name, migrated, password, caller)
+
+    async def _create_migrated(
+        self, name: str, migrated: Migrated, password: str | None, caller: Caller
+    ) -> UserRecord | None:
+        """One transaction: the user (in the state the hook said; without a password, a
+        reset due), audited. None when the answer cannot make a valid account (logged) or
+        the name was taken meanwhile."""
+        try:
+            given = migrated.email or migrated.attributes.get("email")
+            address = normalize_email(given if given else name)
+            skeleton = check_new_username(name, address)
+            attrs = self.attributes.validate(
+                {k: v for k, v in migrated.attributes.items() if k not in _MIGRATION_OWN},
+                creating=True,
+            )
+        except DomainError as exc:
+            log.warning("user_migration answer unusable for a new account: %s", exc.code)
+            return None
+        password_hash = await self.hasher.hash(password) if password is not None else None
+        verifier = derive_verifier(self.srp, name, password) if password is not None else None
+        now = self._clock()
+        user = UserRecord(
+            sub=str(uuid.uuid4()),
+            username=name,
+            email=address,
+            password_hash=password_hash,
+            status=migrated.status if password is not None else "reset_required",
+            email_verified=migrated.email_verified,
+            attributes=attrs,
+            created_at=now,
+            updated_at=now,
+            username_skeleton=skeleton,
+        )
+        try:
+            async with self._store.transaction() as tx:
+                if await self._holder(tx, name, skeleton) is not None:
+                    return None
+                await tx.users.add(user)
+                await save_verifier(self.srp, tx, user, verifier)
+                await record(tx, "user_migrated", caller, sub=user.sub)
+        except AlreadyExists:
+            return None
+        return user
 
     # -- the signed-in user ------------------------------------------------------------
 
