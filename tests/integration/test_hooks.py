@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.browser import Browser
 from tests.integration.conftest import ServerFactory, unique_email
 from tests.integration.harness import AuthgateServer
 from tests.integration.hook_receiver import (
@@ -501,3 +502,34 @@ def test_hook_calls_are_audited_and_counted(deny: AuthgateServer, receiver: Hook
     assert receiver.secret not in json.dumps(events)
     assert 'authgate_hook_calls_total{hook="pre_signup",outcome="ok"}' in metrics
     assert "authgate_hook_call_duration_seconds_bucket" in metrics
+
+
+def test_the_hosted_sign_up_page_shows_the_refusal_escaped(
+    deny: AuthgateServer, receiver: HookReceiver
+) -> None:
+    receiver.reply("/pre_signup", Answer({"allow": False, "message": "<b>No</b> & <script>"}))
+    email = unique_email("page")
+
+    with Browser(deny) as browser:
+        page = browser.http.get("/auth/signup")
+        answer = browser.submit(page, email=email, password=PASSWORD)
+
+    assert answer.status_code == 400
+    assert "&lt;b&gt;No&lt;/b&gt; &amp; &lt;script&gt;" in answer.text
+    assert "<script>" not in answer.text.split("</style>")[-1]
+    assert users_named(deny, email) == []
+
+
+def test_an_administrator_created_user_is_checked_by_pre_signup(
+    deny: AuthgateServer, receiver: HookReceiver
+) -> None:
+    receiver.reply("/pre_signup", Answer({"allow": False, "message": "Not this one."}))
+    email = unique_email("admin")
+
+    with deny.admin_client() as admin:
+        created = admin.post("/admin/users", json={"email": email, "password": PASSWORD})
+
+    assert created.status_code == 400
+    assert created.json()["error"] == "signup_refused"
+    (call,) = calls_about(receiver, "pre_signup", email)
+    assert call.payload["source"] == "admin_create_user"
