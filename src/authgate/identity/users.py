@@ -8,7 +8,6 @@ does not differ either. Password hashing never happens inside a database transac
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -20,7 +19,6 @@ from authgate.clients.registry import ClientRegistry
 from authgate.config import Settings
 from authgate.errors import (
     AlreadyExists,
-    DomainError,
     InvalidCode,
     InvalidCredentials,
     InvalidRequest,
@@ -31,9 +29,10 @@ from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.identity.attributes import AttributeSchema
 from authgate.identity.challenges import MfaLogin
 from authgate.identity.codes import CodeBook, CodeRefused
-from authgate.identity.lifecycle import NO_HOOKS, LifecycleHooks, Migrated, NewUser, context_of
+from authgate.identity.lifecycle import NO_HOOKS, LifecycleHooks, NewUser, context_of
 from authgate.identity.login import LoginFlow
 from authgate.identity.mfa import Mfa
+from authgate.identity.migration import UserMigration
 from authgate.identity.names import check_new_username, normalize_email, normalize_username
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
@@ -44,11 +43,6 @@ from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
 from authgate.tokens.service import TokenService
-
-log = logging.getLogger("authgate.hooks")
-
-_MIGRATION_OWN = frozenset({"email", "email_verified", "sub", "username"})
-"""Attributes a user_migration answer names that the account sets itself."""
 
 
 @dataclass(frozen=True)
@@ -103,12 +97,13 @@ class UserPool:
         """Told each sign-up's outcome and duration (metrics)."""
         self.hooks: LifecycleHooks = NO_HOOKS
         """The lifecycle hooks (`use_hooks`)."""
-        self.signin.migrate = self._migrate_for_login
+        self.migration = UserMigration(store, hasher, self.attributes, clock, srp=srp)
+        self.signin.migrate = self.migration.for_login
 
     def use_hooks(self, hooks: LifecycleHooks) -> None:
         """Call `hooks` at the pool's fixed points: sign-up, confirmation, sign-in, an
         unknown user, mail."""
-        self.hooks = self.signin.hooks = self.postman.hooks = hooks
+        self.hooks = self.signin.hooks = self.postman.hooks = self.migration.hooks = hooks
 
     def _password(self, value: object, field: str = "password") -> str:
         if not isinstance(value, str):
@@ -282,7 +277,7 @@ class UserPool:
         await self._limits.forgot.spend(f"ip:{caller.ip}")
         name = normalize_username(username)
         if self.hooks.migrates:
-            await self._migrate_for_reset(name, caller)
+            await self.migration.for_reset(name, caller)
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
             if user is None or not user.enabled or not user.email:
@@ -320,73 +315,6 @@ class UserPool:
         self.hooks.post_confirmation(user, "confirm_forgot_password", context_of(caller))
         if user.email:
             self.postman.send("password_changed", user.email, _greeting(user))
-
-    async def _migrate_for_reset(self, name: str, caller: Caller) -> None:
-        """A forgot-password for a user the pool does not have: if the legacy store has
-        them, they are created (a reset due, no password yet) so the code can be sent."""
-        async with self._store.read() as tx:
-            if await tx.users.get_by_username(name) is not None:
-                return
-        migrated = await self.hooks.user_migration(
-            name, None, "forgot_password", context_of(caller)
-        )
-        if migrated is not None:
-            await self._create_migrated(name, migrated, None, caller)
-
-    async def _migrate_for_login(
-        self, name: str, password: str, caller: Caller, client_id: str | None
-    ) -> UserRecord | None:
-        """A sign-in names a user the pool does not have: the legacy store's account, made
-        here with an argon2id hash of the password just given, or None."""
-        migrated = await self.hooks.user_migration(
-            name, password, "authentication", context_of(caller, client_id)
-        )
-        if migrated is None:
-            return None
-        return await self._create_migrated(name, migrated, password, caller)
-
-    async def _create_migrated(
-        self, name: str, migrated: Migrated, password: str | None, caller: Caller
-    ) -> UserRecord | None:
-        """One transaction: the user (in the state the hook said; without a password, a
-        reset due), audited. None when the answer cannot make a valid account (logged) or
-        the name was taken meanwhile."""
-        try:
-            given = migrated.email or migrated.attributes.get("email")
-            address = normalize_email(given if given else name)
-            skeleton = check_new_username(name, address)
-            attrs = self.attributes.validate(
-                {k: v for k, v in migrated.attributes.items() if k not in _MIGRATION_OWN},
-                creating=True,
-            )
-        except DomainError as exc:
-            log.warning("user_migration answer unusable for a new account: %s", exc.code)
-            return None
-        password_hash = await self.hasher.hash(password) if password is not None else None
-        verifier = derive_verifier(self.srp, name, password) if password is not None else None
-        now = self._clock()
-        user = UserRecord(
-            sub=str(uuid.uuid4()),
-            username=name,
-            email=address,
-            password_hash=password_hash,
-            status=migrated.status if password is not None else "reset_required",
-            email_verified=migrated.email_verified,
-            attributes=attrs,
-            created_at=now,
-            updated_at=now,
-            username_skeleton=skeleton,
-        )
-        try:
-            async with self._store.transaction() as tx:
-                if await self._holder(tx, name, skeleton) is not None:
-                    return None
-                await tx.users.add(user)
-                await save_verifier(self.srp, tx, user, verifier)
-                await record(tx, "user_migrated", caller, sub=user.sub)
-        except AlreadyExists:
-            return None
-        return user
 
     # -- the signed-in user ------------------------------------------------------------
 
