@@ -24,6 +24,7 @@ from tests.integration.hook_receiver import (
     hooks_config,
     running_receiver,
 )
+from tests.integration.oauth_support import code_tokens, person, web_app
 from tests.integration.test_login import claims_of, create_user
 
 PASSWORD = "lemon tree 4 harbour"
@@ -533,3 +534,22 @@ def test_an_administrator_created_user_is_checked_by_pre_signup(
     assert created.json()["error"] == "signup_refused"
     (call,) = calls_about(receiver, "pre_signup", email)
     assert call.payload["source"] == "admin_create_user"
+
+
+def test_pre_token_changes_the_tokens_of_the_authorization_code_grant(
+    deny: AuthgateServer, receiver: HookReceiver
+) -> None:
+    app = web_app(deny)
+    email, _ = person(deny)
+    receiver.reply(
+        "/pre_token", Answer({"claims_add": {"tenant": "acme"}, "claims_add_ignored": True})
+    )
+
+    tokens = code_tokens(deny, app, email, nonce="n-123")
+
+    assert claims_of(tokens["access_token"])["tenant"] == "acme"
+    id_token = claims_of(tokens["id_token"])
+    assert id_token["tenant"] == "acme"
+    assert id_token["nonce"] == "n-123"
+    sources = [c.payload["source"] for c in calls_about(receiver, "pre_token", email)]
+    assert "hosted_auth" in sources
