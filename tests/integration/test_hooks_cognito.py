@@ -207,9 +207,11 @@ def test_user_migration_moves_a_legacy_user_on_sign_in(
         ClientId=app,
         AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": email, "PASSWORD": LEGACY_PASSWORD},
+        ClientMetadata={"app_version": "2.1"},
     )
 
     assert "AccessToken" in result["AuthenticationResult"]
     migrations = events(shim[2], "UserMigration_Authentication", email, count=2)
     assert migrations[1]["request"]["password"] == LEGACY_PASSWORD
+    assert migrations[1]["request"]["clientMetadata"] == {"app_version": "2.1"}
     assert migrations[1]["callerContext"]["clientId"] == app
