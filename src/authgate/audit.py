@@ -16,6 +16,12 @@ class Caller:
 
     ip: str | None = None
     user_agent: str | None = None
+    client_id: str | None = None
+    """The client the request came through, when the adapter knows it (for hooks)."""
+    validation_data: tuple[tuple[str, str], ...] = ()
+    """Pass-through data for lifecycle hooks (Cognito's ValidationData); never audited."""
+    client_metadata: tuple[tuple[str, str], ...] = ()
+    """Pass-through data for lifecycle hooks (ClientMetadata); never audited."""
 
 
 SYSTEM = Caller(ip=None, user_agent="authgate")

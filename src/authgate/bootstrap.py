@@ -29,6 +29,9 @@ from authgate.gateway.mutate import IdentitySigner
 from authgate.gateway.observe import Observer
 from authgate.gateway.ratelimit import RateLimits
 from authgate.gateway.runtime import GateRuntime
+from authgate.hooks.service import build_hooks
+from authgate.hooks.settings import HOOK_NAMES
+from authgate.hooks.transport import HookTransport
 from authgate.identity.admin import UserAdmin
 from authgate.identity.auth_sessions import AuthSessions
 from authgate.identity.challenges import MfaLogin
@@ -164,11 +167,15 @@ class Services:
     """The shared Redis connection, when `redis` is configured (issue 12)."""
     notices: Notices | None = None
     """Change notices to and from the other replicas, when Redis is configured."""
+    hooks: HookTransport | None = None
+    """The lifecycle webhooks' caller, when any hook is configured."""
 
     async def close(self) -> None:
         if self.redis is not None:
             await self.redis.aclose()
         await self.users.postman.drain()
+        if self.hooks is not None:
+            await self.hooks.close()
         await self.hasher.close()
         await self.store.close()
 
@@ -296,11 +303,13 @@ async def build_services(settings: Settings, *, migrate: bool | None = None) -> 
         rate_limits=RateLimits(shared=shared) if shared is not None else None,
     )
     _measure(metrics, store, hasher, redis, users, tokens, oauth)
+    transport = _hooks(settings, store, users, tokens, metrics)
     notices = Notices(redis) if redis is not None else None
     policy_service = PolicyService(store, policy_cache)
     if notices is not None:
         _listen(notices, deny, tokens, clients, keys, policy_service, policy_cache, backends)
     return Services(
+        hooks=transport,
         metrics=metrics,
         redis=redis,
         notices=notices,
@@ -345,6 +354,27 @@ async def build_services(settings: Settings, *, migrate: bool | None = None) -> 
             decoy_key=hashlib.sha256(b"authgate srp decoys\x00" + kek).digest(),
         ),
     )
+
+
+def _hooks(
+    settings: Settings, store: Store, users: UserPool, tokens: TokenService, metrics: Metrics
+) -> HookTransport | None:
+    """Wire the configured lifecycle hooks into the pool and the token service (none
+    configured: nothing is wired, and the domain's no-op defaults stay)."""
+    section = settings.hooks
+    if not any(section.endpoint(name) for name in HOOK_NAMES):
+        return None
+    transport = HookTransport(
+        store,
+        max_response_bytes=section.max_response_bytes,
+        retries=section.retries,
+        retry_backoff=section.retry_backoff,
+    )
+    transport.flows = metrics
+    hooks = build_hooks(section, transport, settings.cognito.region, settings.cognito.user_pool_id)
+    users.use_hooks(hooks)
+    tokens.hooks = hooks
+    return transport
 
 
 def _measure(

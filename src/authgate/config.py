@@ -36,6 +36,7 @@ from authgate.gateway.config import (
     located_problems,
     routes_claiming,
 )
+from authgate.hooks.settings import HooksSettings
 from authgate.secret_refs import (
     SecretRef,
     SecretReferenceError,
@@ -629,6 +630,7 @@ class Settings(BaseSettings):
     cognito: CognitoSettings = CognitoSettings()
     redis: RedisSettings | None = None
     server: ServerSettings = ServerSettings()
+    hooks: HooksSettings = HooksSettings()
 
     @field_validator("issuer")
     @classmethod

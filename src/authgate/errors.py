@@ -249,3 +249,24 @@ class StorageUnavailable(DomainError):
 
 
 ALL_DOMAIN_ERRORS += (StorageUnavailable,)
+
+
+# -- lifecycle hooks ---------------------------------------------------------------------
+
+
+class SignupRefused(DomainError):
+    """The pre_signup hook refused the sign-up; the message is the hook's own (bounded)."""
+
+    code = "signup_refused"
+    message = "The sign-up was refused."
+
+
+class HookFailed(DomainError):
+    """A hook whose `on_error` is deny did not answer usably, so the flow stops (the
+    pre_token hook: no tokens are issued)."""
+
+    code = "hook_failed"
+    message = "A lifecycle hook did not answer; try again later."
+
+
+ALL_DOMAIN_ERRORS += (SignupRefused, HookFailed)

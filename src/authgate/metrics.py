@@ -36,6 +36,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from authgate import __version__
+from authgate.hooks.settings import HOOK_NAMES
 
 FLOW_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 WAIT_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
@@ -52,6 +53,8 @@ class FlowSpec:
     what: str
     outcome_label: str = "outcome"
     kind_label: str | None = None
+    kinds: frozenset[str] = GRANT_TYPES
+    """The values the kind label may take (any other is counted as `other`)."""
 
 
 FLOWS: dict[str, FlowSpec] = {
@@ -94,6 +97,14 @@ FLOWS: dict[str, FlowSpec] = {
         "authgate_mail_delivery_duration_seconds",
         "Mail handed to the sender (outcome sent or failed)",
     ),
+    "hook": FlowSpec(
+        "authgate_hook_calls",
+        "authgate_hook_call_duration_seconds",
+        "Lifecycle webhook calls, each attempt (outcome ok, timeout, unreachable, "
+        "http_error, too_large, bad_answer, lambda_error)",
+        kind_label="hook",
+        kinds=frozenset(HOOK_NAMES),
+    ),
 }
 
 
@@ -114,6 +125,7 @@ class _Flow:
             registry=registry,
         )
         self.has_kind = bool(kind)
+        self.kinds = spec.kinds
 
 
 class Metrics:
@@ -153,7 +165,7 @@ class Metrics:
         """`authgate.flows.FlowRecorder`: count one run of `flow` and time it."""
         series = self._flows[flow]
         if series.has_kind:
-            kind = kind if kind in GRANT_TYPES else OTHER_GRANT
+            kind = kind if kind in series.kinds else OTHER_GRANT
             series.counter.labels(kind, outcome).inc()
             series.histogram.labels(kind).observe(seconds)
         else:

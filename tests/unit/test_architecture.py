@@ -21,7 +21,7 @@ from authgate.policy.errors import ALL_POLICY_ERRORS
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "authgate"
 DOMAIN = ("identity", "tokens", "policy", "clients")
-ADAPTERS = ("api", "oauth", "ui", "gateway")
+ADAPTERS = ("api", "oauth", "ui", "gateway", "hooks", "cognito")
 WEB = ("starlette", "fastapi", "uvicorn")
 
 
@@ -224,7 +224,8 @@ def test_store_imports_no_domain_or_adapter(path: Path) -> None:
     "error", (*errors.ALL_DOMAIN_ERRORS, *ALL_POLICY_ERRORS), ids=lambda e: e.__name__
 )
 def test_every_domain_error_has_a_rest_status(error: type[errors.DomainError]) -> None:
-    server_side = error is errors.StorageUnavailable  # the database, not the request
+    # the database, or a hook, not the request
+    server_side = error in (errors.StorageUnavailable, errors.HookFailed)
     assert STATUS[error] in (range(500, 600) if server_side else range(400, 500))
 
 

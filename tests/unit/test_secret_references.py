@@ -22,6 +22,8 @@ from pydantic import BaseModel
 from authgate.bootstrap import load_admin_token, load_kek, open_store, smtp_credentials
 from authgate.config import ConfigError, Settings, json_schema, secret_keys, secret_problems
 from authgate.gateway.upstreams import basic_authorization
+from authgate.hooks.settings import HOOK_NAMES
+from authgate.hooks.transport import hook_secret, hook_url
 from authgate.secret_refs import SECRET_MARK, _models
 from authgate.tokens.keys import encode_kek, new_key_encryption_key
 
@@ -35,6 +37,7 @@ EVERY_SECRET_KEY = [
     "gateway.upstreams.*.basic_auth.password",
     "cognito.access_keys.*.secret_access_key",
     "redis.url",
+    *(f"hooks.{name}.{part}" for name in HOOK_NAMES for part in ("url", "secret")),
 ]
 SECRET_NAME = re.compile(r"(password|secret|token|username|credentials?|dsn|url)$|_key$")
 """Names that say a text key holds a secret (a database URL may carry a password)."""
@@ -66,6 +69,15 @@ def _basic(part: int) -> Callable[[Settings], str]:
     return used
 
 
+def _hook(name: str, part: str) -> Callable[[Settings], str]:
+    def used(settings: Settings) -> str:
+        endpoint = settings.hooks.endpoint(name)
+        assert endpoint is not None
+        return (hook_url if part == "url" else hook_secret)(name, endpoint)
+
+    return used
+
+
 USED_BY: dict[str, Callable[[Settings], Any]] = {
     "admin.token": lambda s: load_admin_token(s)[0],
     "database.url": _store_file,
@@ -76,6 +88,11 @@ USED_BY: dict[str, Callable[[Settings], Any]] = {
     "gateway.upstreams.*.basic_auth.password": _basic(1),
     "cognito.access_keys.*.secret_access_key": lambda s: s.cognito.secret_for(ACCESS_KEY_ID),
     "redis.url": lambda s: s.redis.resolved_url() if s.redis is not None else "",
+    **{
+        f"hooks.{name}.{part}": _hook(name, part)
+        for name in HOOK_NAMES
+        for part in ("url", "secret")
+    },
 }
 """What each secret key is for: the code that uses it, returning the value it got."""
 
@@ -96,6 +113,8 @@ def secret_value(key: str, tmp_path: Path) -> str:
         return encode_kek(new_key_encryption_key())
     if key == "redis.url":
         return "redis://:s3cret-value@127.0.0.1:6379/0"
+    if key.startswith("hooks.") and key.endswith(".url"):
+        return "https://hook:s3cret-value@hooks.example/" + key
     return "s3cret-value-" + key.replace("*", "x")
 
 
@@ -115,6 +134,9 @@ def settings_with(key: str, value: str, tmp_path: Path) -> Settings:
     }
     config["cognito"] = {
         "access_keys": [{"access_key_id": ACCESS_KEY_ID, "secret_access_key": "s"}]
+    }
+    config["hooks"] = {
+        name: {"url": "http://127.0.0.1:9/hook", "secret": "whsec_c2VjcmV0"} for name in HOOK_NAMES
     }
     node = config
     *parents, leaf = key.replace("*", "orders").split(".")
@@ -150,8 +172,10 @@ def test_every_key_named_like_a_secret_is_a_secret_key() -> None:
 
 def test_the_json_schema_marks_the_secret_keys() -> None:
     text = str(json_schema())
+    # The six hooks share one model: its two keys are marked once.
+    shared = len(HOOK_NAMES) * 2 - 2
 
-    assert text.count(f"'{SECRET_MARK}': True") == len(EVERY_SECRET_KEY)
+    assert text.count(f"'{SECRET_MARK}': True") == len(EVERY_SECRET_KEY) - shared
 
 
 @pytest.mark.parametrize("key", secret_keys())

@@ -51,6 +51,8 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.SrpVerifierMissing: 401,
     errors.InvalidSession: 401,
     errors.StorageUnavailable: 503,
+    errors.SignupRefused: 400,
+    errors.HookFailed: 503,
 }
 _EXPOSED_DETAILS = ("rules", "attribute", "field", "problems")
 

@@ -67,6 +67,11 @@ PUBLIC_SCHEMAS: dict[str, dict[str, Any]] = {
         password=_text("Checked against the password policy."),
         username=_text("Optional; the email is the username otherwise."),
         attributes=_ATTRIBUTES,
+        client_metadata={
+            "type": "object",
+            "description": "Optional strings handed to the lifecycle hooks as they are.",
+            "additionalProperties": {"type": "string"},
+        },
     ),
     "ConfirmSignup": _object(
         ["username", "code"], username=_text("Username or email."), code=_text("Mailed code.")

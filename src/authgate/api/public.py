@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +19,7 @@ from authgate.api.requests import (
     read_body,
     services_of,
     signed_in_user,
+    string_map,
 )
 from authgate.errors import InvalidRequest
 from authgate.store.records import UserRecord
@@ -65,21 +67,26 @@ async def signup(request: Request) -> Response:
               type: object
               required: [sub, confirmed]
               properties: {sub: {type: string}, confirmed: {type: boolean}}
-      400: {description: "invalid_request, invalid_password (with rules), invalid_attribute"}
+      400:
+        description: >-
+          invalid_request, invalid_password (with rules), invalid_attribute,
+          signup_refused (the pre_signup hook refused; its message)
       429: {description: "too_many_requests"}
     """
     body = await read_body(request)
     attributes = body.get("attributes")
     if attributes is not None and not isinstance(attributes, dict):
         raise InvalidRequest("attributes must be an object.", field="attributes")
-    sub = await services_of(request).users.signup(
+    caller = replace(caller_of(request), client_metadata=string_map(body, "client_metadata"))
+    outcome = await services_of(request).users.signup_outcome(
         field(body, "email"),
         field(body, "password"),
         body.get("username"),
         attributes,
-        caller_of(request),
+        caller,
     )
-    return JSONResponse({"sub": sub, "confirmed": False}, status_code=201, headers=NO_STORE)
+    answer = {"sub": outcome.sub, "confirmed": outcome.confirmed}
+    return JSONResponse(answer, status_code=201, headers=NO_STORE)
 
 
 async def confirm_signup(request: Request) -> Response:

@@ -102,3 +102,22 @@ def field(body: dict[str, Any], name: str, *, required: bool = True) -> Any:
     if required and (value is None or value == ""):
         raise InvalidRequest(f"{name} is required.", field=name)
     return value
+
+
+MAX_METADATA_ENTRIES = 50
+MAX_METADATA_TEXT = 1024
+
+
+def string_map(body: dict[str, Any], name: str) -> tuple[tuple[str, str], ...]:
+    """An optional object of short strings (client_metadata, passed to lifecycle hooks)."""
+    value = body.get(name)
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or len(value) > MAX_METADATA_ENTRIES:
+        raise InvalidRequest(
+            f"{name} must be an object of at most {MAX_METADATA_ENTRIES} strings.", field=name
+        )
+    for key, text in value.items():
+        if not isinstance(text, str) or len(key) > 128 or len(text) > MAX_METADATA_TEXT:
+            raise InvalidRequest(f"{name} must map short names to short strings.", field=name)
+    return tuple(value.items())

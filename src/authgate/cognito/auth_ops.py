@@ -10,6 +10,7 @@ flow, and returns the whole answer.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from authgate.cognito import handoff, srp
@@ -106,11 +107,12 @@ AUTH_FLOWS: dict[str, AuthFlow] = {
 async def initiate_auth(call: Call) -> dict[str, Any]:
     flow_name = call.params.text("AuthFlow", FLOW)
     parameters = call.params.string_map("AuthParameters")
-    call.params.string_map("ClientMetadata")
+    metadata = call.params.string_map("ClientMetadata")  # for the lifecycle hooks
     flow = AUTH_FLOWS.get(flow_name)
     if flow is None:
         raise invalid_parameter(f"Unsupported auth flow {flow_name}")
-    return await flow(call, parameters)
+    caller = replace(call.caller, client_metadata=tuple(metadata.items()))
+    return await flow(replace(call, caller=caller), parameters)
 
 
 async def get_tokens_from_refresh_token(call: Call) -> dict[str, Any]:

@@ -85,6 +85,9 @@ TABLE: dict[type[errors.DomainError], Entry] = {
     ),
     # Cognito's own server-side failure; a 5xx is what botocore's retry modes retry.
     errors.StorageUnavailable: Entry("InternalErrorException", status=503),
+    # What Cognito answers when a trigger refuses (PreSignUp) or fails.
+    errors.SignupRefused: Entry("UserLambdaValidationException"),
+    errors.HookFailed: Entry("UnexpectedLambdaException"),
 }
 """Every domain error's Cognito name (checked by tests/unit/test_architecture.py)."""
 

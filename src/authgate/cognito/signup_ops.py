@@ -3,6 +3,7 @@ the pool's self-service flows (`UserPool`), authorized by ClientId and SecretHas
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from authgate.cognito.call import Call
@@ -38,17 +39,24 @@ async def sign_up(call: Call) -> dict[str, Any]:
     username = call.params.text("Username", USERNAME)
     password = call.params.text("Password", PASSWORD)
     given = call.params.attributes("UserAttributes")
-    call.params.attributes("ValidationData")  # checked for shape; Cognito hands it to a trigger
-    call.params.string_map("ClientMetadata")
-    await client_of(call, username, secret_hash_member(call))
+    validation = call.params.attributes("ValidationData")  # handed to the pre_signup hook
+    metadata = call.params.string_map("ClientMetadata")
+    client = await client_of(call, username, secret_hash_member(call))
+    caller = replace(
+        call.caller,
+        client_id=client.client_id,
+        validation_data=tuple(validation.items()),
+        client_metadata=tuple(metadata.items()),
+    )
     email = given.pop("email", None)
     if email is None and "@" in username:
         email = username  # a pool whose usernames are email addresses
     attributes = typed_attributes(call.services.users.attributes, given)
     sub = await call.services.users.signup(
-        email, password, username, attributes, call.caller, reveal_taken=True
+        email, password, username, attributes, caller, reveal_taken=True
     )
-    answer: dict[str, Any] = {"UserConfirmed": False, "UserSub": sub}
+    confirmed = (await call.services.admin.get_user(sub)).status == "confirmed"
+    answer: dict[str, Any] = {"UserConfirmed": confirmed, "UserSub": sub}
     if email:
         answer["CodeDeliveryDetails"] = email_delivery(email)
     return answer

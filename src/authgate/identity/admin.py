@@ -13,6 +13,7 @@ from authgate.audit import Caller, record
 from authgate.errors import InvalidRequest, NotFound, TooManyRequests
 from authgate.identity.codes import PURPOSES, CodeBook, CodeRefused
 from authgate.identity.importer import ImportRow
+from authgate.identity.lifecycle import NewUser, context_of
 from authgate.identity.names import check_new_username, normalize_email, normalize_username
 from authgate.identity.srp_verifiers import derive_verifier, save_verifier
 from authgate.identity.users import UserPool
@@ -77,6 +78,11 @@ class UserAdmin:
         name = normalize_username(username if username is not None else address)
         skeleton = check_new_username(name, address)
         attrs = self._pool.attributes.validate(attributes or {}, creating=True)
+        # Before anything is written (Cognito's PreSignUp_AdminCreateUser); the
+        # administrator's own choices (confirmed, invited) stand, only a refusal counts.
+        await self._pool.hooks.pre_signup(
+            NewUser(name, address or "", attrs), "admin_create_user", context_of(caller)
+        )
         if password is not None and temporary is not None:
             raise InvalidRequest("Give a password or a temporary password, not both.")
         if temporary is not None:

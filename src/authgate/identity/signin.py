@@ -10,7 +10,7 @@ to choose) told only after a correct password.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from authgate.audit import Caller, record
@@ -23,12 +23,16 @@ from authgate.errors import (
     UserNotConfirmed,
 )
 from authgate.identity.codes import OWNER_UNLOCKS, CodeBook
+from authgate.identity.lifecycle import NO_HOOKS, LifecycleHooks, context_of
 from authgate.identity.names import normalize_username
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
 from authgate.identity.srp_verifiers import DerivedVerifier, SrpVerifiers, save_verifier
 from authgate.identity.throttle import LoginThrottle
 from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
+
+Migrator = Callable[[str, str, Caller, "str | None"], Awaitable["UserRecord | None"]]
+"""(username, password, caller, client_id) -> the account made from a legacy store, or None."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,10 @@ class PasswordSignIn:
         self._throttle = throttle
         self._codes = codes
         self._clock = clock
+        self.hooks: LifecycleHooks = NO_HOOKS
+        """Told of each completed sign-in (post_authentication)."""
+        self.migrate: Migrator | None = None
+        """Creates an unknown user found in a legacy store (user_migration; the pool's)."""
 
     async def authenticate(
         self,
@@ -101,6 +109,11 @@ class PasswordSignIn:
             srp_missing = (
                 user is not None and self._srp is not None and await self._srp.missing(tx, user)
             )
+        if user is None and self.migrate is not None and self.hooks.migrates:
+            # Only for a name the pool does not have: the legacy store checks the password,
+            # and the account made from its answer is verified below like any other.
+            user = await self.migrate(name, password, caller, client_id)
+            srp_missing = user is not None and self._srp is not None
         ok = await self._hasher.verify(user.password_hash if user else None, password)
         if user is None or not ok:
             await self._failed(name, user, client_id, caller)
@@ -172,6 +185,8 @@ class PasswordSignIn:
             await self._throttle.success(tx, user.username)
         await self._codes.unlock(tx, user.sub, OWNER_UNLOCKS, caller)
         await record(tx, "login_success", caller, sub=user.sub, client_id=client_id, amr=list(amr))
+        context = context_of(caller, client_id)
+        tx.after_commit(lambda: self.hooks.post_authentication(user, context))
 
     async def unlock(self, tx: Transaction, username: str) -> None:
         """Lift the username's lockout (an administrator acted)."""

@@ -29,8 +29,10 @@ from authgate.flows import NO_FLOWS, FlowRecorder, timed
 from authgate.identity.attributes import AttributeSchema
 from authgate.identity.challenges import MfaLogin
 from authgate.identity.codes import CodeBook, CodeRefused
+from authgate.identity.lifecycle import NO_HOOKS, LifecycleHooks, NewUser, context_of
 from authgate.identity.login import LoginFlow
 from authgate.identity.mfa import Mfa
+from authgate.identity.migration import UserMigration
 from authgate.identity.names import check_new_username, normalize_email, normalize_username
 from authgate.identity.notify import Postman
 from authgate.identity.passwords import PasswordHasher, PasswordPolicy
@@ -41,6 +43,12 @@ from authgate.identity.throttle import LoginThrottle, RateLimiter
 from authgate.store import Store, Transaction
 from authgate.store.records import UserRecord
 from authgate.tokens.service import TokenService
+
+
+@dataclass(frozen=True)
+class SignupOutcome:
+    sub: str
+    confirmed: bool
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,15 @@ class UserPool:
         self._clock = clock
         self.flows: FlowRecorder = NO_FLOWS
         """Told each sign-up's outcome and duration (metrics)."""
+        self.hooks: LifecycleHooks = NO_HOOKS
+        """The lifecycle hooks (`use_hooks`)."""
+        self.migration = UserMigration(store, hasher, self.attributes, clock, srp=srp)
+        self.signin.migrate = self.migration.for_login
+
+    def use_hooks(self, hooks: LifecycleHooks) -> None:
+        """Call `hooks` at the pool's fixed points: sign-up, confirmation, sign-in, an
+        unknown user, mail."""
+        self.hooks = self.signin.hooks = self.postman.hooks = self.migration.hooks = hooks
 
     def _password(self, value: object, field: str = "password") -> str:
         if not isinstance(value, str):
@@ -109,6 +126,23 @@ class UserPool:
         """Register an account; return its sub (a fresh, unused one when the name is taken).
         With `reveal_taken` (Cognito's SignUp, which tells), a taken name is AlreadyExists
         instead, and its owner gets no notice."""
+        outcome = await self.signup_outcome(
+            email, password, username, attributes, caller, reveal_taken=reveal_taken
+        )
+        return outcome.sub
+
+    async def signup_outcome(
+        self,
+        email: object,
+        password: object,
+        username: object,
+        attributes: dict[str, Any] | None,
+        caller: Caller,
+        *,
+        reveal_taken: bool = False,
+    ) -> SignupOutcome:
+        """`signup`, and whether the pre_signup hook confirmed the account at once (said
+        the same for a taken name: the answer must not tell)."""
         with timed(self.flows, "signup"):
             return await self._signup(
                 email, password, username, attributes, caller, reveal_taken=reveal_taken
@@ -123,7 +157,7 @@ class UserPool:
         caller: Caller,
         *,
         reveal_taken: bool,
-    ) -> str:
+    ) -> SignupOutcome:
         await self._limits.signup.spend(f"ip:{caller.ip}")
         address = normalize_email(email)
         if username is None:
@@ -134,6 +168,10 @@ class UserPool:
         skeleton = check_new_username(name, address)
         attrs = self.attributes.validate(attributes or {}, creating=True)
         chosen = self._password(password)
+        # Before anything is written: a refusal or a hook timing out leaves no account.
+        decision = await self.hooks.pre_signup(
+            NewUser(name, address, attrs), "signup", context_of(caller)
+        )
         password_hash = await self.hasher.hash(chosen)
         verifier = derive_verifier(self.srp, name, chosen)
         now = self._clock()
@@ -153,6 +191,9 @@ class UserPool:
                     updated_at=now,
                     username_skeleton=skeleton,
                 )
+                if decision.auto_confirm:
+                    user.status = "confirmed"
+                user.email_verified = decision.auto_verify_email
                 try:
                     await tx.users.add(user)
                 except AlreadyExists:  # the name or a look-alike was created just now
@@ -161,8 +202,9 @@ class UserPool:
                         raise
             if existing is None:
                 await save_verifier(self.srp, tx, user, verifier)
-                await record(tx, "signup", caller, sub=sub)
-                code = await self._issue(tx, sub, "signup", address, caller)
+                await record(tx, "signup", caller, sub=sub, auto_confirmed=decision.auto_confirm)
+                if not decision.auto_confirm:
+                    code = await self._issue(tx, sub, "signup", address, caller)
             else:
                 lookalike = existing.username != name
                 await record(
@@ -179,7 +221,7 @@ class UserPool:
             self.postman.send("signup_code", address, address, code=code)
         elif existing is not None and existing.email and notify:
             self.postman.send("account_exists", existing.email, _greeting(existing))
-        return sub
+        return SignupOutcome(sub, decision.auto_confirm)
 
     async def _holder(self, tx: Transaction, name: str, skeleton: str) -> UserRecord | None:
         """The account that holds this username or one that looks like it."""
@@ -210,8 +252,9 @@ class UserPool:
                 user.updated_at = self._clock()
                 await tx.users.update(user)
                 await record(tx, "signup_confirmed", caller, sub=user.sub)
-        if not ok:
+        if not ok or user is None:
             raise InvalidCode(reason=refusal)
+        self.hooks.post_confirmation(user, "confirm_signup", context_of(caller))
 
     async def resend_code(self, username: object, caller: Caller) -> None:
         await self._limits.resend.spend(f"ip:{caller.ip}")
@@ -224,13 +267,17 @@ class UserPool:
             if code is not None:
                 await record(tx, "signup_code_resent", caller, sub=user.sub)
         if code is not None:
-            self.postman.send("signup_code", user.email, _greeting(user), code=code)
+            self.postman.send(
+                "signup_code", user.email, _greeting(user), code=code, event="resend_code"
+            )
 
     # -- password reset ----------------------------------------------------------------
 
     async def forgot_password(self, username: object, caller: Caller) -> None:
         await self._limits.forgot.spend(f"ip:{caller.ip}")
         name = normalize_username(username)
+        if self.hooks.migrates:
+            await self.migration.for_reset(name, caller)
         async with self._store.transaction() as tx:
             user = await tx.users.get_by_username(name)
             if user is None or not user.enabled or not user.email:
@@ -265,6 +312,7 @@ class UserPool:
                 await record(tx, "password_reset", caller, sub=user.sub)
         if user is None or not ok:
             raise InvalidCode(reason=refusal)
+        self.hooks.post_confirmation(user, "confirm_forgot_password", context_of(caller))
         if user.email:
             self.postman.send("password_changed", user.email, _greeting(user))
 

@@ -73,6 +73,8 @@ TABLE: dict[type[errors.DomainError], OAuthError] = {
     errors.InvalidSession: OAuthError(400, "invalid_grant"),
     # RFC 6749 4.1.2.1's code for "cannot handle the request now"; OAuth clients know it.
     errors.StorageUnavailable: OAuthError(503, "temporarily_unavailable"),
+    errors.SignupRefused: OAuthError(400, "invalid_request"),
+    errors.HookFailed: OAuthError(503, "temporarily_unavailable"),
 }
 
 

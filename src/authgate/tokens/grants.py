@@ -206,7 +206,14 @@ class OAuthTokens:
                 tx, user, client, grant.scope, grant.auth_time, grant.amr
             )
         access = await self._tokens.mint_access(
-            tx, client, grant.scope, user, grant.auth_time, family_id, grant.amr
+            tx,
+            client,
+            grant.scope,
+            user,
+            grant.auth_time,
+            family_id,
+            grant.amr,
+            trigger="hosted_auth",
         )
         id_token = None
         if "openid" in scopes:
@@ -218,6 +225,7 @@ class OAuthTokens:
                 nonce=grant.nonce,
                 access_token=access.token,
                 amr=grant.amr,
+                change=access.change,
             )
         await record(tx, "oauth_code_exchanged", caller, sub=user.sub, client_id=client.client_id)
         issued = IssuedFromCode(family_id, access.jti, access.expires_at)
@@ -276,7 +284,14 @@ class OAuthTokens:
         user, family = rotation.user, rotation.family
         amr = loaded(family.amr)
         access = await self._tokens.mint_access(
-            tx, client, granted, user, family.auth_time, family.family_id, amr
+            tx,
+            client,
+            granted,
+            user,
+            family.auth_time,
+            family.family_id,
+            amr,
+            trigger="refresh_tokens",
         )
         id_token = None
         if "openid" in scopes:
@@ -288,6 +303,7 @@ class OAuthTokens:
                 nonce=None,
                 access_token=access.token,
                 amr=amr,
+                change=access.change,
             )
         answer = Successor(
             access.token,

@@ -28,6 +28,7 @@ from authgate.store import Store, Transaction
 from authgate.store.records import IssuedAccessRecord, OpaqueTokenRecord, UserRecord
 from authgate.tokens.access_checks import ACCESS_TYP, MAX_OPAQUE_LENGTH, AccessTokenChecks
 from authgate.tokens.amr import PASSWORD, claims_for, loaded
+from authgate.tokens.claims_change import NO_CHANGE, ClaimsChange, NoTokenHook, TokenHook
 from authgate.tokens.cognito_claims import (
     group_claims,
     sign_in_claims,
@@ -75,11 +76,15 @@ hash_token = hash_refresh_token
 
 @dataclass(frozen=True)
 class AccessToken:
+    """A minted access token; `change` is what the pre_token hook asked of this issuance
+    (the ID token issued with it gets the same)."""
+
     token: str
     jti: str
     expires_in: int
     expires_at: float
     claims: dict[str, Any]
+    change: ClaimsChange = NO_CHANGE
 
 
 class TokenService:
@@ -107,6 +112,8 @@ class TokenService:
         """Tells other replicas a user's sign-ins ended (Redis pub/sub; set by bootstrap)."""
         self.flows: FlowRecorder = NO_FLOWS
         """Told each refresh's and sign-out's outcome and time (metrics)."""
+        self.hooks: TokenHook = NoTokenHook()
+        """Asked before a user's tokens are signed (the pre_token hook; set by bootstrap)."""
 
     def user_gone_after(self, tx: Transaction, sub: str) -> None:
         """Once `tx` commits, tell the other replicas to look the user up again: its
@@ -175,14 +182,21 @@ class TokenService:
         auth_time: float | None = None,
         family_id: str | None = None,
         amr: Sequence[str] = (PASSWORD,),
+        *,
+        trigger: str = "authentication",
     ) -> AccessToken:
         """An access token for a user (or, without one, for the client itself), in the
         client's format. A user's token is recorded with its refresh family, and an opaque
         one is stored: both need the caller's transaction. `amr` says how the user signed
-        in (`authgate.tokens.amr`); it and its `acr` go into a user's token."""
+        in (`authgate.tokens.amr`); it and its `acr` go into a user's token. The pre_token
+        hook sees a user's claims first (`trigger`: how the tokens come)."""
         claims = self._access_claims(client, scope, user, auth_time, amr)
         if user is not None and family_id is not None:
             claims.update(sign_in_claims(family_id))
+        change = NO_CHANGE
+        if user is not None:
+            change = await self.hooks.pre_token(user, client, claims, trigger)
+            claims = change.apply(claims)
         opaque = client.metadata.access_token_format == "opaque"
         if tx is None:
             if user is not None or opaque:
@@ -191,7 +205,7 @@ class TokenService:
         else:
             token = await self._store_access(tx, claims, client, user, family_id, opaque)
         ttl = claims["exp"] - claims["iat"]
-        return AccessToken(token, claims["jti"], ttl, float(claims["exp"]), claims)
+        return AccessToken(token, claims["jti"], ttl, float(claims["exp"]), claims, change)
 
     async def _store_access(
         self,
@@ -236,10 +250,15 @@ class TokenService:
         }
 
     def _id_token(
-        self, user: UserRecord, client: Client, auth_time: float, amr: Sequence[str]
+        self,
+        user: UserRecord,
+        client: Client,
+        auth_time: float,
+        amr: Sequence[str],
+        change: ClaimsChange = NO_CHANGE,
     ) -> str:
         claims = pool_id_claims(user, self._id_base(user, client, auth_time), amr)
-        return self._codec.sign(claims, typ="JWT")
+        return self._codec.sign(change.apply(claims), typ="JWT")
 
     def oidc_id_token(
         self,
@@ -251,8 +270,10 @@ class TokenService:
         nonce: str | None,
         access_token: str,
         amr: Sequence[str] = (PASSWORD,),
+        change: ClaimsChange = NO_CHANGE,
     ) -> str:
-        """An OIDC ID token for the user at the client (`tokens.id_tokens`)."""
+        """An OIDC ID token for the user at the client (`tokens.id_tokens`), with the
+        pre_token hook's `change` of the access token issued with it."""
         base = self._id_base(user, client, auth_time)
         claims = oidc_id_claims(
             user_claims,
@@ -263,7 +284,7 @@ class TokenService:
             nonce=nonce,
             amr=amr,
         )
-        return self._codec.sign(claims, typ="JWT")
+        return self._codec.sign(change.apply(claims, group_claims=False), typ="JWT")
 
     async def new_family(
         self,
@@ -293,7 +314,7 @@ class TokenService:
         scope = with_pool_scope(scope)
         family_id, refresh = await self.new_family(tx, user, client, scope, auth_time, amr)
         access = await self.mint_access(tx, client, scope, user, auth_time, family_id, amr)
-        id_token = self._id_token(user, client, auth_time, amr)
+        id_token = self._id_token(user, client, auth_time, amr, access.change)
         return TokenSet(access.token, id_token, refresh, access.expires_in)
 
     async def rotate(
@@ -323,9 +344,16 @@ class TokenService:
                 user, client, family = outcome.user, outcome.client, outcome.family
                 amr = loaded(family.amr)
                 access = await self.mint_access(
-                    tx, client, family.scope, user, family.auth_time, family.family_id, amr
+                    tx,
+                    client,
+                    family.scope,
+                    user,
+                    family.auth_time,
+                    family.family_id,
+                    amr,
+                    trigger="refresh_tokens",
                 )
-                id_token = self._id_token(user, client, family.auth_time, amr)
+                id_token = self._id_token(user, client, family.auth_time, amr, access.change)
                 answer = Successor(
                     access.token,
                     outcome.refresh_token,

@@ -26,9 +26,10 @@ from authgate.errors import (
     InvalidPassword,
     InvalidRequest,
     InvalidUsername,
+    SignupRefused,
     TooManyRequests,
 )
-from authgate.ui.flow import see_other, services_of
+from authgate.ui.flow import LOGIN_PAGE, see_other, services_of
 from authgate.ui.formpage import (
     MAX_FIELD,
     carried,
@@ -170,7 +171,11 @@ async def submit_signup(request: Request) -> Response:
     if errors:
         return again(errors)
     try:
-        await services.users.signup(email, password, username, attributes, caller_of(request))
+        outcome = await services.users.signup_outcome(
+            email, password, username, attributes, caller_of(request)
+        )
+    except SignupRefused as exc:
+        return again({"": exc.message})  # the hook's own words; the page escapes them
     except TooManyRequests as exc:
         return again({"": t("common.too_many")}, 429, retry_after(exc))
     except InvalidPassword as exc:
@@ -188,6 +193,8 @@ async def submit_signup(request: Request) -> Response:
     query = {"username": (username if ask_username else None) or email}
     query.update(carry_fields(ticket, return_to))
     prefix = services.settings.ui.prefix
+    if outcome.confirmed:  # the pre_signup hook confirmed it: no code to enter
+        return see_other(f"{prefix}{LOGIN_PAGE}?{urlencode(carry_fields(ticket, return_to))}")
     return see_other(f"{prefix}/signup/confirm?{urlencode(query)}")
 
 
