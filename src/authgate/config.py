@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from authgate.federation.settings import IdentityProviders
 from authgate.gateway.config import (
     RESERVED_SEGMENTS,
     GatewaySettings,
@@ -627,6 +628,7 @@ class Settings(BaseSettings):
     cognito: CognitoSettings = CognitoSettings()
     redis: RedisSettings | None = None
     server: ServerSettings = ServerSettings()
+    identity_providers: IdentityProviders = Field(default_factory=list)
 
     @field_validator("issuer")
     @classmethod

@@ -19,7 +19,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from authgate.bootstrap import load_admin_token, load_kek, open_store, smtp_credentials
+from authgate.bootstrap import (
+    load_admin_token,
+    load_kek,
+    open_store,
+    provider_secrets,
+    smtp_credentials,
+)
 from authgate.config import ConfigError, Settings, json_schema, secret_keys, secret_problems
 from authgate.gateway.upstreams import basic_authorization
 from authgate.secret_refs import SECRET_MARK, _models
@@ -35,6 +41,7 @@ EVERY_SECRET_KEY = [
     "gateway.upstreams.*.basic_auth.password",
     "cognito.access_keys.*.secret_access_key",
     "redis.url",
+    "identity_providers.*.client_secret",
 ]
 SECRET_NAME = re.compile(r"(password|secret|token|username|credentials?|dsn|url)$|_key$")
 """Names that say a text key holds a secret (a database URL may carry a password)."""
@@ -76,6 +83,7 @@ USED_BY: dict[str, Callable[[Settings], Any]] = {
     "gateway.upstreams.*.basic_auth.password": _basic(1),
     "cognito.access_keys.*.secret_access_key": lambda s: s.cognito.secret_for(ACCESS_KEY_ID),
     "redis.url": lambda s: s.redis.resolved_url() if s.redis is not None else "",
+    "identity_providers.*.client_secret": lambda s: provider_secrets(s)["corp"],
 }
 """What each secret key is for: the code that uses it, returning the value it got."""
 
@@ -85,7 +93,8 @@ ACCESS_KEY_ID = "AKIAEXAMPLEEXAMPLE00"
 
 def concrete(key: str) -> str:
     """A key pattern as one setting: `*` is the upstream `orders`, or the first list item."""
-    return key.replace("*", "0" if key.startswith("cognito.access_keys") else "orders")
+    listed = key.startswith(("cognito.access_keys", "identity_providers"))
+    return key.replace("*", "0" if listed else "orders")
 
 
 def secret_value(key: str, tmp_path: Path) -> str:
@@ -116,6 +125,9 @@ def settings_with(key: str, value: str, tmp_path: Path) -> Settings:
     config["cognito"] = {
         "access_keys": [{"access_key_id": ACCESS_KEY_ID, "secret_access_key": "s"}]
     }
+    config["identity_providers"] = [
+        {"name": "corp", "issuer": "https://idp.example", "client_id": "a", "client_secret": "s"}
+    ]
     node = config
     *parents, leaf = key.replace("*", "orders").split(".")
     for part in parents:
