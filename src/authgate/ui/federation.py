@@ -14,6 +14,8 @@ A refusal is a page that says why in words (never what the provider sent) and wh
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -34,6 +36,8 @@ from authgate.ui.reauth import require_recent_auth
 from authgate.ui.signin import after_password, checked_return_to
 from authgate.ui.ticket import read_ticket
 
+log = logging.getLogger("authgate.federation")
+
 REFUSAL_STATUS = {
     "unknown_provider": 404,
     "provider_unavailable": 502,
@@ -51,7 +55,9 @@ REFUSAL_STATUS = {
 
 
 def refusal_page(request: Request, refusal: FederationRefused) -> Response:
-    """Why it did not work and what to do; for `email_taken`, a link to sign in first."""
+    """Why it did not work and what to do; for `email_taken`, a link to sign in first.
+    Logged with its reason and short detail (never a code or a token)."""
+    log.warning("external sign-in refused: %s %s", refusal.reason, refusal.detail)
     services = services_of(request)
     links = [(f"{services.settings.ui.prefix}/login", "federation.sign_in_link")]
     if refusal.reason in ("email_taken", "identity_taken", "last_sign_in_method"):
