@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.integration.browser import Page
+from tests.integration.conftest import ServerFactory
 from tests.integration.harness import AuthgateServer
 
 PASSWORD = "lemon tree 4 harbour"
@@ -260,3 +262,54 @@ def me(server: AuthgateServer, person: Person) -> dict[str, Any]:
     assert found.status_code == 200, found.text
     profile: dict[str, Any] = found.json()
     return profile
+
+
+def start_pair(
+    make_server: ServerFactory, secret_dir: Path, others: list[dict[str, Any]]
+) -> tuple[AuthgateServer, AuthgateServer]:
+    """(ours, upstream): an upstream authgate on "localhost" with a first-party client for
+    ours, and ours with it as provider "corp" (plus `others`). The client's redirect URI
+    names ours's callback, known once ours has its port."""
+    upstream = make_server(issuer_host="localhost")
+    with upstream.admin_client() as admin:
+        created = admin.post(
+            "/admin/clients",
+            json={
+                "client_name": "authgate under test",
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+                "redirect_uris": ["http://127.0.0.1:9/not-yet"],
+                "scope": "openid email profile",
+                "token_endpoint_auth_method": "client_secret_basic",
+                "first_party": True,
+            },
+        )
+    assert created.status_code == 201, created.text
+    client = created.json()
+    secret_file = secret_dir / "corp"
+    secret_file.write_text(client["client_secret"])
+    corp = {
+        "name": "corp",
+        "display_name": "Corporate account",
+        "issuer": upstream.config["issuer"],
+        "client_id": client["client_id"],
+        "client_secret": f"file:{secret_file}",
+        "link_by_verified_email": True,
+    }
+    ours = make_server(identity_providers=[corp, *others])
+    with upstream.admin_client() as admin:
+        changed = admin.patch(
+            f"/admin/clients/{client['client_id']}",
+            json={"redirect_uris": [f"{ours.public}/oauth2/callback/corp"]},
+        )
+    assert changed.status_code == 200, changed.text
+    return ours, upstream
+
+
+def upstream_user(upstream: AuthgateServer, *, verified: bool = True, email: str) -> str:
+    """The sub of a new confirmed user at the upstream authgate."""
+    body = {"email": email, "password": PASSWORD, "email_verified": verified}
+    with upstream.admin_client() as admin:
+        created = admin.post("/admin/users", json=body)
+    assert created.status_code == 201, created.text
+    return str(created.json()["sub"])

@@ -20,9 +20,17 @@ import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.integration import federation_support
 from tests.integration.browser import Page, create_client
 from tests.integration.conftest import ServerFactory, unique_email
-from tests.integration.federation_support import PASSWORD, FakeProvider, Person, b64, me
+from tests.integration.federation_support import (
+    PASSWORD,
+    FakeProvider,
+    Person,
+    b64,
+    me,
+    start_pair,
+)
 from tests.integration.harness import AuthgateServer
 
 
@@ -31,7 +39,6 @@ class Setup:
     ours: AuthgateServer
     upstream: AuthgateServer
     fake: FakeProvider
-    client_id: str
 
 
 @pytest.fixture(scope="module")
@@ -45,57 +52,24 @@ def fake() -> Iterator[FakeProvider]:
 def setup(
     make_server: ServerFactory, fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory
 ) -> Setup:
-    upstream = make_server(issuer_host="localhost")
-    with upstream.admin_client() as admin:
-        created = admin.post(
-            "/admin/clients",
-            json={
-                "client_name": "authgate under test",
-                "grant_types": ["authorization_code"],
-                "response_types": ["code"],
-                "redirect_uris": ["http://127.0.0.1:9/not-yet"],
-                "scope": "openid email profile",
-                "token_endpoint_auth_method": "client_secret_basic",
-                "first_party": True,
-            },
-        )
-    assert created.status_code == 201, created.text
-    client = created.json()
-    secret_file: Path = tmp_path_factory.mktemp("secrets") / "corp"
-    secret_file.write_text(client["client_secret"])
-    ours = make_server(
-        identity_providers=[
-            {
-                "name": "corp",
-                "display_name": "Corporate account",
-                "issuer": upstream.config["issuer"],
-                "client_id": client["client_id"],
-                "client_secret": f"file:{secret_file}",
-                "link_by_verified_email": True,
-            },
-            {
-                "name": "fake",
-                "issuer": fake.issuer,
-                "client_id": "fake-client",
-                "client_secret": "fake-secret",
-                "link_by_verified_email": True,
-            },
-            {
-                "name": "strict",
-                "issuer": fake.issuer,
-                "client_id": "strict-client",
-                "client_secret": "strict-secret",
-                "allow_signup": False,
-            },
-        ]
-    )
-    with upstream.admin_client() as admin:
-        changed = admin.patch(
-            f"/admin/clients/{client['client_id']}",
-            json={"redirect_uris": [f"{ours.public}/oauth2/callback/corp"]},
-        )
-    assert changed.status_code == 200, changed.text
-    return Setup(ours, upstream, fake, client["client_id"])
+    others = [
+        {
+            "name": "fake",
+            "issuer": fake.issuer,
+            "client_id": "fake-client",
+            "client_secret": "fake-secret",
+            "link_by_verified_email": True,
+        },
+        {
+            "name": "strict",
+            "issuer": fake.issuer,
+            "client_id": "strict-client",
+            "client_secret": "strict-secret",
+            "allow_signup": False,
+        },
+    ]
+    ours, upstream = start_pair(make_server, tmp_path_factory.mktemp("secrets"), others)
+    return Setup(ours, upstream, fake)
 
 
 @pytest.fixture
@@ -110,11 +84,8 @@ def upstream_user(
 ) -> tuple[str, str]:
     """(email, sub) of a confirmed user at the upstream authgate."""
     address = email or unique_email("corp")
-    body = {"email": address, "password": PASSWORD, "email_verified": verified}
-    with setup.upstream.admin_client() as admin:
-        created = admin.post("/admin/users", json=body)
-    assert created.status_code == 201, created.text
-    return address, str(created.json()["sub"])
+    sub = federation_support.upstream_user(setup.upstream, verified=verified, email=address)
+    return address, sub
 
 
 def our_user(setup: Setup, email: str, *, verified: bool = True) -> str:

@@ -132,7 +132,32 @@ async def callback(request: Request) -> Response:
             return problem_page(request, "flow.expired")
         client_id = parsed.client_id
     outcome = await federation.complete(user, name, client_id, caller)
-    return await after_password(request, outcome, ticket=ticket, return_to=transaction.return_to)
+    response = await after_password(
+        request, outcome, ticket=ticket, return_to=transaction.return_to
+    )
+    return onward(request, response)
+
+
+def onward(request: Request, response: Response) -> Response:
+    """The callback's answer, safe to follow from the provider's page: a redirect to
+    another origin (the OAuth client) becomes a page that goes on by itself (`Refresh`)
+    or by its link. The browser reached us by a redirect chain that began with a form on
+    the provider's page, and that page's CSP form-action (authgate's own, for one) allows
+    our origin but not the client's; a new navigation is not part of that chain."""
+    location = response.headers.get("location", "")
+    if response.status_code != 303 or location.startswith("/"):
+        return response
+    page = message_page(
+        request,
+        "federation.continue_title",
+        "federation.continue",
+        links=[(location, "federation.continue_link")],
+    )
+    page.headers["Refresh"] = f"0; url={location}"
+    for key, value in response.raw_headers:
+        if key == b"set-cookie":
+            page.raw_headers.append((key, value))
+    return page
 
 
 async def _link(request: Request, link_sub: str | None, identity: ExternalIdentity) -> Response:
