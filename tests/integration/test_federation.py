@@ -32,6 +32,7 @@ from tests.integration.federation_support import (
     start_pair,
 )
 from tests.integration.harness import AuthgateServer
+from tests.integration.mfa_support import code, enrolled, steady
 
 
 @dataclass
@@ -448,3 +449,46 @@ def test_a_user_with_a_password_unlinks_a_provider(setup: Setup, person: Person)
     assert answer.headers["location"] == "/auth/account?status=provider_unlinked"
     assert me(setup.ours, person)["identity_providers"] == []
     assert audit(setup.ours, "federation_unlinked")
+
+
+# -- a second factor ------------------------------------------------------------------------
+
+
+def test_a_user_with_totp_still_answers_the_second_factor(setup: Setup, person: Person) -> None:
+    user = enrolled(setup.ours)
+    with setup.fake.answering(fake_claims(email=user.email)):
+        answer = person.sign_in_via_fake(setup.ours, "fake")
+    assert answer.headers["location"].startswith("/auth/login/mfa")
+    assert not signed_in(setup, person)
+
+    page = person.follow(answer)
+    done = person.post_form(page, "/auth/login/mfa", code=code(user.secret, steady()))
+
+    assert done.headers["location"] == "/auth/account"
+    assert me(setup.ours, person)["sub"] == user.sub
+
+
+def test_a_first_party_client_gets_its_code_through_a_page_that_goes_on(
+    setup: Setup, person: Person
+) -> None:
+    email, _ = upstream_user(setup)
+    client = create_client(setup.ours, first_party=True)
+    query = {
+        "response_type": "code",
+        "client_id": client["client_id"],
+        "redirect_uri": client["redirect_uris"][0],
+        "scope": "openid email",
+        "state": "app-state",
+        "code_challenge": b64(hashlib.sha256(b"v" * 43).digest()),
+        "code_challenge_method": "S256",
+    }
+    login = person.follow(person.get(f"{setup.ours.public}/oauth2/authorize?{urlencode(query)}"))
+    to_provider = person.post_form(login, "/federation/corp/start")
+
+    page = person.follow(person.at_provider(to_provider, email))
+
+    assert page.status_code == 200
+    target = page.headers["refresh"].removeprefix("0; url=")
+    assert target.startswith(client["redirect_uris"][0])
+    assert parse_qs(urlsplit(target).query)["state"] == ["app-state"]
+    assert signed_in(setup, person)

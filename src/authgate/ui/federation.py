@@ -33,6 +33,7 @@ from authgate.ui.forms import read_form, text
 from authgate.ui.page_session import account_path, current_signed_in, signed_in_or_login
 from authgate.ui.pages import message_page
 from authgate.ui.reauth import require_recent_auth
+from authgate.ui.return_to import origin_of
 from authgate.ui.signin import after_password, checked_return_to
 from authgate.ui.ticket import read_ticket
 
@@ -72,10 +73,16 @@ def refusal_page(request: Request, refusal: FederationRefused) -> Response:
     )
 
 
-def _to_provider(request: Request, location: str, binding: str) -> Response:
+def _to_provider(request: Request, name: str, location: str, binding: str) -> Response:
+    """To the provider's authorization endpoint. The page's CSP form-action allowed the
+    provider's issuer origin (or the endpoint, once its metadata was cached); an endpoint
+    on another origin is reached by a page that goes on by itself instead."""
+    services = services_of(request)
     response = see_other(location)
-    issuer = services_of(request).settings.issuer
-    set_cookie(response, FEDERATION_COOKIE, binding, issuer, int(TRANSACTION_TTL))
+    issuer = services.federation.flow.provider(name).issuer
+    if origin_of(location) != origin_of(issuer):
+        response = onward(request, response)
+    set_cookie(response, FEDERATION_COOKIE, binding, services.settings.issuer, int(TRANSACTION_TTL))
     return response
 
 
@@ -99,7 +106,7 @@ async def start(request: Request) -> Response:
         )
     except FederationRefused as refusal:
         return refusal_page(request, refusal)
-    return _to_provider(request, begun.location, begun.binding)
+    return _to_provider(request, request.path_params["name"], begun.location, begun.binding)
 
 
 async def callback(request: Request) -> Response:
@@ -201,7 +208,7 @@ async def link(request: Request) -> Response:
         )
     except FederationRefused as refusal:
         return refusal_page(request, refusal)
-    return _to_provider(request, begun.location, begun.binding)
+    return _to_provider(request, request.path_params["name"], begun.location, begun.binding)
 
 
 async def unlink(request: Request) -> Response:
