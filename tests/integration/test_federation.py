@@ -216,16 +216,20 @@ def test_a_replayed_callback_is_refused(setup: Setup, person: Person) -> None:
     assert "was used already" in again.text
 
 
-def test_a_callback_in_another_browser_is_refused(setup: Setup, person: Person) -> None:
+def test_a_callback_in_another_browser_is_refused_and_left_to_its_own(
+    setup: Setup, person: Person
+) -> None:
     email, _ = upstream_user(setup)
     back = person.at_provider(person.start(setup.ours, "corp"), email)
     victim = Person()
     try:
+        victim.start(setup.ours, "corp")  # a binding cookie of its own
         answer = victim.follow(back)
         assert answer.status_code == 400
         assert not signed_in(setup, victim)
     finally:
         victim.close()
+    assert person.follow(back).status_code == 303
 
 
 def test_a_callback_with_a_made_up_state_is_refused(setup: Setup, person: Person) -> None:

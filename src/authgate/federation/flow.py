@@ -147,21 +147,21 @@ class ProviderFlow:
         return Begun(metadata.authorization_endpoint + separator + urlencode(query), binding)
 
     async def take(self, name: str, state: object, binding: object) -> FederationTransactionRecord:
-        """The sign-in in progress this answer belongs to, spent; flow_invalid otherwise."""
+        """The sign-in in progress this answer belongs to, spent; flow_invalid otherwise
+        (unknown, spent, expired, another provider's, or another browser's: a state
+        presented without its browser's cookie is left for that browser)."""
         if not isinstance(state, str) or not 0 < len(state) <= 256:
             raise FederationRefused("flow_invalid", "no state")
+        if not is_binding(binding):
+            raise FederationRefused("flow_invalid", "no browser binding")
         async with self._store.transaction() as tx:
-            found = await tx.federation.take_transaction(_sha256(state))
+            found = await tx.federation.take_transaction(_sha256(state), _sha256(str(binding)))
         if found is None:
-            raise FederationRefused("flow_invalid", "unknown or spent state")
+            raise FederationRefused("flow_invalid", "unknown or spent state, or another browser")
         if found.expires_at <= self._clock():
             raise FederationRefused("flow_invalid", "expired")
         if found.provider != name:
             raise FederationRefused("flow_invalid", "another provider's state")
-        if not is_binding(binding) or not hmac.compare_digest(
-            found.binding_hash, _sha256(str(binding))
-        ):
-            raise FederationRefused("flow_invalid", "another browser's state")
         return found
 
     async def finish(self, name: str, params: dict[str, str], binding: object) -> Returned:

@@ -64,14 +64,17 @@ class FederationRepository:
     async def add_transaction(self, record: FederationTransactionRecord) -> None:
         await self._conn.execute(insert(federation_transactions).values(**vars(record)))
 
-    async def take_transaction(self, state_hash: str) -> FederationTransactionRecord | None:
-        """Remove and return it: whoever deletes the row owns it, so it is spent once."""
+    async def take_transaction(
+        self, state_hash: str, binding_hash: str
+    ) -> FederationTransactionRecord | None:
+        """Remove and return it, if `binding_hash` is its browser's: whoever deletes the row
+        owns it, so it is spent once (and another browser cannot spend it)."""
         table = federation_transactions
-        query = select(table).where(table.c.state_hash == state_hash)
-        row = (await self._conn.execute(query)).first()
+        mine = (table.c.state_hash == state_hash) & (table.c.binding_hash == binding_hash)
+        row = (await self._conn.execute(select(table).where(mine))).first()
         if row is None:
             return None
-        result = await self._conn.execute(delete(table).where(table.c.state_hash == state_hash))
+        result = await self._conn.execute(delete(table).where(mine))
         if not result.rowcount:
             return None
         return FederationTransactionRecord(**_fields(row, table))
