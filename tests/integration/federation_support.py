@@ -52,6 +52,9 @@ class FakeProvider:
     )
     claims: dict[str, Any] = field(default_factory=dict)
     make_token: TokenMaker | None = None
+    kid: str = "fake-1"
+    padding: int = 0
+    """Bytes of filler in the metadata document (to go past a size cap)."""
     codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
 
@@ -133,6 +136,7 @@ class FakeProvider:
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic"],
             "authorization_response_iss_parameter_supported": True,
+            **({"filler": "x" * self.padding} if self.padding else {}),
         }
 
     @property
@@ -140,7 +144,7 @@ class FakeProvider:
         jwk: dict[str, Any] = json.loads(
             pyjwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key())
         )
-        return {**jwk, "kid": "fake-1", "use": "sig", "alg": "RS256"}
+        return {**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}
 
     @property
     def public_pem(self) -> bytes:
@@ -149,7 +153,7 @@ class FakeProvider:
         )
 
     def sign(self, claims: dict[str, Any]) -> str:
-        return pyjwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "fake-1"})
+        return pyjwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
 
     @contextmanager
     def answering(self, claims: dict[str, Any], maker: TokenMaker | None = None) -> Iterator[None]:
