@@ -11,6 +11,8 @@ Cases, all on 127.0.0.1, each measured with the same load generator and connecti
   c   `authgate serve` (SQLite) as the gate: bearer JWT, a scope check, identity headers
       and a signed identity JWT, proxied to the same upstream;
   d   authgate's forward-auth endpoint deciding the same request (no proxying);
+  t   the trivial ASGI endpoint (bench/trivial_auth.py) asked directly: the floor of any
+      Python HTTP endpoint, which d is compared with (aim d/t >= 0.5);
   c*, d*  diagnostic twins of c and d on a route without the identity JWT: what its
       signature costs (one per principal and upstream every 30 s, cached between);
   e   nginx `auth_request` in front of the upstream, configured by the shipped
@@ -64,6 +66,7 @@ from bench.gateway_servers import (  # noqa: E402
 )
 
 AIM = 0.67
+FORWARD_AUTH_AIM = 0.5
 FULL = ("x-authgate-sub", "x-authgate-identity")
 HEADERS_ONLY = ("x-authgate-sub",)
 
@@ -127,6 +130,11 @@ def candidates(servers: Servers) -> tuple[list[Case], dict[str, str]]:
     up = servers.upstream
     url = up.url + HELLO_PATH
     found.append(Case("a", f"upstream direct ({up.kind})", url, {}, partial(check_passes, url, {})))
+    trivial = servers.trivial or (up if up.kind.startswith("raw ASGI") else None)
+    if trivial is not None:
+        url = trivial.url + HELLO_PATH
+        label = "trivial ASGI endpoint direct (uvicorn)"
+        found.append(Case("t", label, url, {}, partial(check_passes, url, {})))
     for key, proxy in servers.proxies.items():
         url = proxy.url + HELLO_PATH
         found.append(Case(key, proxy.kind, url, {}, partial(check_passes, url, {})))
@@ -239,6 +247,7 @@ def measure(
 RATIOS = (
     ("c", "b", AIM, "the gate over a bare proxy on its own stack"),
     ("c", "a", None, "the gate over the upstream alone"),
+    ("d", "t", FORWARD_AUTH_AIM, "forward-auth decisions over a trivial ASGI endpoint"),
     ("e", "e0", AIM, "nginx+authgate over nginx+trivial Python, decision cache on"),
     ("e-", "e0-", AIM, "the same, decision cache off"),
     ("c*", "b", None, "diagnostic: the gate without the identity JWT over b"),

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from authgate.federation.settings import IdentityProviders
+from authgate.gateway.aws_settings import AwsAuthorizerSettings
 from authgate.gateway.config import (
     RESERVED_SEGMENTS,
     GatewaySettings,
@@ -622,6 +623,7 @@ class Settings(BaseSettings):
     user_pool: UserPoolSettings = UserPoolSettings()
     oauth: OAuthSettings = OAuthSettings()
     gateway: GatewaySettings = GatewaySettings()
+    aws_authorizer: AwsAuthorizerSettings | None = None
     logging: LoggingSettings = LoggingSettings()
     webauthn: WebAuthnSettings = WebAuthnSettings()
     ui: UiSettings = UiSettings()

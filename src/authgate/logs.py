@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
+import orjson
+
 from authgate.request_ids import RequestIdFilter
 
 LogFormat = Literal["json", "text"]
@@ -35,6 +37,23 @@ _STANDARD = frozenset(
 
 def _plain(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+
+
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+"""Such values are written as `str()` gives them, as the standard encoder's fallback does."""
+
+
+def _encoded(entry: dict[str, Any]) -> str:
+    """One line per record, on the access log's hot path: orjson, several times faster than
+    the standard encoder; the standard one for what orjson refuses (an int past 64 bits)."""
+    try:
+        return orjson.dumps(entry, default=_plain, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(entry, default=_plain, ensure_ascii=False, separators=(",", ":"))
 
 
 class JsonFormatter(logging.Formatter):
@@ -63,7 +82,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=_plain, ensure_ascii=False, separators=(",", ":"))
+        return _encoded(entry)
 
 
 class TextFormatter(logging.Formatter):

@@ -84,6 +84,11 @@ FLOWS: dict[str, FlowSpec] = {
         "Decisions of the decision API",
         outcome_label="decision",
     ),
+    "aws_authorizer": FlowSpec(
+        "authgate_aws_authorizer_answers",
+        "authgate_aws_authorizer_duration_seconds",
+        "Answers of the API Gateway authorizer endpoint (allow, deny, unauthenticated)",
+    ),
     "mail": FlowSpec(
         "authgate_mail_messages",
         "authgate_mail_delivery_duration_seconds",

@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from authgate import oauth, ui
-from authgate.api import consents, decide, passkeys, public, wellknown
+from authgate.api import aws_authorizer, consents, decide, passkeys, public, wellknown
 from authgate.api import mfa as mfa_api
 from authgate.api import sessions as browser_sessions
 from authgate.api.admin_app import create_admin_router_app
@@ -37,7 +37,7 @@ from authgate.cognito import endpoint as cognito
 from authgate.config import UI_PREFIX, Settings
 from authgate.errors import DomainError, StorageUnavailable
 from authgate.gateway import envoy_authz, forward_auth
-from authgate.gateway.dispatch import with_gate
+from authgate.gateway.dispatch import with_decision_endpoints, with_gate
 from authgate.listeners import Listener, Role, open_listeners, server_for
 from authgate.oauth.cors import ScopedCORS
 from authgate.reload import GatewayReloader
@@ -103,6 +103,7 @@ def public_routes(ui_prefix: str = UI_PREFIX) -> list[BaseRoute]:
     return [
         *forward_auth.routes,
         *envoy_authz.routes,
+        *aws_authorizer.routes,
         *public.routes,
         *passkeys.routes,
         *mfa_api.routes,
@@ -141,7 +142,8 @@ def create_public_app(services: Services) -> Starlette:
 def create_gated_app(services: Services) -> ASGIApp:
     """The public app with the gate behind it: authgate's own paths first, the rest routed."""
     pages = frozenset({services.settings.ui.reserved_segment})
-    return with_gate(create_public_app(services), services.gateway, pages)
+    gated = with_gate(create_public_app(services), services.gateway, pages)
+    return with_decision_endpoints(gated, services.gateway)
 
 
 def create_admin_app(services: Services) -> Starlette:
@@ -203,7 +205,11 @@ async def serve(
     gateway_reloader = GatewayReloader(settings, config_path, services.gateway, listeners)
     admin.state.reloader = gateway_reloader
     apps: dict[Role, ASGIApp] = {
-        "public": create_public_app(services) if settings.gateway.listen else gated,
+        "public": (
+            with_decision_endpoints(create_public_app(services), services.gateway)
+            if settings.gateway.listen
+            else gated
+        ),
         "admin": admin,
         "gate": gated,
     }

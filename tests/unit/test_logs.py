@@ -89,6 +89,21 @@ def test_values_json_cannot_hold_are_written_as_text() -> None:
     assert entry["path"].startswith("<module 'io'")
 
 
+def test_datetimes_are_written_as_text_too() -> None:
+    when = datetime(2026, 12, 6, 13, 0)
+    entry = json.loads(JsonFormatter().format(record("x", at=when)))
+
+    assert entry["at"] == str(when)
+
+
+def test_an_integer_past_64_bits_is_written_whole() -> None:
+    line = JsonFormatter().format(record("x", big=2**70, name_="ünïcode"))
+
+    assert "\n" not in line
+    assert json.loads(line)["big"] == 2**70
+    assert "ünïcode" in line
+
+
 def test_the_default_is_text_for_a_terminal_and_json_otherwise() -> None:
     assert chosen_format(None, Terminal()) == "text"
     assert chosen_format(None, io.StringIO()) == "json"

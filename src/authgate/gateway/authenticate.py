@@ -94,6 +94,8 @@ class Users(Protocol):
 
 
 class Clients(Protocol):
+    def cached(self, client_id: str) -> Client | None: ...
+
     async def lookup(self, client_id: str) -> Client | None: ...
 
     async def authenticate(self, client_id: str, client_secret: str) -> Client: ...
@@ -306,8 +308,12 @@ class JwtAuthenticator:
         if "username" in claims:
             if not await self._users.allows(claims):
                 raise _invalid("The access token is revoked.")
-        elif await self._clients.get(str(claims.get("client_id"))) is None:
-            raise _invalid("The client of this token no longer exists.")
+        else:
+            client_id = str(claims.get("client_id"))
+            if self._b.clients.cached(client_id) is None and (
+                await self._clients.get(client_id) is None
+            ):
+                raise _invalid("The client of this token no longer exists.")
         return verified.principal
 
 

@@ -89,6 +89,11 @@ async def deny(principal: Principal, options: Any, attempt: Attempt) -> None:
 
 async def require(principal: Principal, options: Requirements, attempt: Attempt) -> None:
     """Every listed condition must hold; each failure names the first thing missing."""
+    check_requirements(principal, options)
+
+
+def check_requirements(principal: Principal, options: Requirements) -> None:
+    """`require` for any adapter: the request itself plays no part."""
     if options.scopes_any and principal.scopes.isdisjoint(options.scopes_any):
         raise Denied("scope_missing", "The token carries none of the scopes this route accepts.")
     missing = [s for s in options.scopes_all if s not in principal.scopes]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from authgate.gateway import envoy_authz, forward_auth
 from authgate.gateway.config import RESERVED_SEGMENTS
+from authgate.gateway.runtime import GateRuntime
 
 GATED = frozenset({"http", "websocket"})
 
@@ -33,5 +35,31 @@ def with_gate(
             await gate(scope, receive, send)
         else:
             await authgate_app(scope, receive, send)
+
+    return dispatch
+
+
+def with_decision_endpoints(app: ASGIApp, gateway: GateRuntime) -> ASGIApp:
+    """`app`, with forward-auth's and Envoy's decision paths answered ahead of it.
+
+    A proxy asks one of them on every request it passes, and they need nothing of
+    authgate's router and middleware (CORS, exception pages, the routing of every other
+    path): going around them takes about a fifth off a decision's cost. The endpoints
+    answer their own failures, the unexpected ones as a bare 500.
+    """
+    forward = forward_auth.endpoint.bound(gateway)
+    envoy = envoy_authz.endpoint.bound(gateway)
+    envoy_below = envoy_authz.PATH + "/"
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == forward_auth.PATH:
+                await forward(scope, receive, send)
+                return
+            if path.startswith(envoy_below):
+                await envoy(scope, receive, send)
+                return
+        await app(scope, receive, send)
 
     return dispatch

@@ -18,12 +18,10 @@ with its status, body and allowed headers.
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
-from authgate.gateway.authorize import Denied
-from authgate.gateway.forward_auth import MAX_URI, DecisionEndpoint
+from authgate.gateway.forward_auth import MAX_URI, DecisionEndpoint, trusted_peer
 from authgate.gateway.mutate import (
     CLIENT,
     COOKIE,
@@ -36,7 +34,7 @@ from authgate.gateway.mutate import (
     HeaderPatch,
 )
 from authgate.gateway.pipeline import Pipeline
-from authgate.gateway.request import BadGateRequest, GateRequest
+from authgate.gateway.request import BadGateRequest, GateRequest, read_headers
 
 PATH = "/_authgate/envoy"
 HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove"
@@ -44,49 +42,44 @@ _ALWAYS_REMOVED = frozenset({SUB, USERNAME, GROUPS, SCOPES, CLIENT, IDENTITY, CO
 _NEVER_REMOVED = frozenset({"host", "content-length", "transfer-encoding"})
 
 
-def describe(request: Request, gate: Pipeline) -> GateRequest:
+def describe(scope: Scope, gate: Pipeline) -> GateRequest:
     """The client's request, as Envoy relays it below PATH; trusted peers only."""
-    peer = request.client.host if request.client else None
-    if not gate.trusts(peer):
-        raise Denied("untrusted_peer", "This peer is not a trusted proxy.")
-    raw = request.scope.get("raw_path") or request.scope["path"].encode("latin-1")
+    peer = trusted_peer(scope, gate)
+    raw = scope.get("raw_path") or scope["path"].encode("latin-1")
     raw_path = raw.decode("latin-1")
     if not raw_path.startswith(PATH + "/"):
         raise BadGateRequest("bad_uri", f"The described path must follow {PATH}.")
     path = raw_path[len(PATH) :]
-    query = request.scope.get("query_string", b"").decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
     if len(path) + len(query) > MAX_URI or "#" in path:
         raise BadGateRequest("bad_uri", "The described URI must be a path and optional query.")
-    headers = request.headers
-    scheme = (headers.get("x-forwarded-proto") or request.url.scheme).strip().lower()
-    if scheme not in ("http", "https") or len(headers.getlist("x-forwarded-proto")) > 1:
+    headers, index = read_headers(scope["headers"])
+    protos = index.get("x-forwarded-proto", [])
+    scheme = (protos[0] if protos else scope.get("scheme", "http")).strip().lower()
+    if scheme not in ("http", "https") or len(protos) > 1:
         raise BadGateRequest("bad_proto", "X-Forwarded-Proto must be one of http or https.")
-    hosts = headers.getlist("host")
+    hosts = index.get("host", [])
     if len(hosts) > 1:
         raise BadGateRequest("repeated_header", "host is sent more than once.")
-    return GateRequest(
-        method=request.method,
+    return GateRequest.indexed(
+        headers,
+        index,
+        method=scope["method"],
         scheme=scheme,
         host=hosts[0].strip() if hosts else "",
         raw_path=path,
         query=query,
-        headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in headers.raw),
         peer=peer,
     )
 
 
-def allowed_answer(patch: HeaderPatch) -> Response:
-    """200 with the headers to set upstream and the names Envoy must remove there."""
+def allowed_headers(patch: HeaderPatch) -> dict[str, str]:
+    """The headers to set upstream and the names Envoy must remove there."""
     removed = (patch.remove | _ALWAYS_REMOVED | REQUEST_OVERRIDES) - patch.set.keys()
     headers = dict(patch.set)
     headers[HEADERS_TO_REMOVE] = ", ".join(sorted(removed - _NEVER_REMOVED))
-    return Response(status_code=200, headers=headers)
+    return headers
 
 
-routes: list[BaseRoute] = [
-    Route(
-        PATH + "/{described:path}",
-        DecisionEndpoint(describe, allowed_answer),
-        include_in_schema=False,
-    )
-]
+endpoint = DecisionEndpoint(describe, allowed_headers)
+routes: list[BaseRoute] = [Route(PATH + "/{described:path}", endpoint, include_in_schema=False)]

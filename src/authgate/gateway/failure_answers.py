@@ -7,6 +7,7 @@ stable code for machines, the denial's reason for logs and support, and never a 
 from __future__ import annotations
 
 from starlette.responses import JSONResponse
+from starlette.types import Message, Send
 
 from authgate.errors import StorageUnavailable
 from authgate.gateway.authenticate import AuthenticationFailed
@@ -92,3 +93,21 @@ def failure_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, StorageUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
+
+
+_SERVER_ERROR = b'{"error":"server_error","message":"The gate failed to handle the request."}'
+
+
+async def server_error(send: Send) -> None:
+    """The answer for anything else: 500, without a word of what went wrong."""
+    message: Message = {
+        "type": "http.response.start",
+        "status": 500,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(_SERVER_ERROR)).encode()),
+            (b"cache-control", b"no-store"),
+        ],
+    }
+    await send(message)
+    await send({"type": "http.response.body", "body": _SERVER_ERROR})

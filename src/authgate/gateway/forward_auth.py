@@ -18,26 +18,26 @@ read.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from starlette.datastructures import Headers
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from authgate.gateway.authorize import Denied
-from authgate.gateway.failure_answers import GATE_FAILURES, failure_response
+from authgate.gateway.failure_answers import GATE_FAILURES, failure_response, server_error
 from authgate.gateway.mutate import HeaderPatch
 from authgate.gateway.pipeline import Pipeline
-from authgate.gateway.request import BadGateRequest, GateRequest
+from authgate.gateway.request import BadGateRequest, GateRequest, HeaderIndex, read_headers
+from authgate.gateway.runtime import GateRuntime
 
+log = logging.getLogger("authgate.gate.decisions")
 PATH = "/_authgate/forward"
 MAX_URI = 8192
 
 
-def _one(headers: Headers, name: str) -> str | None:
-    values = headers.getlist(name)
+def _one(index: HeaderIndex, name: str) -> str | None:
+    values = index.get(name, ())
     if len(values) > 1:
         raise BadGateRequest("repeated_header", f"{name} is sent more than once.")
     if not values or not values[0].strip():
@@ -45,8 +45,8 @@ def _one(headers: Headers, name: str) -> str | None:
     return values[0].strip()
 
 
-def _agreeing(headers: Headers, first: str, second: str) -> str:
-    a, b = _one(headers, first), _one(headers, second)
+def _agreeing(index: HeaderIndex, first: str, second: str) -> str:
+    a, b = _one(index, first), _one(index, second)
     if a is not None and b is not None and a != b:
         raise BadGateRequest("conflicting_description", f"{first} and {second} disagree.")
     value = a or b
@@ -55,61 +55,90 @@ def _agreeing(headers: Headers, first: str, second: str) -> str:
     return value
 
 
-def describe(request: Request, gate: Pipeline) -> GateRequest:
-    """The request the proxy asks about; refused unless the peer is a trusted proxy."""
-    peer = request.client.host if request.client else None
-    if not gate.trusts(peer):
+def trusted_peer(scope: Scope, gate: Pipeline) -> str:
+    """The TCP peer's address, when it is a trusted proxy; else the request is refused."""
+    client = scope.get("client")
+    peer: str | None = client[0] if client else None
+    if peer is None or not gate.trusts(peer):
         raise Denied("untrusted_peer", "This peer is not a trusted proxy.")
-    headers = request.headers
-    method = _agreeing(headers, "x-forwarded-method", "x-original-method")
-    uri = _agreeing(headers, "x-forwarded-uri", "x-original-uri")
+    return peer
+
+
+def describe(scope: Scope, gate: Pipeline) -> GateRequest:
+    """The request the proxy asks about; refused unless the peer is a trusted proxy."""
+    peer = trusted_peer(scope, gate)
+    headers, asked = read_headers(scope["headers"])
+    method = _agreeing(asked, "x-forwarded-method", "x-original-method")
+    uri = _agreeing(asked, "x-forwarded-uri", "x-original-uri")
     if len(uri) > MAX_URI or not uri.startswith("/") or "#" in uri:
         raise BadGateRequest("bad_uri", "The forwarded URI must be a path and optional query.")
     path, _, query = uri.partition("?")
-    scheme = (_one(headers, "x-forwarded-proto") or request.url.scheme).lower()
+    scheme = (_one(asked, "x-forwarded-proto") or scope.get("scheme", "http")).lower()
     if scheme not in ("http", "https"):
         raise BadGateRequest("bad_proto", "X-Forwarded-Proto must be http or https.")
-    return GateRequest(
+    host = _one(asked, "x-forwarded-host") or _one(asked, "host") or ""
+    return GateRequest.indexed(
+        headers,
+        asked,
         method=method,
         scheme=scheme,
-        host=_one(headers, "x-forwarded-host") or _one(headers, "host") or "",
+        host=host,
         raw_path=path,
         query=query,
-        headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in headers.raw),
         peer=peer,
     )
 
 
-def identity_answer(patch: HeaderPatch) -> Response:
-    """200 with the headers the upstream is to receive."""
-    return Response(status_code=200, headers=dict(patch.set))
+def identity_headers(patch: HeaderPatch) -> dict[str, str]:
+    """The headers the upstream is to receive."""
+    return dict(patch.set)
+
+
+Describe = Callable[[Scope, Pipeline], GateRequest]
+Allowed = Callable[[HeaderPatch], dict[str, str]]
 
 
 class DecisionEndpoint:
     """The pipeline's decision on a request a proxy describes, as an ASGI endpoint (so
     every method reaches it): `describe` reads the request from the proxy's, `allowed`
-    words a yes for that proxy; a no is the gate's usual refusal."""
+    gives the headers of a yes (an empty 200) for that proxy; a no is the gate's usual
+    refusal.
+
+    Unbound, it finds the gateway on the Starlette app serving it; `bound` to one, it
+    needs no app around it, which is how the server answers these paths before its
+    router and middleware (server.with_decision_endpoints): proxies ask on every request.
+    """
 
     def __init__(
-        self,
-        describe: Callable[[Request, Pipeline], GateRequest],
-        allowed: Callable[[HeaderPatch], Response],
+        self, describe: Describe, allowed: Allowed, gateway: GateRuntime | None = None
     ) -> None:
         self._describe = describe
         self._allowed = allowed
+        self._gateway = gateway
+
+    def bound(self, gateway: GateRuntime) -> DecisionEndpoint:
+        return DecisionEndpoint(self._describe, self._allowed, gateway)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        gate: Pipeline = request.app.state.services.gateway.pipeline
+        gateway = self._gateway or scope["app"].state.services.gateway
+        gate: Pipeline = gateway.pipeline
         try:
-            decision = await gate.decide(self._describe(request, gate))
+            decision = await gate.decide(self._describe(scope, gate))
         except GATE_FAILURES as exc:
-            response: Response = failure_response(exc)
-        else:
-            response = self._allowed(decision.patch)
-        await response(scope, receive, send)
+            await failure_response(exc)(scope, receive, send)
+            return
+        except Exception:
+            log.exception("the decision failed on %s %s", scope["method"], scope["path"])
+            await server_error(send)
+            return
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in self._allowed(decision.patch).items()
+        ]
+        headers.append((b"content-length", b"0"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
 
 
-routes: list[BaseRoute] = [
-    Route(PATH, DecisionEndpoint(describe, identity_answer), include_in_schema=False)
-]
+endpoint = DecisionEndpoint(describe, identity_headers)
+routes: list[BaseRoute] = [Route(PATH, endpoint, include_in_schema=False)]

@@ -273,8 +273,9 @@ def mutate(
     for mutator in mutators.values():
         patch = mutator(request, principal, context)
         if patch.remove:
-            for name in patch.remove & sets.keys():
-                del sets[name]
+            if sets:
+                for name in patch.remove & sets.keys():
+                    del sets[name]
             removed |= patch.remove
         sets.update(patch.set)
     return HeaderPatch(sets, frozenset(removed))

@@ -8,9 +8,8 @@ the forward-auth endpoint run this same code, so they cannot read a request diff
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +38,7 @@ from authgate.gateway.principal import Principal
 from authgate.gateway.ratelimit import Limit, RateLimits, caller_key, client_address
 from authgate.gateway.request import GateRequest, check_method, host_name
 from authgate.gateway.routes import RouteMatch, RouteTable
+from authgate.trusted_peers import TrustedPeers
 
 log = logging.getLogger("authgate.gate")
 
@@ -82,6 +82,7 @@ class Pipeline:
             "policy": PolicyAuthorizer(policies, settings.trusted_proxies),
         }
         self._mutators = mutators
+        self._trusted = TrustedPeers(settings.trusted_proxies)
         self._plans = {id(route): self._plan(route) for route in settings.routes}
         """By identity: these route objects live as long as the pipeline, so no other
         object can share an id with one of them."""
@@ -121,13 +122,7 @@ class Pipeline:
 
     def trusts(self, peer: str | None) -> bool:
         """Whether the TCP peer is a configured proxy (none by default)."""
-        if peer is None:
-            return False
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(address in network for network in self.settings.trusted_proxies)
+        return self._trusted.trusts(peer)
 
     def audience_of(self, route: RouteSettings) -> str | None:
         """The `aud` a token must carry here: the route's, else its upstream's, else none."""
@@ -139,6 +134,13 @@ class Pipeline:
         method = check_method(method or request.method)
         path = normalize_path(request.raw_path)
         return self.table.match(method, host_name(request.host), path)
+
+    async def principal(
+        self, names: Sequence[str], request: GateRequest, audience: str | None = None
+    ) -> Principal:
+        """Stage 2 alone, with this generation's authenticators (and their caches), for
+        adapters that decide without a route (the API Gateway authorizer)."""
+        return await authenticate(self._authenticators, names, request, AuthContext(audience))
 
     async def decide(self, request: GateRequest, match: RouteMatch | None = None) -> Decision:
         """The decision, or NoRoute, MethodNotAllowed, AmbiguousPath, BadGateRequest,

@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from yarl import URL
 
 from authgate.gateway.authorize import Denied
@@ -31,7 +31,12 @@ from authgate.gateway.exchange_headers import (
     response_headers,
     upstream_headers,
 )
-from authgate.gateway.failure_answers import GATE_FAILURES, failure_reason, failure_response
+from authgate.gateway.failure_answers import (
+    GATE_FAILURES,
+    failure_reason,
+    failure_response,
+    server_error,
+)
 from authgate.gateway.forward_errors import BadGateway, BodyTooLarge, UpstreamTimeout, loggable
 from authgate.gateway.observe import Exchange, Observer
 from authgate.gateway.pipeline import Decision, Pipeline
@@ -184,7 +189,7 @@ class Proxy:
             if record.started:
                 raise
             record.status = 500
-            await _server_error(send)
+            await server_error(send)
         finally:
             record.total_seconds = time.perf_counter() - started
             self.observer.record(record)
@@ -390,20 +395,3 @@ async def _disconnected(receive: Receive) -> None:
     """Returns when the client has gone (an unread empty body may come first)."""
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-_SERVER_ERROR = b'{"error":"server_error","message":"The gate failed to handle the request."}'
-
-
-async def _server_error(send: Send) -> None:
-    message: Message = {
-        "type": "http.response.start",
-        "status": 500,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(_SERVER_ERROR)).encode()),
-            (b"cache-control", b"no-store"),
-        ],
-    }
-    await send(message)
-    await send({"type": "http.response.body", "body": _SERVER_ERROR})

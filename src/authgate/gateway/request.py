@@ -4,6 +4,7 @@ forward-auth endpoint each describe a request this way, so one pipeline serves b
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -32,6 +33,28 @@ def check_method(method: str) -> str:
     return method
 
 
+Headers = tuple[tuple[str, str], ...]
+HeaderIndex = dict[str, list[str]]
+
+
+def _index(headers: Headers) -> HeaderIndex:
+    index: HeaderIndex = {}
+    for key, value in headers:
+        found = index.get(key)
+        if found is None:
+            index[key] = [value]
+        else:
+            found.append(value)
+    return index
+
+
+def read_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[Headers, HeaderIndex]:
+    """An ASGI server's header list (names already lower-case) as text, in order, and
+    every value of each name: one pass, for the hot paths that need both."""
+    headers = tuple([(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw])
+    return headers, _index(headers)
+
+
 @dataclass(frozen=True)
 class GateRequest:
     """One request to decide: method, where it goes, and the headers the client sent.
@@ -45,20 +68,31 @@ class GateRequest:
     host: str
     raw_path: str
     query: str
-    headers: tuple[tuple[str, str], ...]
+    headers: Headers
     peer: str | None = None
 
+    @classmethod
+    def indexed(
+        cls,
+        headers: Headers,
+        index: HeaderIndex,
+        *,
+        method: str,
+        scheme: str,
+        host: str,
+        raw_path: str,
+        query: str,
+        peer: str | None,
+    ) -> GateRequest:
+        """A request whose header index the caller already built (read_headers)."""
+        request = cls(method, scheme, host, raw_path, query, headers, peer)
+        request.__dict__["_by_name"] = index  # where cached_property keeps its value
+        return request
+
     @cached_property
-    def _by_name(self) -> dict[str, list[str]]:
+    def _by_name(self) -> HeaderIndex:
         """Every value of each header name, built once: stages ask for several names."""
-        index: dict[str, list[str]] = {}
-        for key, value in self.headers:
-            found = index.get(key)
-            if found is None:
-                index[key] = [value]
-            else:
-                found.append(value)
-        return index
+        return _index(self.headers)
 
     def values(self, name: str) -> list[str]:
         return list(self._by_name.get(name.lower(), ()))

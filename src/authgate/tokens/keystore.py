@@ -18,6 +18,7 @@ from authgate.tokens.keys import (
     Algorithm,
     KeyEncryptor,
     KeyRing,
+    PrivateKey,
     SigningKey,
     generate_signing_key,
     private_key_from_pem,
@@ -41,6 +42,9 @@ class KeyManager:
         self._clock = clock
         self._ring: KeyRing | None = None
         self._keys: list[SigningKey] = []
+        self._private: dict[str, PrivateKey] = {}
+        """Unsealed private keys by kid: a kid's key never changes, and parsing one (an
+        RSA key is checked as it loads) costs milliseconds on every periodic reload."""
         self._loaded_at = 0.0
         self._last_unknown_kid_reload = 0.0
         self.announce: Announce = silent
@@ -53,12 +57,15 @@ class KeyManager:
         return self._ring
 
     def _unseal(self, record: KeyRecord) -> SigningKey:
-        pem = self._encryptor.decrypt(record.private_key_ciphertext, record.kid.encode())
         alg: Algorithm = record.alg  # type: ignore[assignment]
+        private_key = self._private.get(record.kid)
+        if private_key is None:
+            pem = self._encryptor.decrypt(record.private_key_ciphertext, record.kid.encode())
+            private_key = private_key_from_pem(pem, alg)
         return SigningKey(
             kid=record.kid,
             alg=alg,
-            private_key=private_key_from_pem(pem, alg),
+            private_key=private_key,
             created_at=record.created_at,
             retired_at=record.retired_at,
             verify_until=record.verify_until,
@@ -85,6 +92,7 @@ class KeyManager:
                 await tx.keys.add(record)
                 records.append(record)
         self._keys = sorted((self._unseal(r) for r in records), key=lambda k: -k.created_at)
+        self._private = {key.kid: key.private_key for key in self._keys}
         self._ring = KeyRing(self._keys)
         self._loaded_at = now
         return self._ring
