@@ -496,3 +496,16 @@ def test_a_first_party_client_gets_its_code_through_a_page_that_goes_on(
     assert target.startswith(client["redirect_uris"][0])
     assert parse_qs(urlsplit(target).query)["state"] == ["app-state"]
     assert signed_in(setup, person)
+
+
+def test_a_provider_without_an_email_claim_still_makes_an_account(
+    setup: Setup, person: Person
+) -> None:
+    claims = {"sub": secrets.token_hex(8), "name": "Nobody Mailable"}
+    with setup.fake.answering(claims):
+        answer = person.sign_in_via_fake(setup.ours, "fake")
+    assert answer.status_code == 303, answer.text[:300]
+    profile = me(setup.ours, person)
+    assert profile["email"] is None
+    assert profile["username"].startswith("fake-")
+    assert profile["attributes"]["name"] == "Nobody Mailable"
