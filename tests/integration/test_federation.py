@@ -509,3 +509,17 @@ def test_a_provider_without_an_email_claim_still_makes_an_account(
     assert profile["email"] is None
     assert profile["username"].startswith("fake-")
     assert profile["attributes"]["name"] == "Nobody Mailable"
+
+
+def test_linking_without_a_session_asks_to_sign_in_first(setup: Setup, person: Person) -> None:
+    answer = person.http.post(f"{setup.ours.public}/auth/account/federation/fake/link", data={})
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/auth/login?return_to=")
+
+
+def test_linking_without_the_form_token_is_refused(setup: Setup, person: Person) -> None:
+    email = unique_email("csrf")
+    our_user(setup, email)
+    password_sign_in(setup, person, email)
+    answer = person.http.post(f"{setup.ours.public}/auth/account/federation/fake/link", data={})
+    assert answer.status_code == 403
