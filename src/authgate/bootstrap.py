@@ -24,6 +24,9 @@ from authgate.cluster.gcra import SharedLimiter
 from authgate.cluster.link import RedisLink, register_metrics
 from authgate.cluster.notices import Notices
 from authgate.config import ConfigError, Settings, resolve_secret
+from authgate.federation.accounts import FederatedAccounts
+from authgate.federation.flow import ProviderFlow
+from authgate.federation.service import Federation
 from authgate.gateway.authenticate import Backends
 from authgate.gateway.mutate import IdentitySigner
 from authgate.gateway.observe import Observer
@@ -163,6 +166,8 @@ class Services:
     srp: SrpSignIn
     metrics: Metrics
     """The process's Prometheus registry and the flows' recorder (`GET /metrics`)."""
+    federation: Federation
+    """Sign-in with the external OpenID Providers of `identity_providers`."""
     redis: RedisLink | None = None
     """The shared Redis connection, when `redis` is configured (issue 12)."""
     notices: Notices | None = None
@@ -308,8 +313,18 @@ async def build_services(settings: Settings, *, migrate: bool | None = None) -> 
     policy_service = PolicyService(store, policy_cache)
     if notices is not None:
         _listen(notices, deny, tokens, clients, keys, policy_service, policy_cache, backends)
+    federation = Federation(
+        store,
+        ProviderFlow(
+            store, settings.identity_providers, settings.issuer, provider_secrets(settings)
+        ),
+        FederatedAccounts(store, users.attributes),
+        users.mfa_login,
+        users.signin,
+    )
     return Services(
         hooks=transport,
+        federation=federation,
         metrics=metrics,
         redis=redis,
         notices=notices,
@@ -375,6 +390,14 @@ def _hooks(
     users.use_hooks(hooks)
     tokens.hooks = hooks
     return transport
+
+
+def provider_secrets(settings: Settings) -> dict[str, str | None]:
+    """Each identity provider's client secret, its reference resolved at start."""
+    return {
+        p.name: resolve_secret(p.client_secret, f"identity_providers.{i}.client_secret")
+        for i, p in enumerate(settings.identity_providers)
+    }
 
 
 def _measure(

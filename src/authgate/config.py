@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from authgate.federation.settings import IdentityProviders
 from authgate.gateway.aws_settings import AwsAuthorizerSettings
 from authgate.gateway.config import (
     RESERVED_SEGMENTS,
@@ -631,6 +632,7 @@ class Settings(BaseSettings):
     redis: RedisSettings | None = None
     server: ServerSettings = ServerSettings()
     hooks: HooksSettings = HooksSettings()
+    identity_providers: IdentityProviders = Field(default_factory=list)
 
     @field_validator("issuer")
     @classmethod

@@ -20,7 +20,7 @@ from authgate.api.errors import STATUS
 from authgate.policy.errors import ALL_POLICY_ERRORS
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "authgate"
-DOMAIN = ("identity", "tokens", "policy", "clients")
+DOMAIN = ("identity", "tokens", "policy", "clients", "federation")
 ADAPTERS = ("api", "oauth", "ui", "gateway", "hooks", "cognito")
 WEB = ("starlette", "fastapi", "uvicorn")
 

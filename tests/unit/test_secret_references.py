@@ -19,7 +19,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from authgate.bootstrap import load_admin_token, load_kek, open_store, smtp_credentials
+from authgate.bootstrap import (
+    load_admin_token,
+    load_kek,
+    open_store,
+    provider_secrets,
+    smtp_credentials,
+)
 from authgate.config import ConfigError, Settings, json_schema, secret_keys, secret_problems
 from authgate.gateway.upstreams import basic_authorization
 from authgate.hooks.settings import HOOK_NAMES
@@ -38,6 +44,7 @@ EVERY_SECRET_KEY = [
     "cognito.access_keys.*.secret_access_key",
     "redis.url",
     *(f"hooks.{name}.{part}" for name in HOOK_NAMES for part in ("url", "secret")),
+    "identity_providers.*.client_secret",
 ]
 SECRET_NAME = re.compile(r"(password|secret|token|username|credentials?|dsn|url)$|_key$")
 """Names that say a text key holds a secret (a database URL may carry a password)."""
@@ -93,6 +100,7 @@ USED_BY: dict[str, Callable[[Settings], Any]] = {
         for name in HOOK_NAMES
         for part in ("url", "secret")
     },
+    "identity_providers.*.client_secret": lambda s: provider_secrets(s)["corp"],
 }
 """What each secret key is for: the code that uses it, returning the value it got."""
 
@@ -102,7 +110,8 @@ ACCESS_KEY_ID = "AKIAEXAMPLEEXAMPLE00"
 
 def concrete(key: str) -> str:
     """A key pattern as one setting: `*` is the upstream `orders`, or the first list item."""
-    return key.replace("*", "0" if key.startswith("cognito.access_keys") else "orders")
+    listed = key.startswith(("cognito.access_keys", "identity_providers"))
+    return key.replace("*", "0" if listed else "orders")
 
 
 def secret_value(key: str, tmp_path: Path) -> str:
@@ -138,6 +147,9 @@ def settings_with(key: str, value: str, tmp_path: Path) -> Settings:
     config["hooks"] = {
         name: {"url": "http://127.0.0.1:9/hook", "secret": "whsec_c2VjcmV0"} for name in HOOK_NAMES
     }
+    config["identity_providers"] = [
+        {"name": "corp", "issuer": "https://idp.example", "client_id": "a", "client_secret": "s"}
+    ]
     node = config
     *parents, leaf = key.replace("*", "orders").split(".")
     for part in parents:

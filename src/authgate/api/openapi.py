@@ -142,6 +142,16 @@ PUBLIC_SCHEMAS: dict[str, dict[str, Any]] = {
             totp={"type": "boolean", "description": "A TOTP authenticator is on."},
             recovery_codes_left={"type": "integer"},
         ),
+        identity_providers={
+            "type": "array",
+            "description": "The external identity providers linked to the account.",
+            "items": _object(
+                ["name", "subject", "linked_at"],
+                name=_text("The provider's name in identity_providers."),
+                subject=_text("The user's subject (sub) at the provider."),
+                linked_at=_TIMESTAMP,
+            ),
+        },
     ),
     "Tokens": _object(
         ["access_token", "token_type", "expires_in"],

@@ -45,8 +45,19 @@ def profile(user: UserRecord) -> dict[str, Any]:
 
 
 async def _profile(request: Request, user: UserRecord) -> dict[str, Any]:
-    """The profile with the state of the user's second factor."""
-    return {**profile(user), "mfa": await mfa_status(services_of(request), user)}
+    """The profile with the state of the user's second factor and the external identity
+    providers linked to the account."""
+    services = services_of(request)
+    federation = services.federation
+    links = await federation.accounts.links(user.sub, federation.flow.providers)
+    return {
+        **profile(user),
+        "mfa": await mfa_status(services, user),
+        "identity_providers": [
+            {"name": link.provider, "subject": link.subject, "linked_at": int(link.linked_at)}
+            for link in links
+        ],
+    }
 
 
 async def signup(request: Request) -> Response:

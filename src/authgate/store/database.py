@@ -35,6 +35,7 @@ from authgate.store.credentials import (
     KeyRepository,
     RefreshTokenRepository,
 )
+from authgate.store.federation import FederationRepository
 from authgate.store.limits import LimitRepository
 from authgate.store.mfa import MfaRepository
 from authgate.store.oauth import OAuthRepository
@@ -69,6 +70,7 @@ class Transaction:
         self.passkeys = PasskeyRepository(conn)
         self.mfa = MfaRepository(conn)
         self.srp = SrpRepository(conn)
+        self.federation = FederationRepository(conn)
         self._after_commit: list[Callable[[], None]] = []
 
     def after_commit(self, action: Callable[[], None]) -> None:

@@ -264,3 +264,28 @@ class CognitoAuthSessionRecord:
     state: bytes | None
     created_at: float
     expires_at: float
+
+
+# -- External identity providers (migration 0013) ------------------------------------------
+
+
+@dataclass
+class FederatedIdentityRecord:
+    provider: str
+    subject: str
+    sub: str
+    email: str | None
+    linked_at: float
+
+
+@dataclass
+class FederationTransactionRecord:
+    state_hash: str
+    binding_hash: str
+    provider: str
+    mode: str  # signin | link
+    link_sub: str | None
+    ticket: str | None
+    return_to: str | None
+    created_at: float
+    expires_at: float

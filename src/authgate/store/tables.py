@@ -425,3 +425,35 @@ cognito_auth_sessions = Table(
     Column("expires_at", Float, nullable=False),
     Index("ix_cognito_auth_sessions_expires_at", "expires_at"),
 )
+
+# A user's identity at an external OpenID Provider (identity_providers): one (provider,
+# subject) belongs to one user, and a user has at most one identity per provider.
+federated_identities = Table(
+    "federated_identities",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("subject", String(255), primary_key=True),
+    Column("sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=True),
+    Column("linked_at", Float, nullable=False),
+    Index("ix_federated_identities_sub_provider", "sub", "provider", unique=True),
+)
+
+# Sign-ins at an external provider in progress, by the SHA-256 of their `state`: bound to
+# the browser that started them (SHA-256 of its binding cookie), single use (whoever
+# deletes the row owns it), alive a few minutes. The PKCE verifier and the nonce are
+# derived from the binding cookie, so the database never holds them.
+federation_transactions = Table(
+    "federation_transactions",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("binding_hash", String(64), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("link_sub", String(36), ForeignKey("users.sub", ondelete="CASCADE"), nullable=True),
+    Column("ticket", Text, nullable=True),
+    Column("return_to", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_federation_transactions_expires_at", "expires_at"),
+)

@@ -8,6 +8,7 @@ from authgate.ui import (
     account_mfa,
     account_passkeys,
     consent,
+    federation,
     login_mfa,
     passkeys,
     password,
@@ -33,4 +34,5 @@ def routes(prefix: str) -> list[BaseRoute]:
         *reauth.routes(prefix),
         *passkeys.routes(prefix),
         *account_passkeys.routes(prefix),
+        *federation.routes(prefix),
     ]

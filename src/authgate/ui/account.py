@@ -24,7 +24,7 @@ from authgate.errors import NotFound
 from authgate.identity.attributes import STANDARD_ATTRIBUTES
 from authgate.identity.sessions import SignedIn
 from authgate.store.records import UserRecord
-from authgate.ui import account_mfa, account_passkeys
+from authgate.ui import account_mfa, account_passkeys, federation_section
 from authgate.ui.cookies import session_of
 from authgate.ui.csrf import csrf_token, remember_csrf
 from authgate.ui.flow import see_other, services_of
@@ -49,6 +49,7 @@ _OWN_STATUS = (
 STATUS_MESSAGES = {
     **{key: f"account.status.{key}" for key in _OWN_STATUS},
     **{key: f"passkeys.status.{key}" for key in account_passkeys.STATUS_KEYS},
+    **{key: f"federation.status.{key}" for key in federation_section.STATUS_KEYS},
 }
 """The `?status=` values the page announces (any other is ignored), with their messages."""
 Errors = dict[str, dict[str, str]]
@@ -177,6 +178,8 @@ async def account_page(
         apps=await _apps(services, user, t),
         mfa=mfa,
         passkeys=passkeys,
+        federation=await federation_section.account_section(request, signed_in),
+        form_targets=federation_section.form_targets(request),
     )
     return remember_csrf(response, token, is_new, issuer)
 

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -46,9 +47,15 @@ def form_action_source(uri: str | None) -> str | None:
 
 
 def security_headers(
-    css_hash: str, redirects_to: str | None = None, script_nonce: str | None = None
+    css_hash: str,
+    redirects_to: str | None = None,
+    script_nonce: str | None = None,
+    form_targets: Sequence[str] = (),
 ) -> dict[str, str]:
-    form_action = " ".join(filter(None, ["'self'", form_action_source(redirects_to)]))
+    """`form_targets`: other places a form's answer may redirect to (the external
+    identity providers' authorization endpoints)."""
+    sources = [form_action_source(u) for u in (redirects_to, *form_targets)]
+    form_action = " ".join(dict.fromkeys(filter(None, ["'self'", *sources])))
     # A page that asked for a script (WebAuthn) may run exactly the scripts carrying its
     # per-response nonce and fetch from this origin; every other page runs none at all.
     script = f"script-src 'nonce-{script_nonce}'; connect-src 'self'; " if script_nonce else ""
@@ -113,6 +120,7 @@ class Pages:
         redirects_to: str | None = None,
         headers: dict[str, str] | None = None,
         script: bool = False,
+        form_targets: Sequence[str] = (),
         **context: Any,
     ) -> HTMLResponse:
         """The page in the browser's language, with the headers every page carries.
@@ -129,7 +137,7 @@ class Pages:
             script_nonce=nonce,
             **context,
         )
-        base = security_headers(self.css_hash, redirects_to, nonce)
+        base = security_headers(self.css_hash, redirects_to, nonce, form_targets)
         base["Content-Language"] = language
         return HTMLResponse(html, status_code=status, headers={**base, **(headers or {})})
 
@@ -147,6 +155,7 @@ def render(
     redirects_to: str | None = None,
     headers: dict[str, str] | None = None,
     script: bool = False,
+    form_targets: Sequence[str] = (),
     **context: Any,
 ) -> HTMLResponse:
     """Render `template` for this request (see `Pages.render`); `t`, `lang`, `prefix`,
@@ -158,6 +167,7 @@ def render(
         redirects_to=redirects_to,
         headers=headers,
         script=script,
+        form_targets=form_targets,
         **context,
     )
 

@@ -37,6 +37,7 @@ from authgate.identity.passwords import PasswordPolicy
 from authgate.store.records import UserRecord
 from authgate.ui.cookies import SESSION_COOKIE, clear_cookie, session_of, set_cookie
 from authgate.ui.csrf import csrf_ok, csrf_token, remember_csrf
+from authgate.ui.federation_section import form_targets, provider_buttons
 from authgate.ui.flow import (
     Step,
     find_client,
@@ -168,6 +169,8 @@ async def _form_page(
         redirects_to=redirect or return_to,
         headers=headers,
         script=offered,
+        form_targets=form_targets(request),
+        providers=provider_buttons(request),
         passkeys_offered=offered,
         client_name=client_name,
         ticket=raw_ticket or "",
