@@ -70,7 +70,10 @@ lint: $(STAMP)
 # servers it drives, so one more worker than cores keeps the cores busy.
 TEST_WORKERS ?= 3
 
+# Tests start hundreds of authgate (and example) processes; where PYTHONDONTWRITEBYTECODE is
+# set, as in containers, each would compile the sources afresh (~0.3 s CPU): compile them once.
 test: lint $(NODE_STAMP) $(E2E_NODE_STAMP) $(COGNITO_JS_STAMP) browser promtool
+	$(BIN)/python -m compileall -q src examples
 	$(BIN)/pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
