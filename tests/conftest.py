@@ -18,6 +18,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -42,9 +43,20 @@ settings.load_profile("authgate")
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Fix the run's Hypothesis seed before Hypothesis's plugin reads it."""
+    """Fix the run's Hypothesis seed before Hypothesis's plugin reads it; a pytest-xdist
+    worker takes the one its controller chose and printed."""
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input is not None:
+        config.option.hypothesis_seed = worker_input["hypothesis_seed"]
+        return
     seed = config.getoption("hypothesis_seed", None) or os.environ.get("HYPOTHESIS_SEED")
     config.option.hypothesis_seed = str(seed or secrets.randbelow(2**32))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Hand the run's seed to each pytest-xdist worker (`-n`)."""
+    node.workerinput["hypothesis_seed"] = node.config.option.hypothesis_seed
 
 
 def pytest_report_header(config: pytest.Config) -> str:

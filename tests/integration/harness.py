@@ -19,7 +19,14 @@ from typing import Any
 import httpx
 import yaml
 
+from authgate.config import Argon2Settings
+
 CODE_LINE = re.compile(r"^(\d{6})$", re.MULTILINE)
+TEST_ARGON2 = {"memory_kib": 256, "time_cost": 1, "parallelism": 1}
+"""Argon2id at its cheapest for the test servers: tests sign up and in thousands of times,
+and OWASP's cost (19 MiB, t=2: ~60 ms a hash here) added minutes to a run."""
+PRODUCTION_ARGON2 = Argon2Settings().model_dump()
+"""The configuration's defaults (OWASP's minimum), for tests of hashing at the real cost."""
 
 
 def free_port() -> int:
@@ -81,6 +88,8 @@ class AuthgateServer:
             "database": {"url": self.database_url},
             "secrets": {"key_encryption_key": f"file:{self.data_dir / 'kek'}"},
             "mail": {"sender": "file", "outbox_dir": str(self.outbox)},
+            # Tests of hashing at the real cost start a server with PRODUCTION_ARGON2.
+            "passwords": {"argon2": TEST_ARGON2},
             "throttle": {
                 "signup_per_ip": "10000/hour",
                 "resend_per_ip": "10000/hour",

@@ -364,7 +364,11 @@ def test_get_user_answers_its_view(server: AuthgateServer) -> None:
     assert body["enabled"] is True
 
 
-@pytest.mark.parametrize("sub", [str(uuid.uuid4()), "nobody", "x" * 200, "%2e%2e"])
+@pytest.mark.parametrize(
+    "sub",
+    # a fresh UUID each run, under an id that every pytest-xdist worker collects alike
+    [pytest.param(str(uuid.uuid4()), id="random-uuid"), "nobody", "x" * 200, "%2e%2e"],
+)
 def test_get_unknown_user_is_404_not_found(server: AuthgateServer, sub: str) -> None:
     with server.admin_client() as admin:
         assert_error(admin.get(f"/admin/users/{sub}"), 404, "not_found")

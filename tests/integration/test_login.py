@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import ServerFactory, unique_email
-from tests.integration.harness import AuthgateServer
+from tests.integration.harness import PRODUCTION_ARGON2, AuthgateServer
 
 PASSWORD = "lemon tree 4 harbour"
 OTHER_PASSWORD = "quiet river 7 lantern"
@@ -502,8 +502,9 @@ def test_csv_import_refuses_an_unsupported_hash_and_imports_the_rest(
 
 
 def test_argon2id_hash_with_weaker_parameters_is_upgraded_at_login(
-    server: AuthgateServer, tmp_path: Path
+    make_server: ServerFactory, tmp_path: Path
 ) -> None:
+    server = make_server(passwords={"argon2": PRODUCTION_ARGON2})
     email = unique_email("weak-argon2")
     weak = argon2.PasswordHasher(
         memory_cost=1024, time_cost=1, parallelism=1, type=argon2.Type.ID

@@ -217,7 +217,8 @@ def test_opaque_access_token_is_active_with_its_claims(
         "garbage",
         "a.b.c",
         "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
-        secrets.token_urlsafe(32),
+        # a fresh token each run, under an id that every pytest-xdist worker collects alike
+        pytest.param(secrets.token_urlsafe(32), id="random-token"),
         "x" * 9000,
     ],
 )
@@ -319,7 +320,9 @@ def test_revocation_is_post_only(server: AuthgateServer) -> None:
     assert answer.json()["error"] == "invalid_request"
 
 
-@pytest.mark.parametrize("token", ["garbage", "a.b.c", secrets.token_urlsafe(32)])
+@pytest.mark.parametrize(
+    "token", ["garbage", "a.b.c", pytest.param(secrets.token_urlsafe(32), id="random-token")]
+)
 def test_revoking_an_unknown_token_answers_200(
     server: AuthgateServer, app: dict[str, Any], token: str
 ) -> None:
