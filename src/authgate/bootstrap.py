@@ -318,7 +318,7 @@ async def build_services(settings: Settings, *, migrate: bool | None = None) -> 
         ProviderFlow(
             store, settings.identity_providers, settings.issuer, provider_secrets(settings)
         ),
-        FederatedAccounts(store, users.attributes),
+        federated_accounts(store, users),
         users.mfa_login,
         users.signin,
     )
@@ -390,6 +390,13 @@ def _hooks(
     users.use_hooks(hooks)
     tokens.hooks = hooks
     return transport
+
+
+def federated_accounts(store: Store, users: UserPool) -> FederatedAccounts:
+    """External sign-ins, asking the pool's pre_signup hook before an account is made."""
+    accounts = FederatedAccounts(store, users.attributes)
+    accounts.hooks = users.hooks
+    return accounts
 
 
 def provider_secrets(settings: Settings) -> dict[str, str | None]:

@@ -269,11 +269,14 @@ def me(server: AuthgateServer, person: Person) -> dict[str, Any]:
 
 
 def start_pair(
-    make_server: ServerFactory, secret_dir: Path, others: list[dict[str, Any]]
+    make_server: ServerFactory,
+    secret_dir: Path,
+    others: list[dict[str, Any]],
+    **ours_config: Any,
 ) -> tuple[AuthgateServer, AuthgateServer]:
     """(ours, upstream): an upstream authgate on "localhost" with a first-party client for
-    ours, and ours with it as provider "corp" (plus `others`). The client's redirect URI
-    names ours's callback, known once ours has its port."""
+    ours, and ours with it as provider "corp" (plus `others`, and `ours_config`). The
+    client's redirect URI names ours's callback, known once ours has its port."""
     upstream = make_server(issuer_host="localhost")
     with upstream.admin_client() as admin:
         created = admin.post(
@@ -300,7 +303,7 @@ def start_pair(
         "client_secret": f"file:{secret_file}",
         "link_by_verified_email": True,
     }
-    ours = make_server(identity_providers=[corp, *others])
+    ours = make_server(identity_providers=[corp, *others], **ours_config)
     with upstream.admin_client() as admin:
         changed = admin.patch(
             f"/admin/clients/{client['client_id']}",

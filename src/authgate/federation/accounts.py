@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from authgate.audit import Caller, record
-from authgate.errors import AlreadyExists, InvalidAttribute, InvalidRequest
+from authgate.errors import AlreadyExists, InvalidAttribute, InvalidRequest, SignupRefused
 from authgate.federation.errors import FederationRefused
 from authgate.federation.settings import IdentityProvider
 from authgate.identity.attributes import AttributeSchema
+from authgate.identity.lifecycle import NO_HOOKS, HookContext, LifecycleHooks, NewUser
 from authgate.identity.names import check_new_username, normalize_email, normalize_username
 from authgate.store import Store, Transaction
 from authgate.store.records import FederatedIdentityRecord, UserRecord
@@ -58,6 +59,12 @@ class ExternalIdentity:
         return self.claims.get("email_verified") is True
 
 
+def _username(identity: ExternalIdentity) -> str:
+    """A new account's username: the email, else one made from the provider's subject."""
+    digest = hashlib.sha256(identity.subject.encode()).hexdigest()[:20]
+    return identity.email or f"{identity.provider.name}-{digest}"
+
+
 @dataclass(frozen=True)
 class LinkView:
     provider: str
@@ -76,32 +83,58 @@ class FederatedAccounts:
         self._store = store
         self._attributes = attributes
         self._clock = clock
+        self.hooks: LifecycleHooks = NO_HOOKS
+        """The pool's lifecycle hooks (pre_signup; set by bootstrap)."""
 
     async def sign_in(self, identity: ExternalIdentity, caller: Caller) -> UserRecord:
         """The user this identity signs in as (linked, linked now, or created now); a
         refusal is audited (after its transaction rolled back) and raised."""
         try:
             return await self._sign_in(identity, caller)
+        except SignupRefused as refused:
+            exc = FederationRefused("signup_refused", refused.message)
+            await self.refused(identity.provider.name, exc, caller)
+            raise exc from None
         except FederationRefused as exc:
             await self.refused(identity.provider.name, exc, caller)
             raise
 
     async def _sign_in(self, identity: ExternalIdentity, caller: Caller) -> UserRecord:
-        name = identity.provider.name
         async with self._store.transaction() as tx:
-            link = await tx.federation.link_of(name, identity.subject)
-            if link is not None:
-                user = await tx.users.get(link.sub)
-                if user is None or not user.enabled:
-                    raise FederationRefused("user_disabled", sub=link.sub)
+            user = await self._known(tx, identity, caller)
+            if user is not None:
                 return user
-            email = identity.email
-            holders = await tx.federation.subs_with_email(email) if email else []
-            if holders:
-                return await self._link_by_email(tx, identity, holders, caller)
-            if not identity.provider.allow_signup:
-                raise FederationRefused("signup_closed")
-            return await self._create(tx, identity, caller)
+        # A new account: the pre_signup hook is asked first, outside any transaction, as
+        # for every other way an account is made (a hook refusing a domain must hold here).
+        decision = await self.hooks.pre_signup(
+            NewUser(_username(identity), identity.email or "", self._mapped(identity)),
+            "external_provider",
+            HookContext(caller),
+        )
+        async with self._store.transaction() as tx:
+            user = await self._known(tx, identity, caller)  # made or linked meanwhile
+            if user is not None:
+                return user
+            return await self._create(tx, identity, caller, decision.auto_verify_email)
+
+    async def _known(
+        self, tx: Transaction, identity: ExternalIdentity, caller: Caller
+    ) -> UserRecord | None:
+        """The user the identity is linked to, or linked now by email; None when an
+        account would have to be made (refused when that is closed)."""
+        link = await tx.federation.link_of(identity.provider.name, identity.subject)
+        if link is not None:
+            user = await tx.users.get(link.sub)
+            if user is None or not user.enabled:
+                raise FederationRefused("user_disabled", sub=link.sub)
+            return user
+        email = identity.email
+        holders = await tx.federation.subs_with_email(email) if email else []
+        if holders:
+            return await self._link_by_email(tx, identity, holders, caller)
+        if not identity.provider.allow_signup:
+            raise FederationRefused("signup_closed")
+        return None
 
     async def _link_by_email(
         self, tx: Transaction, identity: ExternalIdentity, holders: list[str], caller: Caller
@@ -129,13 +162,12 @@ class FederatedAccounts:
         return user
 
     async def _create(
-        self, tx: Transaction, identity: ExternalIdentity, caller: Caller
+        self, tx: Transaction, identity: ExternalIdentity, caller: Caller, verify_email: bool
     ) -> UserRecord:
         email = identity.email
         provider = identity.provider
-        digest = hashlib.sha256(identity.subject.encode()).hexdigest()[:20]
         try:
-            name = normalize_username(email or f"{provider.name}-{digest}")
+            name = normalize_username(_username(identity))
             skeleton = check_new_username(name, email)
             attributes = self._attributes.validate(self._mapped(identity), creating=True)
         except (InvalidRequest, InvalidAttribute) as exc:
@@ -147,7 +179,7 @@ class FederatedAccounts:
             email=email,
             password_hash=None,
             status="confirmed",
-            email_verified=email is not None and identity.email_verified,
+            email_verified=email is not None and (identity.email_verified or verify_email),
             attributes=attributes,
             created_at=now,
             updated_at=now,

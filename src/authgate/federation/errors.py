@@ -14,6 +14,7 @@ Reason = Literal[
     "token_invalid",
     "email_taken",
     "signup_closed",
+    "signup_refused",
     "user_disabled",
     "identity_taken",
     "last_sign_in_method",

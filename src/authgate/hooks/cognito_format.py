@@ -31,7 +31,11 @@ from authgate.tokens.claims_change import ClaimsChange
 
 SDK_VERSION = "authgate-hooks-1.0"
 
-PRE_SIGNUP = {"signup": "PreSignUp_SignUp", "admin_create_user": "PreSignUp_AdminCreateUser"}
+PRE_SIGNUP = {
+    "signup": "PreSignUp_SignUp",
+    "admin_create_user": "PreSignUp_AdminCreateUser",
+    "external_provider": "PreSignUp_ExternalProvider",
+}
 POST_CONFIRMATION = {
     "confirm_signup": "PostConfirmation_ConfirmSignUp",
     "confirm_forgot_password": "PostConfirmation_ConfirmForgotPassword",

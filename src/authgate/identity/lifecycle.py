@@ -17,7 +17,7 @@ from authgate.audit import Caller
 from authgate.identity.mail import Message
 from authgate.store.records import UserRecord
 
-SignupSource = Literal["signup", "admin_create_user"]
+SignupSource = Literal["signup", "admin_create_user", "external_provider"]
 ConfirmSource = Literal["confirm_signup", "confirm_forgot_password"]
 MigrationSource = Literal["authentication", "forgot_password"]
 

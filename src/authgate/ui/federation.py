@@ -47,6 +47,7 @@ REFUSAL_STATUS = {
     "token_invalid": 400,
     "email_taken": 409,
     "signup_closed": 403,
+    "signup_refused": 403,
     "user_disabled": 403,
     "identity_taken": 409,
     "last_sign_in_method": 409,
