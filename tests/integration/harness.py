@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import httpx
 import yaml
 
 from authgate.config import Argon2Settings
+from tests.ports import free_port
 
 CODE_LINE = re.compile(r"^(\d{6})$", re.MULTILINE)
 TEST_ARGON2 = {"memory_kib": 256, "time_cost": 1, "parallelism": 1}
@@ -27,12 +27,6 @@ TEST_ARGON2 = {"memory_kib": 256, "time_cost": 1, "parallelism": 1}
 and OWASP's cost (19 MiB, t=2: ~60 ms a hash here) added minutes to a run."""
 PRODUCTION_ARGON2 = Argon2Settings().model_dump()
 """The configuration's defaults (OWASP's minimum), for tests of hashing at the real cost."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

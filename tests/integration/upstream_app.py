@@ -38,6 +38,8 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from tests.ports import free_port
+
 CHUNK = 64 * 1024
 PATTERN = bytes(range(256)) * (CHUNK // 256)
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,7 +192,7 @@ class Upstream:
         self.server_id = server_id
         self.host = host
         self.keep_alive = keep_alive
-        self.port = port or _free_port()
+        self.port = port or free_port()
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{self.port}"
         self.flag = workdir / f"{server_id}.unhealthy"
@@ -287,12 +289,6 @@ class GarbageServer:
         self._stopped.set()
         self._thread.join(timeout=5)
         self._sock.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:

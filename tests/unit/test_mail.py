@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 import ssl
 import stat
 import traceback
@@ -36,6 +35,7 @@ from authgate.identity.mail import (
     TemplateError,
     Templates,
 )
+from tests.ports import free_port
 
 CODE_LINE = re.compile(r"^\d{6}$", re.MULTILINE)
 COMMON = {"username": "alice", "pool_name": "Acme Users"}
@@ -300,13 +300,6 @@ class Authenticator:
         return AuthResult(success=ok, handled=False)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 StartServer = Callable[..., tuple[Inbox, int]]
 
 
@@ -316,7 +309,7 @@ def smtp_server() -> Iterator[StartServer]:
     controllers: list[Controller] = []
 
     def start(**options: Any) -> tuple[Inbox, int]:
-        inbox, port = Inbox(), _free_port()
+        inbox, port = Inbox(), free_port()
         controller = Controller(
             inbox, hostname="127.0.0.1", port=port, server_hostname="localhost", **options
         )
@@ -446,7 +439,7 @@ async def test_smtp_without_credentials_is_refused_where_auth_is_required(
 
 async def test_smtp_connection_refused() -> None:
     with pytest.raises(MailDeliveryError, match=r"127\.0\.0\.1"):
-        await _sender(_free_port()).send(_signup())
+        await _sender(free_port()).send(_signup())
 
 
 def test_smtp_rejects_unknown_security() -> None:
