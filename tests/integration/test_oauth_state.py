@@ -13,6 +13,7 @@ import pytest
 
 from authgate.store import Store
 from authgate.store.records import UserRecord
+from authgate.tokens import revocation
 from authgate.tokens.authorization import (
     AuthorizationCodes,
     CodeGrant,
@@ -137,3 +138,18 @@ async def test_expired_revocations_are_forgotten(store: Store) -> None:
     await deny.sync()
     assert deny.is_denied("live")
     assert not deny.is_denied("old")
+
+
+async def test_a_backlog_of_expired_revocations_is_purged_in_batches(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(revocation, "PURGE_BATCH", 4)
+    deny = DenyList(store, 2.0, clock=lambda: 10_000.0)
+    async with store.transaction() as tx:
+        await tx.oauth.revoke_jtis([(f"old-{i}", 100.0) for i in range(11)], at=50.0)
+        await deny.revoke(tx, "live", 20_000.0)
+
+    await deny._purge()
+
+    async with store.read() as tx:
+        assert [jti for jti, _, _ in await tx.oauth.revoked_since(0.0, 0.0)] == ["live"]

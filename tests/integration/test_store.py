@@ -17,12 +17,19 @@ from authgate.store.records import (
     ClientRecord,
     CodeRecord,
     GroupRecord,
+    IssuedAccessRecord,
     KeyRecord,
     RefreshFamilyRecord,
     RefreshTokenRecord,
     UserRecord,
 )
-from authgate.store.tables import group_members, one_time_codes, refresh_families
+from authgate.store.tables import (
+    group_members,
+    issued_access_tokens,
+    one_time_codes,
+    refresh_families,
+    revoked_tokens,
+)
 
 
 def make_user(username: str, **fields: Any) -> UserRecord:
@@ -705,6 +712,48 @@ class TestRefreshTokens:
         async with store.transaction() as tx:
             assert await tx.refresh.get("old") is None
             assert await tx.refresh.get("new") is not None
+
+
+class TestPurges:
+    """Expired revocations and issued-token rows go in batches of a bound size, so a
+    backlog never becomes one statement longer than `database.timeout`."""
+
+    async def test_revocations_are_purged_at_most_a_batch_at_a_time(self, store: Store) -> None:
+        async with store.transaction() as tx:
+            await tx.oauth.revoke_jtis([(f"old-{i}", 100.0) for i in range(12)], at=50.0)
+            await tx.oauth.revoke_jtis([("live", 5000.0)], at=50.0)
+
+        gone = []
+        for _ in range(4):
+            async with store.transaction() as tx:
+                gone.append(await tx.oauth.purge_revoked(1000.0, limit=5))
+
+        assert gone == [5, 5, 2, 0]
+        assert await count_rows(store, revoked_tokens) == 1
+        async with store.read() as tx:
+            assert await tx.oauth.is_revoked("live")
+
+    async def test_issued_tokens_are_purged_at_most_a_batch_at_a_time(
+        self, store: Store, alice: UserRecord
+    ) -> None:
+        async with store.transaction() as tx:
+            for i in range(7):
+                await tx.oauth.add_issued(
+                    IssuedAccessRecord(f"old-{i}", alice.sub, "web", None, expires_at=100.0)
+                )
+            await tx.oauth.add_issued(
+                IssuedAccessRecord("live", alice.sub, "web", None, expires_at=5000.0)
+            )
+
+        async with store.transaction() as tx:
+            first = await tx.oauth.purge_issued(1000.0, limit=4)
+        async with store.transaction() as tx:
+            second = await tx.oauth.purge_issued(1000.0, limit=4)
+
+        assert (first, second) == (4, 3)
+        assert await count_rows(store, issued_access_tokens) == 1
+        async with store.read() as tx:
+            assert await tx.oauth.get_issued("live") is not None
 
 
 class TestAudit:

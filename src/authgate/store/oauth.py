@@ -150,8 +150,13 @@ class OAuthRepository:
         query = select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
         return (await self._conn.execute(query)).first() is not None
 
-    async def purge_revoked(self, now: float) -> None:
-        await self._conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at < now))
+    async def purge_revoked(self, now: float, limit: int) -> int:
+        """Forget up to `limit` revocations of tokens expired before `now`; how many went."""
+        victims = select(revoked_tokens.c.jti).where(revoked_tokens.c.expires_at < now)
+        query = delete(revoked_tokens).where(
+            revoked_tokens.c.jti.in_(victims.limit(limit).scalar_subquery())
+        )
+        return int((await self._conn.execute(query)).rowcount)
 
     # -- access tokens issued to users, per refresh family --------------------------------
 
@@ -189,10 +194,12 @@ class OAuthRepository:
             query = query.where(table.c.jti != keep_jti)
         return [(r.jti, r.expires_at) for r in await self._conn.execute(query)]
 
-    async def purge_issued(self, before: float) -> None:
-        await self._conn.execute(
-            delete(issued_access_tokens).where(issued_access_tokens.c.expires_at < before)
-        )
+    async def purge_issued(self, before: float, limit: int) -> int:
+        """Forget up to `limit` issued tokens expired before `before`; how many went."""
+        table = issued_access_tokens
+        victims = select(table.c.jti).where(table.c.expires_at < before).limit(limit)
+        query = delete(table).where(table.c.jti.in_(victims.scalar_subquery()))
+        return int((await self._conn.execute(query)).rowcount)
 
     # -- opaque access tokens ----------------------------------------------------------
 

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from authgate.cluster.notices import Announce, silent
 from authgate.errors import StorageUnavailable
@@ -33,6 +33,8 @@ OVERLAP = 60.0
 # Tokens verify up to the codec's leeway past `exp`; keep their jtis a while longer than that.
 KEEP_AFTER_EXPIRY = 300.0
 PURGE_EVERY = 600.0
+PURGE_BATCH = 5000
+PURGE_BATCHES = 200
 
 
 class DenyList:
@@ -131,10 +133,21 @@ class DenyList:
         if now - self._purged_at < PURGE_EVERY:
             return
         self._purged_at = now
+        cutoff = now - KEEP_AFTER_EXPIRY
+        await self._in_batches(lambda tx: tx.oauth.purge_revoked(cutoff, PURGE_BATCH))
+        await self._in_batches(lambda tx: tx.oauth.purge_issued(cutoff, PURGE_BATCH))
         async with self._store.transaction() as tx:
-            await tx.oauth.purge_revoked(now - KEEP_AFTER_EXPIRY)
-            await tx.oauth.purge_issued(now - KEEP_AFTER_EXPIRY)
             await tx.refresh.forget_successors(before=now)
+
+    async def _in_batches(self, purge: Callable[[Transaction], Awaitable[int]]) -> None:
+        """Delete in short transactions of PURGE_BATCH rows, so a backlog (after an outage,
+        or a burst of revocations) never makes one statement outlast `database.timeout`;
+        at most PURGE_BATCHES a round, the rest the next round."""
+        for _ in range(PURGE_BATCHES):
+            async with self._store.transaction() as tx:
+                gone = await purge(tx)
+            if gone < PURGE_BATCH:
+                return
 
     async def run(self) -> None:
         """Keep the mirror fresh until cancelled; a failed sync keeps the last mirror."""
