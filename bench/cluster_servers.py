@@ -39,7 +39,7 @@ from bench.gateway_servers import (  # noqa: E402
     nginx_binary,
     start_nginx,
 )
-from tests.integration.harness import AuthgateServer, free_port  # noqa: E402
+from tests.integration.harness import PRODUCTION_ARGON2, AuthgateServer, free_port  # noqa: E402
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -133,7 +133,7 @@ def start_replica(
             "admin": {"token": f"file:{first.data_dir / 'admin-token'}"},
         }
     with on_cpu(cpu):
-        return AuthgateServer(workdir, database_url, settings).start()
+        return AuthgateServer(workdir, database_url, settings, PRODUCTION_ARGON2).start()
 
 
 # --------------------------------------------------------------------------- nginx fronts

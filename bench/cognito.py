@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.integration.harness import AuthgateServer  # noqa: E402
+from tests.integration.harness import PRODUCTION_ARGON2, AuthgateServer  # noqa: E402
 
 PASSWORD = "lemon tree 4 harbour"
 CLIENT_ID = "default"
@@ -113,6 +113,7 @@ def main() -> None:
             workdir,
             f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
             {"throttle": {"login_failures": 1000}},
+            PRODUCTION_ARGON2,
         ).start()
         try:
             users = create_users(server, args.users)

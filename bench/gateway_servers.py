@@ -25,7 +25,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.integration.harness import AuthgateServer, free_port  # noqa: E402
+from tests.integration.harness import PRODUCTION_ARGON2, AuthgateServer, free_port  # noqa: E402
 
 BENCH = ROOT / "bench"
 TEMPLATE = ROOT / "deploy" / "nginx" / "authgate.conf"
@@ -356,6 +356,7 @@ def start_servers(
                     workdir / "authgate",
                     f"sqlite+aiosqlite:///{workdir / 'authgate.db'}",
                     gate_config(upstream.url, signing_alg),
+                    PRODUCTION_ARGON2,
                 ).start()
             stack.callback(gate.stop)
             servers.authgate = gate

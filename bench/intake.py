@@ -34,7 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.gateway_servers import Placement  # noqa: E402
-from tests.integration.harness import AuthgateServer, free_port  # noqa: E402
+from tests.integration.harness import PRODUCTION_ARGON2, AuthgateServer, free_port  # noqa: E402
 from tests.integration.intake_support import (  # noqa: E402
     IntakeService,
     bearer,
@@ -111,6 +111,7 @@ def main() -> None:
             workdir / "authgate",
             f"sqlite+aiosqlite:///{workdir / 'authgate.db'}",
             {"gateway": gateway, "logging": {"level": "warning"}},
+            PRODUCTION_ARGON2,
         )
         quota = {"images": 1000, "bytes": "1000GiB"}
         intake = IntakeService(workdir / "intake", "", port=port, overrides={"quota": quota})

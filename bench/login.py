@@ -42,7 +42,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.gateway_servers import Placement  # noqa: E402
-from tests.integration.harness import AuthgateServer  # noqa: E402
+from tests.integration.harness import PRODUCTION_ARGON2, AuthgateServer  # noqa: E402
 
 PASSWORD = "lemon tree 4 harbour"
 BASELINE_THREADS = 2
@@ -157,6 +157,7 @@ def main() -> None:
                 workdir,
                 f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
                 {"throttle": {"login_failures": 1000}},
+                PRODUCTION_ARGON2,
             ).start()
         try:
             users = create_users(server, args.users)

@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.integration.harness import AuthgateServer, free_port  # noqa: E402
+from tests.integration.harness import PRODUCTION_ARGON2, AuthgateServer, free_port  # noqa: E402
 
 PEER_DIR = ROOT / "bench" / "peers"
 SCOPE = "api:read"
@@ -542,6 +542,7 @@ def run_algorithm(
             workdir / f"authgate-{alg}",
             f"sqlite+aiosqlite:///{workdir / f'authgate-{alg}.db'}",
             {"oauth": {"scopes": {SCOPE: "Read the bench API"}}, "tokens": {"signing_alg": alg}},
+            PRODUCTION_ARGON2,
         ).start()
         peer: Peer | None = None
     try:

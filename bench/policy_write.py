@@ -173,11 +173,11 @@ async def in_process(url: str, repeats: int, seconds: float) -> dict[str, list[f
 
 
 def over_http(workdir: Path, url: str, repeats: int, seconds: float) -> dict[str, list[float]]:
-    from tests.integration.harness import AuthgateServer
+    from tests.integration.harness import PRODUCTION_ARGON2, AuthgateServer
 
     mine, theirs = cpus()
     with affinity(theirs):
-        server = AuthgateServer(workdir / "server", url).start()
+        server = AuthgateServer(workdir / "server", url, argon2=PRODUCTION_ARGON2).start()
     figures: dict[str, list[float]] = {}
     try:
         with affinity(mine), server.admin_client() as admin:

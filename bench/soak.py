@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.cluster_servers import throwaway_database  # noqa: E402
 from bench.gateway_servers import UPSTREAM_SITE, Placement, nginx_binary, start_nginx  # noqa: E402
-from tests.integration.harness import AuthgateServer, free_port  # noqa: E402
+from tests.integration.harness import PRODUCTION_ARGON2, AuthgateServer, free_port  # noqa: E402
 
 PASSWORD = "lemon tree 4 harbour"
 GATE_PATH = "/soak/hello"
@@ -428,7 +428,9 @@ def main() -> None:
         upstream = start_nginx(nginx, "upstream", site, port, workdir, placement)
         stack.callback(upstream.stop)
         with placement.on_server_cpu():
-            server = AuthgateServer(workdir / "authgate", url, settings(upstream.url)).start()
+            server = AuthgateServer(
+                workdir / "authgate", url, settings(upstream.url), PRODUCTION_ARGON2
+            ).start()
         stack.callback(server.stop)
         users = prepare(server, args.users)
         print(
