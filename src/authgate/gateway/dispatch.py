@@ -44,8 +44,8 @@ def with_decision_endpoints(app: ASGIApp, gateway: GateRuntime) -> ASGIApp:
 
     A proxy asks one of them on every request it passes, and they need nothing of
     authgate's router and middleware (CORS, exception pages, the routing of every other
-    path): going around them takes about a fifth off a decision's cost. The endpoints
-    answer their own failures, the unexpected ones as a bare 500.
+    path), which cost every decision their share otherwise. The endpoints answer their
+    own failures, the unexpected ones as a bare 500.
     """
     forward = forward_auth.endpoint.bound(gateway)
     envoy = envoy_authz.endpoint.bound(gateway)

@@ -106,7 +106,7 @@ class DecisionEndpoint:
 
     Unbound, it finds the gateway on the Starlette app serving it; `bound` to one, it
     needs no app around it, which is how the server answers these paths before its
-    router and middleware (server.with_decision_endpoints): proxies ask on every request.
+    router and middleware (dispatch.with_decision_endpoints): proxies ask on every request.
     """
 
     def __init__(
