@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from authgate.clients.keysets import ClientKey, parse_key_set
+from authgate.federation.calls import _json_object
 from authgate.federation.discovery import parse_keys, parse_metadata
 from authgate.federation.errors import InvalidIdToken, ProviderUnavailable, UnknownKey
 from authgate.federation.id_token import verify_id_token
@@ -200,6 +201,17 @@ def test_a_duplicate_header_member_is_refused() -> None:
     header = b64(b'{"alg":"RS256","kid":"r1","alg":"none"}')
     with pytest.raises(InvalidIdToken, match="duplicate header member"):
         verify(f"{header}.{b64(b'{}')}.x")
+
+
+def test_a_header_nested_too_deep_to_read_is_refused_not_a_crash() -> None:
+    header = b64(b"[" * 6000)
+    with pytest.raises(InvalidIdToken, match="unreadable header"):
+        verify(f"{header}.{b64(b'{}')}.x")
+
+
+def test_a_provider_answer_nested_too_deep_is_refused_not_a_crash() -> None:
+    with pytest.raises(ProviderUnavailable, match="not JSON"):
+        _json_object(b"[" * 6000, "the token endpoint")
 
 
 def test_metadata_of_another_issuer_is_refused() -> None:

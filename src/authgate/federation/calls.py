@@ -25,7 +25,7 @@ async def _read(response: aiohttp.ClientResponse, what: str) -> bytes:
 def _json_object(body: bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise ProviderUnavailable(f"{what}: the answer is not JSON") from None
     if not isinstance(value, dict):
         raise ProviderUnavailable(f"{what}: the answer is not a JSON object")

@@ -53,7 +53,7 @@ def read_header(token: object) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4))
         header = json.loads(raw, object_pairs_hook=_unique)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         _reject("unreadable header")
     if not isinstance(header, dict):
         _reject("header is not an object")
