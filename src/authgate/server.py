@@ -42,6 +42,7 @@ from authgate.listeners import Listener, Role, open_listeners, server_for
 from authgate.oauth.cors import ScopedCORS
 from authgate.reload import GatewayReloader
 from authgate.request_ids import RequestIds
+from authgate.routing import IndexedRouter
 from authgate.ui.pages import Pages, storage_unavailable_page
 
 log = logging.getLogger("authgate")
@@ -134,6 +135,7 @@ def create_public_app(services: Services) -> Starlette:
         exception_handlers=_exception_handlers(),
         middleware=[Middleware(ScopedCORS, origins=services.settings.oauth.cors_origins)],
     )
+    app.router = IndexedRouter(app.router.routes)
     app.state.services = services
     app.state.pages = Pages(services.settings)
     return app
