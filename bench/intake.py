@@ -8,6 +8,12 @@ identity JWT signed for the service, the body streamed through) and once straigh
 service (with an X-Authgate-Identity obtained from forward-auth beforehand), alternating
 which goes first. It prints MB/s for each and the median of the per-round ratios (aim >= 0.8).
 
+The same rounds also upload through the two bare pass-through proxies of bench/gateway.py
+(bench/passthrough.py: uvicorn + aiohttp's client, and aiohttp's server + client; no
+authentication, nothing but relaying) in front of the same service: the floor of any
+Python proxy on this machine, so that the gate's own share of the gap is told apart from
+what relaying every byte through a second process costs.
+
 On a shared, noisy machine the wall-clock ratio swings from round to round, so it also
 prints the servers' CPU seconds per upload (from /proc, the gate's and the service's
 together): both servers share one CPU, so on a quiet machine the throughput ratio would be
@@ -33,7 +39,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.gateway_servers import Placement  # noqa: E402
+from bench.gateway_servers import Placement, Service, python_server  # noqa: E402
 from tests.integration.harness import PRODUCTION_ARGON2, AuthgateServer, free_port  # noqa: E402
 from tests.integration.intake_support import (  # noqa: E402
     IntakeService,
@@ -43,6 +49,13 @@ from tests.integration.intake_support import (  # noqa: E402
 )
 
 AIM = 0.8
+PASS_THROUGH = ("uvicorn", "aiohttp")
+LABELS = {
+    "gate": "through the gate",
+    "direct": "straight to the service",
+    "uvicorn": "bare proxy (uvicorn + aiohttp client)",
+    "aiohttp": "bare proxy (aiohttp server + client)",
+}
 MIB = 1024 * 1024
 BLOCK = bytes(range(256)) * 4096
 
@@ -94,7 +107,9 @@ def upload(base: str, headers: dict[str, str], mib: int, seed: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=256, help="size of one upload (MiB)")
-    parser.add_argument("--rounds", type=int, default=4, help="rounds (each: gate + direct)")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="rounds (each: gate, direct, two bare proxies)"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     args = parser.parse_args()
     placement = Placement.choose(pin=not args.no_pin)
@@ -119,45 +134,64 @@ def main() -> None:
             gate.start()
             intake.issuer = gate.public
             intake.start()
+        bare: list[Service] = []
         try:
+            bare = [
+                python_server(
+                    "passthrough.py",
+                    ["--stack", stack, "--upstream", intake.url],
+                    stack,
+                    workdir,
+                    placement,
+                )
+                for stack in PASS_THROUGH
+            ]
             token = token_for(gate)
-            through_gate, direct, ratios = [], [], []
             assert gate.process is not None
-            servers = [gate.process.pid, intake.pid]
-            cpu: dict[str, list[float]] = {gate.public: [], intake.url: []}
+            servers = [gate.process.pid, intake.pid, *(proxy.process.pid for proxy in bare)]
+            paths = ["gate", "direct", *PASS_THROUGH]
+            mbs: dict[str, list[float]] = {path: [] for path in paths}
+            cpu: dict[str, list[float]] = {path: [] for path in paths}
+            ratios: dict[str, list[float]] = {path: [] for path in paths if path != "direct"}
             for round_no in range(args.rounds):
-                via = (gate.public, bearer(token))
-                straight = (intake.url, {"X-Authgate-Identity": identity_for(gate, token)})
-                order = [via, straight] if round_no % 2 == 0 else [straight, via]
-                seconds = {}
-                for n, (base, headers) in enumerate(order):
+                identity = {"X-Authgate-Identity": identity_for(gate, token)}
+                bases = {
+                    "gate": (gate.public, bearer(token)),
+                    "direct": (intake.url, identity),
+                    **{proxy.kind: (proxy.url, identity) for proxy in bare},
+                }
+                order = paths[round_no % len(paths) :] + paths[: round_no % len(paths)]
+                for n, path in enumerate(order):
+                    base, headers = bases[path]
                     before = cpu_seconds(servers)
-                    seconds[base] = upload(base, headers, args.mib, round_no * 2 + n)
-                    cpu[base].append(cpu_seconds(servers) - before)
-                gate_mbs = args.mib * MIB / 1e6 / seconds[gate.public]
-                direct_mbs = args.mib * MIB / 1e6 / seconds[intake.url]
-                through_gate.append(gate_mbs)
-                direct.append(direct_mbs)
-                ratios.append(gate_mbs / direct_mbs)
+                    seconds = upload(base, headers, args.mib, round_no * len(paths) + n)
+                    cpu[path].append(cpu_seconds(servers) - before)
+                    mbs[path].append(args.mib * MIB / 1e6 / seconds)
+                for path, kept in ratios.items():
+                    kept.append(mbs[path][-1] / mbs["direct"][-1])
                 print(
-                    f"  round {round_no + 1}: through the gate {gate_mbs:7.1f} MB/s,"
-                    f" straight {direct_mbs:7.1f} MB/s, ratio {ratios[-1]:.2f}"
+                    f"  round {round_no + 1}: "
+                    + ", ".join(f"{LABELS[path]} {mbs[path][-1]:6.1f} MB/s" for path in paths)
                 )
         finally:
+            for proxy in bare:
+                proxy.stop()
             intake.stop()
             gate.stop()
-    ratio = statistics.median(ratios)
-    print(
-        f"through the gate {statistics.median(through_gate):.1f} MB/s,"
-        f" straight to the service {statistics.median(direct):.1f} MB/s (medians)"
-    )
+    print("medians of the rounds (MB/s; ratio to straight; servers' CPU s per upload):")
+    direct_cpu = statistics.median(cpu["direct"])
+    for path in paths:
+        ratio = statistics.median(ratios[path]) if path in ratios else 1.0
+        spent = statistics.median(cpu[path])
+        print(
+            f"  {LABELS[path]:<38} {statistics.median(mbs[path]):7.1f} MB/s"
+            f"  ratio {ratio:.2f}  CPU {spent:.2f} s (derived ratio {direct_cpu / spent:.2f})"
+        )
+    ratio = statistics.median(ratios["gate"])
     verdict = "meets" if ratio >= AIM else "below"
     print(f"ratio gate/direct (median of rounds): {ratio:.2f} ({verdict} the aim of {AIM})")
-    gated_cpu, direct_cpu = statistics.median(cpu[gate.public]), statistics.median(cpu[intake.url])
-    print(
-        f"servers' CPU per upload: {gated_cpu:.2f} s through the gate, {direct_cpu:.2f} s"
-        f" straight; derived quiet-machine ratio {direct_cpu / gated_cpu:.2f}"
-    )
+    floor = max(statistics.median(ratios[stack]) for stack in PASS_THROUGH)
+    print(f"best bare pass-through proxy/direct: {floor:.2f} (the floor for a Python proxy here)")
 
 
 if __name__ == "__main__":
