@@ -41,6 +41,7 @@ from authgate.store.mfa import MfaRepository
 from authgate.store.oauth import OAuthRepository
 from authgate.store.passkeys import PasskeyRepository
 from authgate.store.policies import PolicyRepository
+from authgate.store.sqlite_driver import OneTripDBAPI
 from authgate.store.srp import SrpRepository
 from authgate.store.users import GroupRepository, UserRepository
 
@@ -112,7 +113,8 @@ def create_engine(
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        options = {"module": OneTripDBAPI()} if parsed.get_driver_name() == "aiosqlite" else {}
+        engine = create_async_engine(url, **options)
         _configure_sqlite(engine, timeout)
         return engine
     connect_args: dict[str, float] = {"timeout": timeout}
