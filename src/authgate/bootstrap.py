@@ -49,8 +49,8 @@ from authgate.identity.sessions import BrowserSessions, Consents
 from authgate.identity.signin import PasswordSignIn
 from authgate.identity.srp_signin import SrpSignIn
 from authgate.identity.srp_verifiers import SrpVerifiers
-from authgate.identity.throttle import LockoutRule, LoginThrottle, RateLimiter
-from authgate.identity.users import Limits, UserPool
+from authgate.identity.throttle import Limits, LockoutRule, LoginThrottle, RateLimiter
+from authgate.identity.users import UserPool
 from authgate.metrics import Metrics
 from authgate.policy.service import PolicyCache, PolicyService
 from authgate.store import Store
@@ -417,7 +417,7 @@ def _measure(
     oauth: OAuthTokens,
 ) -> None:
     """Hand every measured part its hook into the one registry."""
-    users.flows = users.login_flow.flows = users.postman.flows = metrics
+    users.signups.flows = users.login_flow.flows = users.postman.flows = metrics
     tokens.flows = oauth.flows = metrics
     hasher.on_wait = metrics.password_hash_wait.observe
     metrics.watch(

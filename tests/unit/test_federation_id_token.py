@@ -209,6 +209,12 @@ def test_a_header_nested_too_deep_to_read_is_refused_not_a_crash() -> None:
         verify(f"{header}.{b64(b'{}')}.x")
 
 
+def test_a_header_that_is_not_an_object_is_refused() -> None:
+    header = b64(b'["RS256"]')
+    with pytest.raises(InvalidIdToken, match="header is not an object"):
+        verify(f"{header}.{b64(b'{}')}.x")
+
+
 def test_a_provider_answer_nested_too_deep_is_refused_not_a_crash() -> None:
     with pytest.raises(ProviderUnavailable, match="not JSON"):
         _json_object(b"[" * 6000, "the token endpoint")

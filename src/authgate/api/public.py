@@ -89,7 +89,7 @@ async def signup(request: Request) -> Response:
     if attributes is not None and not isinstance(attributes, dict):
         raise InvalidRequest("attributes must be an object.", field="attributes")
     caller = replace(caller_of(request), client_metadata=string_map(body, "client_metadata"))
-    outcome = await services_of(request).users.signup_outcome(
+    outcome = await services_of(request).users.signups.signup(
         field(body, "email"),
         field(body, "password"),
         body.get("username"),
@@ -118,7 +118,7 @@ async def confirm_signup(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request)
-    await services_of(request).users.confirm_signup(
+    await services_of(request).users.signups.confirm_signup(
         field(body, "username"), field(body, "code"), caller_of(request)
     )
     return JSONResponse({"confirmed": True}, headers=NO_STORE)
@@ -138,7 +138,9 @@ async def resend_code(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request)
-    await services_of(request).users.resend_code(field(body, "username"), caller_of(request))
+    await services_of(request).users.signups.resend_code(
+        field(body, "username"), caller_of(request)
+    )
     return JSONResponse(ACCEPTED, status_code=202, headers=NO_STORE)
 
 
@@ -254,7 +256,9 @@ async def forgot_password(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request)
-    await services_of(request).users.forgot_password(field(body, "username"), caller_of(request))
+    await services_of(request).users.recovery.forgot_password(
+        field(body, "username"), caller_of(request)
+    )
     return JSONResponse(ACCEPTED, status_code=202, headers=NO_STORE)
 
 
@@ -272,7 +276,7 @@ async def reset_password(request: Request) -> Response:
       429: {description: too_many_requests}
     """
     body = await read_body(request)
-    await services_of(request).users.reset_password(
+    await services_of(request).users.recovery.reset_password(
         field(body, "username"),
         field(body, "code"),
         field(body, "new_password"),

@@ -13,9 +13,6 @@ unique insert, so one assertion authenticates once, also across replicas.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
 import re
 import time
@@ -28,6 +25,7 @@ import jwt as pyjwt
 from authgate.clients.keysets import SIGNING_ALGORITHMS, ClientKey, KeySetFetcher, parse_key_set
 from authgate.clients.registry import Client
 from authgate.errors import InvalidClient
+from authgate.jose_segments import MalformedSegment, SegmentFault, json_object_segment
 from authgate.store import Store
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -46,22 +44,12 @@ def _refuse(reason: str) -> NoReturn:
     raise InvalidClient(f"The client assertion is not acceptable: {reason}.")
 
 
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        _refuse("a JSON member is repeated")
-    return result
-
-
 def _json_segment(segment: str) -> dict[str, Any]:
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        value = json.loads(raw, object_pairs_hook=_unique)
-    except (binascii.Error, ValueError, RecursionError):  # RecursionError: nesting too deep
-        _refuse("it is not a JWT")
-    if not isinstance(value, dict):
-        _refuse("it is not a JWT")
-    return value
+        return json_object_segment(segment)
+    except MalformedSegment as malformed:
+        repeated = malformed.fault is SegmentFault.REPEATED_MEMBER
+        _refuse("a JSON member is repeated" if repeated else "it is not a JWT")
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,10 @@ async def sign_up(call: Call) -> dict[str, Any]:
     if email is None and "@" in username:
         email = username  # a pool whose usernames are email addresses
     attributes = typed_attributes(call.services.users.attributes, given)
-    sub = await call.services.users.signup(
+    outcome = await call.services.users.signups.signup(
         email, password, username, attributes, caller, reveal_taken=True
     )
+    sub = outcome.sub
     confirmed = (await call.services.admin.get_user(sub)).status == "confirmed"
     answer: dict[str, Any] = {"UserConfirmed": confirmed, "UserSub": sub}
     if email:
@@ -67,21 +68,21 @@ async def confirm_sign_up(call: Call) -> dict[str, Any]:
     code = call.params.text("ConfirmationCode", CODE)
     call.params.boolean("ForceAliasCreation")
     await known_user(call, username)
-    await call.services.users.confirm_signup(username, code, call.caller)
+    await call.services.users.signups.confirm_signup(username, code, call.caller)
     return {}
 
 
 async def resend_confirmation_code(call: Call) -> dict[str, Any]:
     username = await _username(call)
     user = await known_user(call, username)
-    await call.services.users.resend_code(username, call.caller)
+    await call.services.users.signups.resend_code(username, call.caller)
     return {"CodeDeliveryDetails": email_delivery(_destination(user, username))}
 
 
 async def forgot_password(call: Call) -> dict[str, Any]:
     username = await _username(call)
     user = await known_user(call, username)
-    await call.services.users.forgot_password(username, call.caller)
+    await call.services.users.recovery.forgot_password(username, call.caller)
     return {"CodeDeliveryDetails": email_delivery(_destination(user, username))}
 
 
@@ -90,7 +91,7 @@ async def confirm_forgot_password(call: Call) -> dict[str, Any]:
     code = call.params.text("ConfirmationCode", CODE)
     password = call.params.text("Password", PASSWORD)
     await known_user(call, username)
-    await call.services.users.reset_password(username, code, password, call.caller)
+    await call.services.users.recovery.reset_password(username, code, password, call.caller)
     return {}
 
 

@@ -11,9 +11,7 @@ hold within `leeway`, `nonce` equals ours (constant-time), `sub` is a non-empty 
 
 from __future__ import annotations
 
-import base64
 import hmac
-import json
 import math
 import re
 from collections.abc import Collection, Sequence
@@ -23,6 +21,7 @@ import jwt as pyjwt
 
 from authgate.clients.keysets import ClientKey
 from authgate.federation.errors import InvalidIdToken, UnknownKey
+from authgate.jose_segments import MalformedSegment, SegmentFault, json_object_segment
 
 MAX_TOKEN_BYTES = 16 * 1024
 MAX_AGE = 24 * 3600.0
@@ -30,17 +29,15 @@ MAX_AGE = 24 * 3600.0
 FORBIDDEN_HEADER = frozenset({"jwk", "jku", "x5u", "x5c", "crit", "zip", "enc"})
 ASYMMETRIC = frozenset({"RS256", "ES256", "EdDSA"})
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+_HEADER_FAULTS = {
+    SegmentFault.REPEATED_MEMBER: "duplicate header member",
+    SegmentFault.NOT_JSON: "unreadable header",
+    SegmentFault.NOT_AN_OBJECT: "header is not an object",
+}
 
 
 def _reject(reason: str) -> NoReturn:
     raise InvalidIdToken(reason)
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        _reject("duplicate header member")
-    return result
 
 
 def read_header(token: object) -> dict[str, Any]:
@@ -51,13 +48,9 @@ def read_header(token: object) -> dict[str, Any]:
     if len(parts) != 3 or not all(_SEGMENT.fullmatch(p) for p in parts):
         _reject("not a compact JWS")
     try:
-        raw = base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4))
-        header = json.loads(raw, object_pairs_hook=_unique)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
-        _reject("unreadable header")
-    if not isinstance(header, dict):
-        _reject("header is not an object")
-    return header
+        return json_object_segment(parts[0])
+    except MalformedSegment as malformed:
+        _reject(_HEADER_FAULTS[malformed.fault])
 
 
 def pick_key(

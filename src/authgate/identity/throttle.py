@@ -15,6 +15,7 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from authgate.cluster.gcra import SharedLimiter
@@ -225,6 +226,17 @@ class RateLimiter:
         if len(hits) >= self._count:
             raise TooManyRequests(retry_after=_whole_seconds(hits[0] + self._period - now))
         hits.append(now)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The pool's throttles: sign-in lockouts, and per client IP the sign-ups, codes
+    mailed again and password-reset requests."""
+
+    login: LoginThrottle
+    signup: RateLimiter
+    resend: RateLimiter
+    forgot: RateLimiter
 
 
 def _keys(username: str, ip: str | None) -> list[str]:

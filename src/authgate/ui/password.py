@@ -64,7 +64,7 @@ async def submit_forgot(request: Request) -> Response:
     if not username:
         return again({"username": t("login.missing_username")}, 400)
     try:
-        await services.users.forgot_password(username, caller_of(request))
+        await services.users.recovery.forgot_password(username, caller_of(request))
     except TooManyRequests as exc:
         return again({"": t("common.too_many")}, 429, retry_after(exc))
     except InvalidRequest:
@@ -130,7 +130,9 @@ async def submit_reset(request: Request) -> Response:
     if missing:
         return again(missing)
     try:
-        await services.users.reset_password(username, code, new_password, caller_of(request))
+        await services.users.recovery.reset_password(
+            username, code, new_password, caller_of(request)
+        )
     except TooManyRequests as exc:
         return again({"": t("common.too_many")}, 429, retry_after(exc))
     except InvalidPassword as exc:

@@ -171,7 +171,7 @@ async def submit_signup(request: Request) -> Response:
     if errors:
         return again(errors)
     try:
-        outcome = await services.users.signup_outcome(
+        outcome = await services.users.signups.signup(
             email, password, username, attributes, caller_of(request)
         )
     except SignupRefused as exc:
@@ -234,11 +234,11 @@ async def submit_confirm(request: Request) -> Response:
         return again({"username": t("signup.missing_username")})
     try:
         if text(form, "action") == "resend":
-            await services.users.resend_code(username, caller)
+            await services.users.signups.resend_code(username, caller)
             return again(notice=t("signup.resent"), status=200)
         if not code:
             return again({"code": t("signup.missing_code")})
-        await services.users.confirm_signup(username, code, caller)
+        await services.users.signups.confirm_signup(username, code, caller)
     except TooManyRequests as exc:
         return again({"": t("common.too_many")}, 429, headers=retry_after(exc))
     except InvalidCode:
