@@ -6,7 +6,6 @@ single algorithm come from our key ring, never from attacker-controlled header f
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -16,7 +15,8 @@ from typing import Any, NoReturn
 import jwt as pyjwt
 
 from authgate.errors import InvalidToken
-from authgate.tokens.keys import SUPPORTED_ALGORITHMS, KeyRing, SigningKey, b64url_decode
+from authgate.jose_segments import MalformedSegment, SegmentFault, json_object_segment
+from authgate.tokens.keys import SUPPORTED_ALGORITHMS, KeyRing, SigningKey
 
 MAX_TOKEN_BYTES = 8192
 MAX_KID_LENGTH = 128
@@ -31,14 +31,6 @@ class UnknownSigningKey(InvalidToken):
 
 def _reject(reason: str) -> NoReturn:
     raise InvalidToken(reason)
-
-
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """JSON object hook: duplicate members could be read differently by another parser."""
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        _reject("duplicate header member")
-    return result
 
 
 def _numeric_date(claims: dict[str, Any], name: str, default: float | None = None) -> float:
@@ -68,11 +60,18 @@ def _split(token: object) -> list[str]:
     return parts
 
 
+_HEADER_FAULTS = {
+    SegmentFault.REPEATED_MEMBER: "duplicate header member",
+    SegmentFault.NOT_AN_OBJECT: "header is not a JSON object",
+    SegmentFault.NOT_JSON: "malformed token",
+}
+
+
 def _parse_header(segment: str) -> dict[str, Any]:
-    header = json.loads(b64url_decode(segment), object_pairs_hook=_unique_object)
-    if not isinstance(header, dict):
-        _reject("header is not a JSON object")
-    return header
+    try:
+        return json_object_segment(segment)
+    except MalformedSegment as exc:
+        _reject(_HEADER_FAULTS[exc.fault])
 
 
 def _check_header(header: dict[str, Any], typ: str | None) -> tuple[str, str]:
