@@ -229,6 +229,27 @@ class TestAttacks:
         token = sign_raw(keys["RS256"], claims(), **{member: value})
         self.reject(codec, token, "forbidden header member")
 
+    def test_a_repeated_header_member_is_refused(
+        self, codec: TokenCodec, keys: dict[str, SigningKey]
+    ) -> None:
+        kid = keys["RS256"].kid
+        header = f'{{"alg":"none","kid":"{kid}","typ":"JWT","alg":"RS256"}}'.encode()
+        token = f"{b64(header)}.{b64(claims())}.{b64(b'sig')}"
+        self.reject(codec, token, "duplicate header member")
+
+    @pytest.mark.parametrize(
+        "header, match",
+        [
+            (b'["alg", "RS256"]', "header is not a JSON object"),
+            (b"[" * 2_000 + b"]" * 2_000, "malformed token"),  # nested past the parser's depth
+            (b"\xff\xfe", "malformed token"),
+        ],
+    )
+    def test_a_header_that_is_not_one_json_object_is_refused(
+        self, codec: TokenCodec, header: bytes, match: str
+    ) -> None:
+        self.reject(codec, f"{b64(header)}.{b64(claims())}.{b64(b'sig')}", match)
+
     @pytest.mark.parametrize("kid", ["unknown", "../../etc/passwd", "k" * 129, "", 7, None])
     def test_bad_kid(self, codec: TokenCodec, keys: dict[str, SigningKey], kid: Any) -> None:
         header = {"alg": "RS256", "typ": "JWT", "kid": kid}
