@@ -3,14 +3,15 @@
 aiosqlite runs a SQLite connection on a thread of its own; every call on it is a trip
 there and back (a queue put, a thread switch, a wake-up of the event loop). SQLAlchemy's
 adapter makes four such trips per SELECT (make a cursor, execute, fetch the rows, close)
-and three per write. A login runs about fourteen statements, and a py-spy profile of the
-login benchmark put those trips among the larger costs beside argon2id. No library offers
-an asyncio SQLite driver for SQLAlchemy that does better, so this module keeps
+and three per write, and a login runs about fourteen statements. No library offers an
+asyncio SQLite driver for SQLAlchemy that does better, so this module keeps
 SQLAlchemy's adapter and aiosqlite's thread and changes one thing: the cursor SQLAlchemy
 gets is a stand-in whose `execute` sends one function to aiosqlite's thread that makes a
 real cursor, executes, fetches every row and closes it, and brings back the rows with the
 cursor's description, row count and last row id. Making, fetching and closing the
-stand-in cost no trip.
+stand-in cost no trip. Measured on one pinned core: a connection with two SELECTs, 272 µs
+of CPU before, 217 µs after; a login's CPU without its hash (cheap argon2id), 4.83 ms
+before, 4.51 ms after.
 
 It relies on two private names, aiosqlite's `Connection._execute` (queue a function on the
 connection's thread, the call aiosqlite's own cursor makes) and `Connection._conn` (the
