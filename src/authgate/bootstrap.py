@@ -316,7 +316,15 @@ async def build_services(settings: Settings, *, migrate: bool | None = None) -> 
     federation = Federation(
         store,
         ProviderFlow(
-            store, settings.identity_providers, settings.issuer, provider_secrets(settings)
+            store,
+            settings.identity_providers,
+            settings.issuer,
+            provider_secrets(settings),
+            starts=RateLimiter(
+                th.federation_per_ip.count,
+                th.federation_per_ip.period,
+                shared=(shared, "federation") if shared is not None else None,
+            ).spend,
         ),
         federated_accounts(store, users),
         users.mfa_login,

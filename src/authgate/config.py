@@ -182,6 +182,11 @@ class ThrottleSettings(_Section):
     signup_per_ip: Rate = Rate(count=20, period=3600)
     resend_per_ip: Rate = Rate(count=20, period=3600)
     forgot_per_ip: Rate = Rate(count=20, period=3600)
+    federation_per_ip: Rate = Field(
+        default=Rate(count=30, period=600),
+        description="Sign-ins and links with another identity provider started per client "
+        "IP: each start stores a pending transaction for 10 minutes.",
+    )
     code_attempts: int = Field(default=5, gt=0, description="Wrong tries that kill a code.")
     code_wrong_tries: Rate = Field(
         default=Rate(count=10, period=86400),

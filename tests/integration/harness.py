@@ -90,6 +90,7 @@ class AuthgateServer:
                 "signup_per_ip": "10000/hour",
                 "resend_per_ip": "10000/hour",
                 "forgot_per_ip": "10000/hour",
+                "federation_per_ip": "10000/hour",
             },
         }
         return deep_merge(base, self.overrides)

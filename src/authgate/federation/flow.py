@@ -18,7 +18,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -72,6 +72,14 @@ class Returned:
     claims: dict[str, Any]
 
 
+Spend = Callable[[str], Awaitable[None]]
+"""Spends one start from a key's budget, or raises TooManyRequests."""
+
+
+async def _unlimited(key: str) -> None:
+    return None
+
+
 class ProviderFlow:
     def __init__(
         self,
@@ -81,8 +89,10 @@ class ProviderFlow:
         client_secrets: dict[str, str | None],
         discovery: Discovery | None = None,
         clock: Callable[[], float] = time.time,
+        starts: Spend = _unlimited,
     ) -> None:
         self._store = store
+        self._starts = starts
         self.providers = {p.name: p for p in providers}
         self._issuer = issuer
         self._secrets = client_secrets
@@ -108,9 +118,14 @@ class ProviderFlow:
         link_sub: str | None = None,
         ticket: str | None = None,
         return_to: str | None = None,
+        ip: str | None = None,
     ) -> Begun:
-        """A new sign-in at provider `name`; reuses the browser's binding when it has one."""
+        """A new sign-in at provider `name`; reuses the browser's binding when it has one.
+        Each start stores a transaction, so each spends from the client IP's budget
+        (TooManyRequests when it is spent), before the provider is asked anything."""
         provider = self.provider(name)
+        if ip is not None:
+            await self._starts(f"ip:{ip}")
         metadata = await self.discovery.metadata(provider)
         binding = binding if is_binding(binding) else secrets.token_urlsafe(32)
         assert binding is not None

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from authgate.api.requests import caller_of
 from authgate.cookie_names import FEDERATION_COOKIE
+from authgate.errors import TooManyRequests
 from authgate.federation.accounts import ExternalIdentity
 from authgate.federation.errors import FederationRefused
 from authgate.federation.flow import TRANSACTION_TTL
@@ -29,6 +30,7 @@ from authgate.identity.sessions import SignedIn
 from authgate.ui.cookies import set_cookie
 from authgate.ui.csrf import csrf_ok
 from authgate.ui.flow import problem_page, see_other, services_of
+from authgate.ui.formpage import retry_after
 from authgate.ui.forms import read_form, text
 from authgate.ui.page_session import account_path, current_signed_in, signed_in_or_login
 from authgate.ui.pages import message_page
@@ -87,6 +89,12 @@ def _to_provider(request: Request, name: str, location: str, binding: str) -> Re
     return response
 
 
+def _too_many(request: Request, exc: TooManyRequests) -> Response:
+    page = problem_page(request, "common.too_many", status=429)
+    page.headers.update(retry_after(exc))
+    return page
+
+
 async def start(request: Request) -> Response:
     services = services_of(request)
     form = await read_form(request)
@@ -104,9 +112,12 @@ async def start(request: Request) -> Response:
             request.cookies.get(FEDERATION_COOKIE),
             ticket=raw,
             return_to=return_to,
+            ip=caller_of(request).ip,
         )
     except FederationRefused as refusal:
         return refusal_page(request, refusal)
+    except TooManyRequests as exc:
+        return _too_many(request, exc)
     return _to_provider(request, request.path_params["name"], begun.location, begun.binding)
 
 
@@ -206,9 +217,12 @@ async def link(request: Request) -> Response:
             request.cookies.get(FEDERATION_COOKIE),
             mode="link",
             link_sub=found.user.sub,
+            ip=caller_of(request).ip,
         )
     except FederationRefused as refusal:
         return refusal_page(request, refusal)
+    except TooManyRequests as exc:
+        return _too_many(request, exc)
     return _to_provider(request, request.path_params["name"], begun.location, begun.binding)
 
 
