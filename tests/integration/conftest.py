@@ -6,13 +6,16 @@ import asyncio
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.conftest import _drop_database, create_database_or_skip, postgres_base_url
 from tests.integration.harness import AuthgateServer
 from tests.integration.upstream_app import Upstream
+
+if TYPE_CHECKING:  # federation_support imports this module
+    from tests.integration.federation_support import FakeProvider
 
 ServerFactory = Callable[..., AuthgateServer]
 
@@ -70,3 +73,13 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
     process = Upstream(tmp_path_factory.mktemp("upstream"), "main").start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeProvider]:
+    """An OpenID Provider served by the test process, shared by a module's tests."""
+    from tests.integration.federation_support import FakeProvider
+
+    provider = FakeProvider()
+    yield provider
+    provider.stop()

@@ -43,13 +43,6 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture(scope="module")
 def setup(
     make_server: ServerFactory, fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory
 ) -> Setup:

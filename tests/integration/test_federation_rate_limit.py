@@ -3,21 +3,12 @@ from one client IP are limited (`throttle.federation_per_ip`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from tests.integration.conftest import ServerFactory
 from tests.integration.federation_support import FakeProvider, Person
 from tests.integration.harness import AuthgateServer
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    yield provider
-    provider.stop()
 
 
 @pytest.fixture(scope="module")
