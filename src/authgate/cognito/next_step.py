@@ -3,7 +3,7 @@ or the challenge still due (NEW_PASSWORD_REQUIRED for an invited user).
 
 Shared by InitiateAuth's flows, RespondToAuthChallenge and their Admin* twins, so every
 path to tokens takes the same steps. The rules themselves are the domain's (`NewPasswordStep`,
-`UserPool.complete_password_signin`); here they are only put in Cognito's shapes.
+`LoginFlow.complete_password`); here they are only put in Cognito's shapes.
 """
 
 from __future__ import annotations
