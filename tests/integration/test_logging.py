@@ -155,8 +155,14 @@ def test_a_start_that_fails_on_a_taken_port_says_so_in_json(tmp_path: Path) -> N
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        admin = {"listen": f"127.0.0.1:{port}"}
-        lines = serve_fails(tmp_path, {"data_dir": str(tmp_path), "admin": admin})
+        config = {
+            "data_dir": str(tmp_path),
+            "admin": {"listen": f"127.0.0.1:{port}"},
+            # Not the default port, which another worker's server may hold: then the start
+            # would fail on that one first and name it instead.
+            "public": {"listen": f"127.0.0.1:{free_port()}"},
+        }
+        lines = serve_fails(tmp_path, config)
 
     problems = [json.loads(line) for line in lines]
     assert any(f"127.0.0.1:{port}" in p["message"] and p["level"] == "ERROR" for p in problems)
