@@ -55,9 +55,7 @@ async def sign_up(call: Call) -> dict[str, Any]:
     outcome = await call.services.users.signups.signup(
         email, password, username, attributes, caller, reveal_taken=True
     )
-    sub = outcome.sub
-    confirmed = (await call.services.admin.get_user(sub)).status == "confirmed"
-    answer: dict[str, Any] = {"UserConfirmed": confirmed, "UserSub": sub}
+    answer: dict[str, Any] = {"UserConfirmed": outcome.confirmed, "UserSub": outcome.sub}
     if email:
         answer["CodeDeliveryDetails"] = email_delivery(email)
     return answer
