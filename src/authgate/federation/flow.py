@@ -76,10 +76,6 @@ Spend = Callable[[str], Awaitable[None]]
 """Spends one start from a key's budget, or raises TooManyRequests."""
 
 
-async def _unlimited(key: str) -> None:
-    return None
-
-
 class ProviderFlow:
     def __init__(
         self,
@@ -89,7 +85,8 @@ class ProviderFlow:
         client_secrets: dict[str, str | None],
         discovery: Discovery | None = None,
         clock: Callable[[], float] = time.time,
-        starts: Spend = _unlimited,
+        *,
+        starts: Spend,
     ) -> None:
         self._store = store
         self._starts = starts
@@ -118,14 +115,13 @@ class ProviderFlow:
         link_sub: str | None = None,
         ticket: str | None = None,
         return_to: str | None = None,
-        ip: str | None = None,
+        ip: str | None,
     ) -> Begun:
         """A new sign-in at provider `name`; reuses the browser's binding when it has one.
         Each start stores a transaction, so each spends from the client IP's budget
         (TooManyRequests when it is spent), before the provider is asked anything."""
         provider = self.provider(name)
-        if ip is not None:
-            await self._starts(f"ip:{ip}")
+        await self._starts(f"ip:{ip}")  # as the other per-IP limits: an unknown IP shares one
         metadata = await self.discovery.metadata(provider)
         binding = binding if is_binding(binding) else secrets.token_urlsafe(32)
         assert binding is not None
