@@ -5,8 +5,9 @@ Two processes on the servers' CPU: `authgate serve` (SQLite) with the quickstart
 on the other CPUs when there are two, taskset as bench/gateway.py) streams the same number of
 bytes in 1 MiB blocks, each round once through the gate (bearer access token, checked, an
 identity JWT signed for the service, the body streamed through) and once straight to the
-service (with an X-Authgate-Identity obtained from forward-auth beforehand), alternating
-which goes first. It prints MB/s for each and the median of the per-round ratios (aim >= 0.8).
+service (with an X-Authgate-Identity obtained from forward-auth beforehand), the order
+rotating from round to round. It prints MB/s for each and the median of the per-round
+ratios (aim >= 0.8).
 
 The same rounds also upload through the two bare pass-through proxies of bench/gateway.py
 (bench/passthrough.py: uvicorn + aiohttp's client, and aiohttp's server + client; no
@@ -15,8 +16,8 @@ Python proxy on this machine, so that the gate's own share of the gap is told ap
 what relaying every byte through a second process costs.
 
 On a shared, noisy machine the wall-clock ratio swings from round to round, so it also
-prints the servers' CPU seconds per upload (from /proc, the gate's and the service's
-together): both servers share one CPU, so on a quiet machine the throughput ratio would be
+prints the servers' CPU seconds per upload (from /proc, every server process together):
+the servers share one CPU, so on a quiet machine the throughput ratio would be
 the direct upload's CPU over the gated one's. That figure is derived, and said to be.
 
 The body is not a tarball, so the background vetting refuses it at its first block, and each
