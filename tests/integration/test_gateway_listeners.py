@@ -362,3 +362,15 @@ def test_a_reload_with_a_broken_certificate_is_refused_and_the_old_one_serves(
         for p in response.json()["problems"]
     ), response.json()
     assert httpx.get(f"{url}/healthz", verify=trusting(kept)).status_code == 200
+
+
+def test_a_large_upload_over_tls_streams_whole_and_keeps_the_connection(
+    gated: tuple[AuthgateServer, str], pair: DevCert
+) -> None:
+    _, url = gated
+    body = os.urandom(3 * 1024 * 1024)
+
+    answer = httpx.post(f"{url}/open/upload", content=body, verify=trusting(pair.cert))
+
+    assert answer.json()["body_bytes"] == len(body)
+    assert "connection" not in answer.headers

@@ -15,6 +15,7 @@ from authgate.gateway.authorize import Denied
 from authgate.gateway.cors import CorsOriginDenied, CorsPreflightDenied
 from authgate.gateway.forward_errors import (
     BadGateway,
+    BodyStalled,
     BodyTooLarge,
     NoHealthyUpstream,
     UpstreamTimeout,
@@ -35,6 +36,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     CorsPreflightDenied: (403, "cors_preflight_denied"),
     RateLimited: (429, "rate_limited"),
     BodyTooLarge: (413, "body_too_large"),
+    BodyStalled: (408, "body_timeout"),
     BadGateway: (502, "bad_gateway"),
     NoHealthyUpstream: (503, "no_healthy_upstream"),
     UpstreamTimeout: (504, "upstream_timeout"),
@@ -42,6 +44,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
 }
 _FORWARDING_MESSAGES: dict[type[Exception], str] = {
     BodyTooLarge: "The request body is larger than this route accepts.",
+    BodyStalled: "The request body stopped arriving.",
     BadGateway: "The upstream could not be reached or gave an unusable answer.",
     NoHealthyUpstream: "No healthy upstream target is available.",
     UpstreamTimeout: "The upstream did not answer in time.",

@@ -11,7 +11,14 @@ import aiohttp
 
 from authgate.gateway.upstreams import NoHealthyUpstream
 
-__all__ = ["BadGateway", "BodyTooLarge", "NoHealthyUpstream", "UpstreamTimeout", "loggable"]
+__all__ = [
+    "BadGateway",
+    "BodyStalled",
+    "BodyTooLarge",
+    "NoHealthyUpstream",
+    "UpstreamTimeout",
+    "loggable",
+]
 
 
 def loggable(exc: BaseException) -> str:
@@ -28,6 +35,10 @@ class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"the body is over {limit} bytes")
         self.limit = limit
+
+
+class BodyStalled(Exception):
+    """The request body stopped arriving for longer than the upstream's read timeout (408)."""
 
 
 class UpstreamTimeout(Exception):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 import aiohttp
 from starlette.types import Receive, Scope, Send
@@ -37,10 +37,17 @@ from authgate.gateway.failure_answers import (
     failure_response,
     server_error,
 )
-from authgate.gateway.forward_errors import BadGateway, BodyTooLarge, UpstreamTimeout, loggable
+from authgate.gateway.forward_errors import (
+    BadGateway,
+    BodyStalled,
+    BodyTooLarge,
+    UpstreamTimeout,
+    loggable,
+)
 from authgate.gateway.observe import Exchange, Observer
 from authgate.gateway.pipeline import Decision, Pipeline
 from authgate.gateway.request import GateRequest
+from authgate.gateway.request_body import ClientGone, RequestBody
 from authgate.gateway.upstreams import Target, UpstreamPool
 
 log = logging.getLogger("authgate.gate.proxy")
@@ -48,43 +55,9 @@ log = logging.getLogger("authgate.gate.proxy")
 WATCHED_LENGTH = 1024 * 1024
 """Answers longer than this (or of unknown length) stop when the client goes away."""
 TRUST_CACHE = 4096
+STALLED_BODY = 30.0
+"""Seconds a spliced body may make no progress when the upstream has no read timeout."""
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-
-
-class ClientGone(Exception):
-    """The client disconnected while its body was being read."""
-
-
-class _Body:
-    """The client's body as an async iterator that counts, enforces the limit, and tells
-    whether a byte was taken (then a retry could not resend it)."""
-
-    def __init__(self, receive: Receive, limit: int) -> None:
-        self._receive = receive
-        self._limit = limit
-        self.count = 0
-        self.started = False
-        self.too_large = False
-        self.client_gone = False
-        self.done = False
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        self.started = True
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                self.client_gone = True
-                raise ClientGone
-            chunk: bytes = message.get("body", b"")
-            self.count += len(chunk)
-            if self.count > self._limit:
-                self.too_large = True
-                raise BodyTooLarge(self._limit)
-            if chunk:
-                yield chunk
-            if not message.get("more_body", False):
-                self.done = True
-                return
 
 
 class Record:
@@ -158,7 +131,10 @@ class Proxy:
     """The gate's ASGI handler for one generation of configuration."""
 
     def __init__(
-        self, pipeline: Pipeline, pools: Mapping[str, UpstreamPool], observer: Observer
+        self,
+        pipeline: Pipeline,
+        pools: Mapping[str, UpstreamPool],
+        observer: Observer,
     ) -> None:
         self.pipeline = pipeline
         self.pools = pools
@@ -197,7 +173,7 @@ class Proxy:
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, record: Record, started: float
     ) -> None:
-        body: _Body | None = None
+        body: RequestBody | None = None
         upstream_started = started
         try:
             request = describe(scope)
@@ -213,7 +189,9 @@ class Proxy:
             if length is not None and length > route.max_body:
                 raise BodyTooLarge(route.max_body)
             record.auth_seconds = time.perf_counter() - started
-            body = None if length == 0 else _Body(receive, route.max_body)
+            if length != 0:
+                stall = self.pools[route.upstream].timeout.sock_read or STALLED_BODY
+                body = RequestBody(receive, route.max_body, length, stall)
             upstream_started = time.perf_counter()
             response, target = await self._open(request, decision, body, record)
         except GATE_FAILURES as exc:
@@ -270,7 +248,7 @@ class Proxy:
         return True
 
     @staticmethod
-    def _ended(record: Record, body: _Body | None, upstream_started: float) -> None:
+    def _ended(record: Record, body: RequestBody | None, upstream_started: float) -> None:
         if record.target is not None:
             record.upstream_seconds = time.perf_counter() - upstream_started
         record.bytes_in = body.count if body is not None else 0
@@ -279,7 +257,7 @@ class Proxy:
         self,
         request: GateRequest,
         decision: Decision,
-        body: _Body | None,
+        body: RequestBody | None,
         record: Record,
     ) -> tuple[aiohttp.ClientResponse, Target]:
         """The upstream's answer (status and headers) and the target that gave it, leased
@@ -300,7 +278,7 @@ class Proxy:
                     request.method,
                     URL(target.url + tail, encoded=True),
                     headers=headers,
-                    data=body.chunks() if body is not None else None,
+                    data=body.data() if body is not None else None,
                     allow_redirects=False,
                     server_hostname=target.server_hostname,
                 )
@@ -310,6 +288,8 @@ class Proxy:
                     raise BodyTooLarge(decision.match.route.max_body) from None
                 if body is not None and body.client_gone:
                     raise ClientGone from None
+                if body is not None and body.stalled:
+                    raise BodyStalled from None
                 log.warning(
                     "upstream %s target %s failed: %s", pool.name, target.url, loggable(exc)
                 )
