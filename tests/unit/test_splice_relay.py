@@ -9,6 +9,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -192,3 +193,29 @@ def test_a_cancelled_relay_reads_the_rest_of_the_body_before_closing_the_client(
 def _send_until_closed(sock: socket.socket, total: int) -> None:
     with contextlib.suppress(OSError):
         sock.sendall(bytes(total))
+
+
+def test_dropping_the_rest_of_a_body_ends_after_the_stall_limit_even_if_it_trickles(
+    ends: Ends,
+) -> None:
+    stall = 0.5
+
+    async def trickle_after_cancel() -> float:
+        relay = ends.relay(4 * 1024 * KIB, stall=stall)
+        ends.client_side.close()
+        running = asyncio.ensure_future(relay.run())
+        await asyncio.sleep(0.05)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            for _ in range(200):  # 10 s of a byte every 50 ms, unless cut off
+                ends.client.send(b"x")
+                await asyncio.sleep(0.05)
+        return time.monotonic() - started
+
+    trickled = asyncio.run(trickle_after_cancel())
+
+    assert trickled < 5
+    assert ends.relay_descriptors_closed()

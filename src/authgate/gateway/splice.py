@@ -198,10 +198,13 @@ def _linger(source: int, left: int, stall_seconds: float) -> None:
 
 
 async def _discard(source: int, left: int, stall_seconds: float) -> None:
-    """Read and drop up to `left` more bytes of the client's body, then close `source`."""
+    """Read and drop up to `left` more bytes of the client's body, for `stall_seconds` at
+    most in all (a client trickling bytes cannot keep it going), then close `source`."""
     try:
         sink = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except BaseException:
         os.close(source)
         raise
-    await Relay(source, sink, left, stall_seconds, linger=False).run()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(stall_seconds):
+            await Relay(source, sink, left, stall_seconds, linger=False).run()
