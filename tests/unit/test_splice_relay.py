@@ -13,12 +13,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import uvloop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authgate.gateway.splice import Outcome, Relay
+from authgate.gateway.splice import Outcome, Relay, plain_tcp
 
 KIB = 1024
+MIB = 1024 * KIB
 
 
 class Ends:
@@ -219,3 +221,23 @@ def test_dropping_the_rest_of_a_body_ends_after_the_stall_limit_even_if_it_trick
 
     assert trickled < 5
     assert ends.relay_descriptors_closed()
+
+
+def test_no_relay_is_made_on_a_closing_connection() -> None:
+    async def closing_pair() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
+        other, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
+        try:
+            client.close()
+            with pytest.raises(ConnectionError):
+                Relay.between(client, other, MIB, 1.0)
+            assert plain_tcp(other)
+            assert not plain_tcp(client)
+        finally:
+            other.close()
+            server.close()
+
+    uvloop.run(closing_pair())

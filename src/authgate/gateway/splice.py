@@ -77,8 +77,9 @@ class Relay:
     `moved` counts what reached the upstream's socket.
 
     It runs on the event loop: both descriptors are non-blocking and each splice moves
-    page references, not bytes, so a call is short. It waits with add_reader/add_writer on
-    its own duplicates, which the transports' descriptors do not conflict with.
+    page references, not bytes, so a call is short, and it yields after each pipeful. It
+    waits with add_reader/add_writer on its own duplicates, which do not conflict with the
+    transports' descriptors.
     """
 
     def __init__(
@@ -99,7 +100,11 @@ class Relay:
         length: int,
         stall_seconds: float,
     ) -> Relay:
-        """A relay on duplicates of the two transports' sockets."""
+        """A relay on duplicates of the two transports' sockets. A closing transport may
+        have let its descriptor's number go to another connection: refused, and no await
+        comes between this check and the duplicates."""
+        if client.is_closing() or upstream.is_closing():
+            raise ConnectionError("a connection closed before its body could be relayed")
         source = os.dup(client.get_extra_info("socket").fileno())
         try:
             sink = os.dup(upstream.get_extra_info("socket").fileno())
@@ -158,6 +163,7 @@ class Relay:
                     return Outcome.UPSTREAM_FAILED
                 taken -= given
                 self.moved += given
+            await asyncio.sleep(0)  # sockets always ready would otherwise hold the loop
         return Outcome.DONE
 
     async def _ready(self, fd: int, writing: bool) -> bool:
