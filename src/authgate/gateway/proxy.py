@@ -131,10 +131,7 @@ class Proxy:
     """The gate's ASGI handler for one generation of configuration."""
 
     def __init__(
-        self,
-        pipeline: Pipeline,
-        pools: Mapping[str, UpstreamPool],
-        observer: Observer,
+        self, pipeline: Pipeline, pools: Mapping[str, UpstreamPool], observer: Observer
     ) -> None:
         self.pipeline = pipeline
         self.pools = pools

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 from starlette.types import Receive
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from authgate.gateway import splice
 from authgate.gateway.forward_errors import BodyTooLarge
@@ -94,7 +94,7 @@ class RequestBody:
 
     async def _splice(
         self,
-        cycle: Any,
+        cycle: RequestResponseCycle,
         writer: AbstractStreamWriter,
         transport: asyncio.WriteTransport,
         first: bytes,

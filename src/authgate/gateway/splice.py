@@ -35,7 +35,9 @@ from uvloop.loop import TCPTransport  # type: ignore[attr-defined]
 SPLICE_MIN = 1024 * 1024
 """Shorter bodies stream: they keep their connection open for the next request."""
 PIPE_SIZE = 1024 * 1024
-_MOVE = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+AVAILABLE = hasattr(os, "splice") and hasattr(fcntl, "F_SETPIPE_SZ")
+"""splice(2) is Linux's: elsewhere every body streams."""
+_MOVE = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 
 
 class Outcome(enum.Enum):
@@ -58,7 +60,7 @@ be reset before it could read the answer."""
 def client_connection(receive: object) -> RequestResponseCycle | None:
     """uvicorn's request cycle behind `receive`, if the body may be spliced off its socket."""
     cycle = getattr(receive, "__self__", None)
-    if type(cycle) is not RequestResponseCycle or not plain_tcp(cycle.transport):
+    if not AVAILABLE or type(cycle) is not RequestResponseCycle or not plain_tcp(cycle.transport):
         return None
     return cycle if cycle.more_body else None
 
