@@ -377,6 +377,49 @@ def test_a_disabled_user_cannot_sign_in_through_a_provider(setup: Setup, person:
             again.close()
 
 
+def test_a_linked_sign_in_takes_the_providers_current_name_but_keeps_the_email(
+    setup: Setup,
+) -> None:
+    claims = fake_claims(name="Ada Lovelace")
+    profiles = []
+    for answered in (claims, {**claims, "name": "Ada King", "email": unique_email("moved")}):
+        browser = Person()
+        try:
+            with setup.fake.answering(answered):
+                assert browser.sign_in_via_fake(setup.ours, "fake").status_code == 303
+            profiles.append(me(setup.ours, browser))
+        finally:
+            browser.close()
+
+    first, second = profiles
+    assert first["attributes"]["name"] == "Ada Lovelace"
+    assert second["sub"] == first["sub"]
+    assert second["attributes"]["name"] == "Ada King"
+    assert second["email"] == claims["email"]
+    updates = [
+        e for e in audit(setup.ours, "federation_attributes_updated") if e["sub"] == first["sub"]
+    ]
+    assert [e["detail"]["attributes"] for e in updates] == [["name"]]
+
+
+def test_a_linked_sign_in_with_unchanged_claims_writes_nothing(setup: Setup) -> None:
+    claims = fake_claims(name="Grace Hopper")
+    subs = []
+    for _ in range(2):
+        browser = Person()
+        try:
+            with setup.fake.answering(claims):
+                assert browser.sign_in_via_fake(setup.ours, "fake").status_code == 303
+            subs.append(me(setup.ours, browser)["sub"])
+        finally:
+            browser.close()
+
+    assert subs[0] == subs[1]
+    assert not [
+        e for e in audit(setup.ours, "federation_attributes_updated") if e["sub"] == subs[0]
+    ]
+
+
 # -- the account page ----------------------------------------------------------------------
 
 

@@ -1,7 +1,8 @@
 """Who an external identity is here: sign in a linked user, link, create, or refuse.
 
 The rules (issue 15), in order, for a sign-in:
-1. a known (provider, subject) signs in its user (refused when that user is disabled);
+1. a known (provider, subject) signs in its user (refused when that user is disabled), whose
+   mutable mapped attributes then take the provider's current values (not the email);
 2. otherwise, when a user here has the provider's email address: link to that user only if
    the provider's `link_by_verified_email` is on AND the provider says `email_verified:
    true` AND our user's email is verified; else refuse (`email_taken`): no second account
@@ -127,7 +128,7 @@ class FederatedAccounts:
             user = await tx.users.get(link.sub)
             if user is None or not user.enabled:
                 raise FederationRefused("user_disabled", sub=link.sub)
-            return user
+            return await self._refreshed(tx, identity, user, caller)
         email = identity.email
         holders = await tx.federation.subs_with_email(email) if email else []
         if holders:
@@ -195,6 +196,37 @@ class FederatedAccounts:
                 await tx.groups.add_member(group, user.sub)
                 user.groups.append(group)
         await record(tx, "federation_signup", caller, sub=user.sub, provider=provider.name)
+        return user
+
+    async def _refreshed(
+        self, tx: Transaction, identity: ExternalIdentity, user: UserRecord, caller: Caller
+    ) -> UserRecord:
+        """The user with the mapped attributes the provider now gives, as Cognito applies
+        its attribute mapping at every federated sign-in. The email, the username, groups
+        and attributes declared immutable stay as they are: the email is how the account
+        is recovered and linked, and a provider must not move it."""
+        changed = {}
+        for name, value in self._mapped(identity).items():
+            if user.attributes.get(name) == value:
+                continue
+            try:
+                self._attributes.validate({name: value}, current=user.attributes, creating=False)
+            except InvalidAttribute:
+                continue
+            changed[name] = value
+        if not changed:
+            return user
+        user.attributes = {**user.attributes, **changed}
+        user.updated_at = self._clock()
+        await tx.users.update(user)
+        await record(
+            tx,
+            "federation_attributes_updated",
+            caller,
+            sub=user.sub,
+            provider=identity.provider.name,
+            attributes=sorted(changed),
+        )
         return user
 
     def _mapped(self, identity: ExternalIdentity) -> dict[str, Any]:
