@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +20,11 @@ import httpx
 import pytest
 
 from tests.integration.harness import AuthgateServer
+from tests.integration.proxy_support import route
 from tests.integration.upstream_app import Upstream
 
 MIB = 1024 * 1024
 STALL = "1s"
-
-
-def route(name: str, path: str, upstream: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "path": path,
-        "upstream": upstream,
-        "authenticate": ["anonymous"],
-        "authorize": "allow",
-        "max_body": "64MiB",
-    }
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +33,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthgateServer]:
     workdir = tmp_path_factory.mktemp("authgate")
     config = {
         "upstreams": {"main": {"targets": [upstream.url], "timeouts": {"read": STALL}}},
-        "routes": [route("main", "/**", "main")],
+        "routes": [route("main", "/**", "main", max_body="64MiB")],
     }
     server = AuthgateServer(
         workdir, f"sqlite+aiosqlite:///{workdir / 'authgate.db'}", {"gateway": config}
@@ -79,8 +69,18 @@ def head(path: str, length: int, *extra: str) -> bytes:
 
 
 def connect(gate: AuthgateServer) -> socket.socket:
-    raw = socket.create_connection(("127.0.0.1", gate.public_port), timeout=30)
-    return raw
+    return socket.create_connection(("127.0.0.1", gate.public_port), timeout=30)
+
+
+def access_line(gate: AuthgateServer, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The latest access line `wanted` accepts, waited for up to 10 s."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = [record for record in gate.access_records() if wanted(record)]
+        if found:
+            return found[-1]
+        time.sleep(0.1)
+    raise AssertionError("no such access line")
 
 
 def test_a_large_body_arrives_byte_exact_and_the_connection_closes_after_the_answer(
@@ -136,7 +136,7 @@ def test_a_request_pipelined_behind_a_spliced_body_reaches_neither_upstream_nor_
     body = os.urandom(2 * MIB)
     after = b"GET /pipelined HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     with connect(gate) as raw:
-        raw.sendall(head("/upload?pipelined=1", len(body)) + body + after)
+        raw.sendall(head("/upload", len(body)) + body + after)
         with contextlib.suppress(ConnectionResetError):  # closed with the request unread
             RawAnswer(raw)
     time.sleep(0.5)
@@ -151,17 +151,12 @@ def test_a_client_gone_mid_body_is_logged_as_gone_with_the_bytes_that_came(
     gate: AuthgateServer,
 ) -> None:
     with connect(gate) as raw:
-        raw.sendall(head("/upload?gone=1", 16 * MIB))
+        raw.sendall(head("/gone-midway", 16 * MIB))
         raw.sendall(bytes(3 * MIB))
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        gone = [r for r in gate.access_records() if r.get("reason_id") == "client_gone"]
-        if gone:
-            break
-        time.sleep(0.1)
+    gone = access_line(gate, lambda record: record["path"] == "/gone-midway")
 
-    assert gone, "no access line for the client that left"
-    assert 0 < gone[-1]["bytes_in"] <= 3 * MIB
+    assert gone["reason_id"] == "client_gone"
+    assert 0 < gone["bytes_in"] <= 3 * MIB
 
 
 def test_a_body_that_stops_arriving_is_answered_408_after_the_read_timeout(
@@ -207,19 +202,10 @@ def test_a_client_still_sending_after_an_early_answer_can_finish_and_read_it(
 def test_the_access_log_counts_a_spliced_body_whole(gate: AuthgateServer) -> None:
     body = os.urandom(3 * MIB)
 
-    httpx.post(f"{gate.public}/upload?counted=1", content=body, timeout=60)
+    httpx.post(f"{gate.public}/upload", content=body, timeout=60)
 
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        lines = [
-            r
-            for r in gate.access_records()
-            if r.get("status") == 200 and r["bytes_in"] == len(body)
-        ]
-        if lines:
-            return
-        time.sleep(0.1)
-    raise AssertionError("no access line counting the whole body")
+    line = access_line(gate, lambda record: record["bytes_in"] == len(body))
+    assert line["status"] == 200
 
 
 def test_relays_leave_no_descriptor_open_in_the_gate(gate: AuthgateServer) -> None:
