@@ -36,6 +36,7 @@ from authgate.gateway.cors import CorsOriginDenied, CorsPreflightDenied
 from authgate.gateway.failure_answers import STATUS, failure_response
 from authgate.gateway.forward_errors import (
     BadGateway,
+    BodyStalled,
     BodyTooLarge,
     NoHealthyUpstream,
     UpstreamTimeout,
@@ -675,6 +676,7 @@ FAILURES = [
     (CorsPreflightDenied("method_not_allowed", "no"), 403, "method_not_allowed"),
     (RateLimited(7), 429, None),
     (BodyTooLarge(1024), 413, None),
+    (BodyStalled(), 408, None),
     (BadGateway(), 502, None),
     (NoHealthyUpstream("orders"), 503, None),
     (UpstreamTimeout(), 504, None),

@@ -154,8 +154,9 @@ def test_an_upstream_not_reading_stalls_after_the_limit(ends: Ends) -> None:
 
     assert asyncio.run(relay.run()) is Outcome.UPSTREAM_STALLED
     assert 0 < relay.moved < body
-    ends.client.close()
+    ends.client_side.close()  # the sender's peer: its sendall fails and it ends
     sender.join(timeout=10)
+    assert not sender.is_alive()
 
 
 def test_an_upstream_gone_fails_the_relay(ends: Ends) -> None:
