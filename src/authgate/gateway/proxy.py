@@ -55,8 +55,6 @@ log = logging.getLogger("authgate.gate.proxy")
 WATCHED_LENGTH = 1024 * 1024
 """Answers longer than this (or of unknown length) stop when the client goes away."""
 TRUST_CACHE = 4096
-STALLED_BODY = 30.0
-"""Seconds a spliced body may make no progress when the upstream has no read timeout."""
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
@@ -187,7 +185,7 @@ class Proxy:
                 raise BodyTooLarge(route.max_body)
             record.auth_seconds = time.perf_counter() - started
             if length != 0:
-                stall = self.pools[route.upstream].timeout.sock_read or STALLED_BODY
+                stall = self.pools[route.upstream].settings.timeouts.read
                 body = RequestBody(receive, route.max_body, length, stall)
             upstream_started = time.perf_counter()
             response, target = await self._open(request, decision, body, record)

@@ -76,21 +76,26 @@ class RequestBody:
         self.done = not more
         return chunk, more
 
-    async def write_to(self, writer: AbstractStreamWriter, length: int) -> None:
+    async def write_to(self, writer: AbstractStreamWriter) -> None:
         """Send the body into aiohttp's `writer`: the first chunk through uvicorn (which
         answers `Expect: 100-continue` there), the rest spliced if it still qualifies."""
         self.started = True
         first, more = await self._next()
         transport = writer.transport
         cycle = splice.client_connection(self._receive) if more else None
-        if cycle is None or transport is None or not splice.plain_tcp(transport):
+        if (
+            cycle is None
+            or self._length is None
+            or transport is None
+            or not splice.plain_tcp(transport)
+        ):
             if first:
                 await writer.write(first)
             if more:
                 async for chunk in self.chunks():
                     await writer.write(chunk)
             return
-        await self._splice(cycle, writer, transport, first, length)
+        await self._splice(cycle, writer, transport, first, self._length)
 
     async def _splice(
         self,
@@ -158,5 +163,4 @@ class _SplicingPayload(Payload):
         raise TypeError("a relayed request body is not kept")
 
     async def write(self, writer: AbstractStreamWriter) -> None:
-        assert self._size is not None
-        await self._body.write_to(writer, self._size)
+        await self._body.write_to(writer)
